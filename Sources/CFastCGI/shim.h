@@ -1,0 +1,4 @@
+// libfcgi's reentrant API (FCGX_*) and the protocol constants. fcgi_stdio.h is deliberately
+// not included: its printf/stdin macros are process-global and cannot serve threads.
+#include <fcgiapp.h>
+#include <fastcgi.h>
