@@ -1,0 +1,119 @@
+/// What a client asks for when creating servers, already checked field by field.
+///
+/// The checks that need the inventory's state (the flavor exists, the name is free, addresses
+/// are left) happen in `Inventory.createServers`, under its lock.
+public struct ServerDraft: Sendable, Equatable {
+    public var name: String
+    /// A flavor id or name.
+    public var flavorReference: String
+    public var image: String
+    public var keyName: String?
+    public var network: NetworkChoice
+    public var metadata: [String: String]
+    public var minCount: Int
+    public var maxCount: Int
+
+    public enum NetworkChoice: Sendable, Equatable {
+        /// The default network.
+        case automatic
+        /// No network, no address.
+        case none
+        case named(String)
+    }
+
+    public static let maxCountLimit = 100
+
+    /// Checks every field; `fields` maps each to the name the client used (for error messages).
+    public init(
+        name: String, flavorReference: String, image: String, keyName: String? = nil,
+        network: NetworkChoice = .automatic, metadata: [String: String] = [:], minCount: Int = 1, maxCount: Int? = nil,
+        fields: FieldNames = FieldNames()
+    ) throws(ComputeError) {
+        try Validation.name(name, field: fields.name)
+        guard !flavorReference.isEmpty else { throw .invalidField(fields.flavor, "must not be empty.") }
+        try Validation.text(image, field: fields.image, maxLength: Validation.maxNameLength)
+        if let keyName { try Validation.text(keyName, field: fields.keyName, maxLength: Validation.maxNameLength) }
+        try Validation.metadata(metadata, field: fields.metadata)
+        try Validation.integer(minCount, field: fields.minCount, min: 1, max: Self.maxCountLimit)
+        let maxCount = maxCount ?? minCount
+        try Validation.integer(maxCount, field: fields.maxCount, min: 1, max: Self.maxCountLimit)
+        guard minCount <= maxCount else {
+            throw .invalidField(fields.minCount, "must not be greater than \(fields.maxCount).")
+        }
+        self.name = name
+        self.flavorReference = flavorReference
+        self.image = image
+        self.keyName = keyName
+        self.network = network
+        self.metadata = metadata
+        self.minCount = minCount
+        self.maxCount = maxCount
+    }
+
+    /// The field names an API uses, so errors quote what the client sent.
+    public struct FieldNames: Sendable {
+        public var name = "server.name"
+        public var flavor = "server.flavor"
+        public var image = "server.image"
+        public var keyName = "server.keyname"
+        public var metadata = "server.metadata"
+        public var minCount = "server.min_count"
+        public var maxCount = "server.max_count"
+
+        public init() {}
+    }
+}
+
+/// A change to an existing server; nil fields stay as they are.
+public struct ServerUpdate: Sendable, Equatable {
+    public var name: String?
+    public var metadata: [String: String]?
+
+    public init(name: String? = nil, metadata: [String: String]? = nil, nameField: String = "server.new_name", metadataField: String = "server.metadata") throws(ComputeError) {
+        if let name { try Validation.name(name, field: nameField) }
+        if let metadata { try Validation.metadata(metadata, field: metadataField) }
+        self.name = name
+        self.metadata = metadata
+    }
+}
+
+/// A new flavor, checked field by field.
+public struct FlavorDraft: Sendable, Equatable {
+    /// Nil: the inventory generates a UUID.
+    public var id: String?
+    public var name: String
+    public var vcpus: Int
+    public var ram: Int
+    public var disk: Int
+    public var swap: Int
+    public var ephemeral: Int
+    public var isPublic: Bool
+    public var description: String?
+
+    public static let maxDescriptionLength = 65_535
+
+    public init(
+        id: String?, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int = 0, ephemeral: Int = 0,
+        isPublic: Bool = true, description: String? = nil, fieldPrefix: String = "flavor"
+    ) throws(ComputeError) {
+        if let id { try Validation.flavorID(id, field: "\(fieldPrefix).id") }
+        try Validation.name(name, field: "\(fieldPrefix).name")
+        try Validation.integer(vcpus, field: "\(fieldPrefix).vcpus", min: 1)
+        try Validation.integer(ram, field: "\(fieldPrefix).ram", min: 1)
+        try Validation.integer(disk, field: "\(fieldPrefix).disk", min: 0)
+        try Validation.integer(swap, field: "\(fieldPrefix).swap", min: 0)
+        try Validation.integer(ephemeral, field: "\(fieldPrefix).ephemeral", min: 0)
+        if let description, description.unicodeScalars.count > Self.maxDescriptionLength {
+            throw .invalidField("\(fieldPrefix).description", "must be at most \(Self.maxDescriptionLength) characters long.")
+        }
+        self.id = id
+        self.name = name
+        self.vcpus = vcpus
+        self.ram = ram
+        self.disk = disk
+        self.swap = swap
+        self.ephemeral = ephemeral
+        self.isPublic = isPublic
+        self.description = description
+    }
+}

@@ -1,0 +1,161 @@
+/// An IPv4 address as its 32-bit value.
+public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    public var value: UInt32
+
+    public init(_ value: UInt32) { self.value = value }
+
+    /// Dotted quad, strictly: four decimal parts 0–255, no leading zeros, nothing else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isNumber }),
+                part.count == 1 || part.first != "0", let octet = UInt32(part), octet <= 255
+            else { return nil }
+            value = value << 8 | octet
+        }
+        self.value = value
+    }
+
+    public var description: String {
+        "\(value >> 24).\(value >> 16 & 0xff).\(value >> 8 & 0xff).\(value & 0xff)"
+    }
+
+    public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let address = IPv4Address(text) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not an IPv4 address: \(text)"))
+        }
+        self = address
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// A configured network: a name clients use and the IPv4 range servers get addresses from.
+public struct NetworkConfig: Sendable, Hashable {
+    public var name: String
+    public var network: IPv4Address
+    public var prefixLength: Int
+    /// The lowest address handed out (the contract's "first usable .2": .1 is the gateway).
+    public var firstHost: IPv4Address
+    /// The highest address handed out (the one below broadcast).
+    public var lastHost: IPv4Address
+
+    /// `private=10.0.0.0/24`; the first host is network + 2 unless `firstHost` says otherwise.
+    public init(name: String, cidr: String, firstHost: IPv4Address? = nil) throws(ComputeError) {
+        guard Validation.isNetworkName(name) else {
+            throw .invalidInput(
+                "Network name '\(name)' must be 1–64 characters of letters, digits, '-', '_' or '.'.")
+        }
+        let parts = cidr.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = IPv4Address(String(parts[0])),
+            let prefix = Int(parts[1]), (8...30).contains(prefix)
+        else {
+            throw .invalidInput("Network '\(name)': '\(cidr)' is not an IPv4 CIDR with a prefix from /8 to /30.")
+        }
+        let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix))
+        guard address.value & ~mask == 0 else {
+            throw .invalidInput("Network '\(name)': '\(cidr)' has host bits set.")
+        }
+        self.name = name
+        self.network = address
+        self.prefixLength = prefix
+        self.lastHost = IPv4Address((address.value | ~mask) - 1)
+        let first = firstHost ?? IPv4Address(address.value + 2)
+        guard first.value > address.value, first <= lastHost else {
+            throw .invalidInput("Network '\(name)': the first host \(first) is outside \(cidr).")
+        }
+        self.firstHost = first
+    }
+
+    public var cidr: String { "\(network)/\(prefixLength)" }
+
+    public var capacity: Int { Int(lastHost.value - firstHost.value) + 1 }
+
+    public func contains(_ address: IPv4Address) -> Bool {
+        address >= firstHost && address <= lastHost
+    }
+
+    /// The default network the contract names: `private`, 10.0.0.0/24, first usable .2.
+    public static let defaultPrivate: NetworkConfig = {
+        do { return try NetworkConfig(name: "private", cidr: "10.0.0.0/24") } catch {
+            preconditionFailure("the built-in network is valid")
+        }
+    }()
+}
+
+/// The addresses of one network in use, as a bitmap; hands out the lowest free one.
+///
+/// Allocation scans forward from a hint that never passes a free address, so handing out
+/// addresses in order costs O(1) amortised and a release anywhere just lowers the hint.
+struct AddressPool: Sendable {
+    let config: NetworkConfig
+    private var words: [UInt64]
+    private var hintWord = 0
+    private(set) var used = 0
+
+    init(config: NetworkConfig) {
+        self.config = config
+        self.words = Array(repeating: 0, count: (config.capacity + 63) / 64)
+    }
+
+    var free: Int { config.capacity - used }
+
+    private func index(of address: IPv4Address) -> Int? {
+        config.contains(address) ? Int(address.value - config.firstHost.value) : nil
+    }
+
+    func isInUse(_ address: IPv4Address) -> Bool {
+        guard let i = index(of: address) else { return false }
+        return words[i / 64] & (1 << UInt64(i % 64)) != 0
+    }
+
+    /// Marks an address used; false when it is outside the pool or already taken.
+    @discardableResult
+    mutating func claim(_ address: IPv4Address) -> Bool {
+        guard let i = index(of: address), words[i / 64] & (1 << UInt64(i % 64)) == 0 else { return false }
+        words[i / 64] |= 1 << UInt64(i % 64)
+        used += 1
+        return true
+    }
+
+    mutating func release(_ address: IPv4Address) {
+        guard let i = index(of: address), words[i / 64] & (1 << UInt64(i % 64)) != 0 else { return }
+        words[i / 64] &= ~(1 << UInt64(i % 64))
+        used -= 1
+        hintWord = min(hintWord, i / 64)
+    }
+
+    /// The `count` lowest free addresses, without claiming them; nil if there are fewer.
+    func lowestFree(_ count: Int) -> [IPv4Address]? {
+        guard count <= free else { return nil }
+        var found: [IPv4Address] = []
+        found.reserveCapacity(count)
+        var w = hintWord
+        while found.count < count, w < words.count {
+            var bits = ~words[w]
+            while bits != 0, found.count < count {
+                let bit = bits.trailingZeroBitCount
+                let i = w * 64 + bit
+                if i >= config.capacity { break }
+                found.append(IPv4Address(config.firstHost.value + UInt32(i)))
+                bits &= bits - 1
+            }
+            w += 1
+        }
+        return found.count == count ? found : nil
+    }
+
+    /// Moves the hint past fully used words; called after claims.
+    mutating func advanceHint() {
+        while hintWord < words.count, words[hintWord] == ~UInt64(0) { hintWord += 1 }
+    }
+}

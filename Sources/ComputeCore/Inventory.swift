@@ -1,0 +1,408 @@
+import Synchronization
+
+/// Which servers a listing returns.
+public struct ServerFilter: Sendable, Equatable {
+    /// Nil: every project's servers.
+    public var projectID: String?
+    /// Exact name.
+    public var name: String?
+    public var status: ServerStatus?
+    /// A flavor id or name, matched against each server's flavor snapshot.
+    public var flavor: String?
+    public var reservationID: String?
+
+    public init(projectID: String?, name: String? = nil, status: ServerStatus? = nil, flavor: String? = nil, reservationID: String? = nil) {
+        self.projectID = projectID
+        self.name = name
+        self.status = status
+        self.flavor = flavor
+        self.reservationID = reservationID
+    }
+
+    func matches(_ server: Server) -> Bool {
+        if let projectID, server.projectID != projectID { return false }
+        if let name, server.name != name { return false }
+        if let status, server.status != status { return false }
+        if let flavor, server.flavor.id != flavor, server.flavor.name != flavor { return false }
+        if let reservationID, server.reservationID != reservationID { return false }
+        return true
+    }
+}
+
+/// Who is asking: servers belong to a project and are created by a user.
+public struct Caller: Sendable, Equatable {
+    public var projectID: String
+    public var userID: String
+
+    public init(projectID: String, userID: String) {
+        self.projectID = projectID
+        self.userID = userID
+    }
+}
+
+/// Numbers `/healthz` reports.
+public struct InventoryCounts: Sendable, Equatable {
+    public var servers: Int
+    public var flavors: Int
+    public var networks: [NetworkUsage]
+
+    public struct NetworkUsage: Sendable, Equatable {
+        public var name: String
+        public var cidr: String
+        public var used: Int
+        public var free: Int
+    }
+}
+
+/// The servers and flavors, with every rule that spans records: unique names, unique
+/// addresses, references that resolve. The single source of truth while the process runs.
+///
+/// Reads take a short lock on the in-memory state. Changes are serialised by a second lock
+/// held across the durable write, so each one validates against the state it will change,
+/// and memory only changes after persistence has made the change durable.
+public final class Inventory: Sendable {
+    private let persistence: any RecordPersistence
+    private let clock: any Clock
+    private let identifiers: any IdentifierSource
+    private let defaultNetwork: String?
+    private let writer = Mutex(())
+    private let state: Mutex<State>
+    /// Problems found in the loaded records (duplicate names or addresses, unknown networks).
+    public let loadWarnings: [String]
+
+    public init(
+        records: LoadedRecords, networks: [NetworkConfig], persistence: any RecordPersistence,
+        clock: any Clock = SystemClock(), identifiers: any IdentifierSource = RandomIdentifiers()
+    ) {
+        self.persistence = persistence
+        self.clock = clock
+        self.identifiers = identifiers
+        self.defaultNetwork = networks.first?.name
+        var state = State(networks: networks)
+        var warnings: [String] = []
+        for flavor in records.flavors.sorted(by: { $0.created < $1.created }) {
+            if state.flavors[flavor.id] != nil || state.flavorIDsByName[flavor.name] != nil {
+                warnings.append("flavor \(flavor.id) (\(flavor.name)) duplicates another flavor's id or name; ignored")
+                continue
+            }
+            state.insert(flavor)
+        }
+        // Oldest first, so the server that had a name or an address first keeps it.
+        for server in records.servers.sorted(by: { $0.order < $1.order }) {
+            warnings += state.insert(server)
+        }
+        self.state = Mutex(state)
+        self.loadWarnings = warnings
+    }
+
+    // MARK: Servers, reading
+
+    /// The server `reference` names in the caller's project: its id, else its name.
+    public func server(_ reference: String, projectID: String) throws(ComputeError) -> Server {
+        try state.withLock { s throws(ComputeError) in try s.server(reference, projectID: projectID) }
+    }
+
+    /// A page of servers, newest first, starting after `marker` (a server id).
+    public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
+        try state.withLock { s throws(ComputeError) in try s.page(filter, limit: limit, marker: marker) }
+    }
+
+    public var storeHealth: StoreHealth { persistence.health }
+
+    public var counts: InventoryCounts {
+        state.withLock { s in
+            InventoryCounts(
+                servers: s.servers.count, flavors: s.flavors.count,
+                networks: s.networkNames.compactMap { name in
+                    s.pools[name].map { .init(name: name, cidr: $0.config.cidr, used: $0.used, free: $0.free) }
+                })
+        }
+    }
+
+    // MARK: Servers, changing
+
+    /// Creates between `minCount` and `maxCount` servers (as many as addresses allow), all or
+    /// none. More than one get names `NAME-1` … `NAME-N`.
+    public func createServers(_ draft: ServerDraft, caller: Caller) throws(ComputeError) -> [Server] {
+        try writer.withLock { _ throws(ComputeError) in
+            let planned = try state.withLock { s throws(ComputeError) in try plan(draft, caller: caller, in: s) }
+            try persist(planned.map { .put(.server($0)) }) { s in
+                for server in planned { _ = s.insert(server) }
+            }
+            return planned
+        }
+    }
+
+    private func plan(_ draft: ServerDraft, caller: Caller, in s: State) throws(ComputeError) -> [Server] {
+        guard let flavor = s.flavor(draft.flavorReference) else {
+            throw .invalidInput("Flavor \(draft.flavorReference) could not be found.")
+        }
+        let networkName: String?
+        switch draft.network {
+        case .none: networkName = nil
+        case .automatic: networkName = defaultNetwork
+        case .named(let name):
+            guard s.pools[name] != nil else { throw .invalidInput("Network \(name) could not be found.") }
+            networkName = name
+        }
+        var count = draft.maxCount
+        var addresses: [IPv4Address?] = Array(repeating: nil, count: count)
+        if let networkName, let pool = s.pools[networkName] {
+            count = min(count, pool.free)
+            guard count >= draft.minCount, let free = pool.lowestFree(count) else {
+                throw .conflict(
+                    "Network \(networkName) has \(pool.free) free addresses; \(draft.minCount) needed.")
+            }
+            addresses = free
+        }
+        let names = count == 1 ? [draft.name] : (1...count).map { "\(draft.name)-\($0)" }
+        for name in names {
+            try Validation.name(name, field: "server.name")
+            if s.serverIDsByName[NameKey(projectID: caller.projectID, name: name)] != nil {
+                throw .conflict("Server name \(name) is already in use.")
+            }
+        }
+        let now = clock.now()
+        let reservationID = identifiers.reservationID()
+        return names.enumerated().map { index, name in
+            Server(
+                id: identifiers.uuid(), name: name, projectID: caller.projectID, userID: caller.userID,
+                flavor: flavor.snapshot, image: draft.image, keyName: draft.keyName, network: networkName,
+                address: addresses[index], metadata: draft.metadata, reservationID: reservationID,
+                launchIndex: index, created: now, updated: now)
+        }
+    }
+
+    /// Renames a server or replaces its metadata.
+    public func updateServer(_ reference: String, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server {
+        try writer.withLock { _ throws(ComputeError) in
+            let (old, new) = try state.withLock { s throws(ComputeError) -> (Server, Server) in
+                let old = try s.server(reference, projectID: projectID)
+                var new = old
+                if let name = update.name, name != old.name {
+                    if s.serverIDsByName[NameKey(projectID: projectID, name: name)] != nil {
+                        throw .conflict("Server name \(name) is already in use.")
+                    }
+                    new.name = name
+                }
+                if let metadata = update.metadata { new.metadata = metadata }
+                new.updated = clock.now()
+                return (old, new)
+            }
+            try persist([.put(.server(new))]) { s in
+                s.remove(old)
+                _ = s.insert(new)
+            }
+            return new
+        }
+    }
+
+    /// Deletes a server and frees its address.
+    @discardableResult
+    public func deleteServer(_ reference: String, projectID: String) throws(ComputeError) -> Server {
+        try writer.withLock { _ throws(ComputeError) in
+            let server = try state.withLock { s throws(ComputeError) in try s.server(reference, projectID: projectID) }
+            try persist([.delete(RecordReference(kind: .server, key: server.id))]) { s in s.remove(server) }
+            return server
+        }
+    }
+
+    // MARK: Flavors
+
+    /// All flavors, ordered by id (numeric ids numerically, first).
+    public var flavors: [Flavor] {
+        state.withLock { s in s.flavors.values.sorted(by: Self.flavorOrder) }
+    }
+
+    /// The flavor `reference` names: its id, else its name.
+    public func flavor(_ reference: String) throws(ComputeError) -> Flavor {
+        try state.withLock { s throws(ComputeError) in
+            guard let flavor = s.flavor(reference) else { throw .notFound("Flavor \(reference) could not be found.") }
+            return flavor
+        }
+    }
+
+    public func createFlavor(_ draft: FlavorDraft) throws(ComputeError) -> Flavor {
+        try writer.withLock { _ throws(ComputeError) in
+            let flavor = Flavor(
+                id: draft.id ?? identifiers.uuid(), name: draft.name, vcpus: draft.vcpus, ram: draft.ram,
+                disk: draft.disk, swap: draft.swap, ephemeral: draft.ephemeral, isPublic: draft.isPublic,
+                description: draft.description, created: clock.now(), recordKey: identifiers.uuid())
+            try state.withLock { s throws(ComputeError) in
+                if s.flavors[flavor.id] != nil { throw .conflict("Flavor with ID \(flavor.id) already exists.") }
+                if s.flavorIDsByName[flavor.name] != nil { throw .conflict("Flavor with name \(flavor.name) already exists.") }
+            }
+            try persist([.put(.flavor(flavor))]) { s in s.insert(flavor) }
+            return flavor
+        }
+    }
+
+    public func deleteFlavor(_ reference: String) throws(ComputeError) {
+        try writer.withLock { _ throws(ComputeError) in
+            let flavor = try state.withLock { s throws(ComputeError) in
+                guard let flavor = s.flavor(reference) else { throw .notFound("Flavor \(reference) could not be found.") }
+                return flavor
+            }
+            try persist([.delete(RecordReference(kind: .flavor, key: flavor.recordKey))]) { s in s.remove(flavor) }
+        }
+    }
+
+    /// Adds the contract's default flavors whose id and name are both free. Run once, when the
+    /// store is new.
+    public func seedDefaultFlavors() throws(ComputeError) {
+        try writer.withLock { _ throws(ComputeError) in
+            let missing = state.withLock { s in
+                Flavor.defaults(created: clock.now(), recordKey: identifiers.uuid).filter {
+                    s.flavors[$0.id] == nil && s.flavorIDsByName[$0.name] == nil
+                }
+            }
+            guard !missing.isEmpty else { return }
+            try persist(missing.map { .put(.flavor($0)) }) { s in missing.forEach { s.insert($0) } }
+        }
+    }
+
+    static func flavorOrder(_ a: Flavor, _ b: Flavor) -> Bool {
+        switch (Int(a.id), Int(b.id)) {
+        case let (x?, y?): x < y
+        case (.some, nil): true
+        case (nil, .some): false
+        case (nil, nil): a.id < b.id
+        }
+    }
+
+    // MARK: Persisting
+
+    /// Makes `changes` durable, then applies them to memory. On failure memory is left alone,
+    /// unless the change reached the disk anyway, in which case memory follows the disk.
+    private func persist(_ changes: [RecordChange], apply: (inout State) -> Void) throws(ComputeError) {
+        do {
+            try persistence.commit(changes)
+        } catch {
+            if let failure = error as? PersistenceFailure, failure.changeIsOnDisk {
+                state.withLock { s in apply(&s) }
+            }
+            throw .unavailable("The service cannot save changes right now. Try again later.")
+        }
+        state.withLock { s in apply(&s) }
+    }
+}
+
+/// A server name within a project.
+struct NameKey: Hashable, Sendable {
+    var projectID: String
+    var name: String
+}
+
+/// The in-memory indexes, all derived from the records.
+private struct State: Sendable {
+    var servers: [String: Server] = [:]
+    /// Listing order, ascending; listings read it backwards (newest first).
+    var order: [ServerOrderKey] = []
+    var serverIDsByName: [NameKey: String] = [:]
+    var pools: [String: AddressPool] = [:]
+    var networkNames: [String]
+    var flavors: [String: Flavor] = [:]
+    var flavorIDsByName: [String: String] = [:]
+
+    init(networks: [NetworkConfig]) {
+        networkNames = networks.map(\.name)
+        for network in networks { pools[network.name] = AddressPool(config: network) }
+    }
+
+    func server(_ reference: String, projectID: String) throws(ComputeError) -> Server {
+        if let server = servers[reference], server.projectID == projectID { return server }
+        if let id = serverIDsByName[NameKey(projectID: projectID, name: reference)], let server = servers[id] {
+            return server
+        }
+        throw .notFound("Server \(reference) could not be found.")
+    }
+
+    func flavor(_ reference: String) -> Flavor? {
+        if let flavor = flavors[reference] { return flavor }
+        return flavorIDsByName[reference].flatMap { flavors[$0] }
+    }
+
+    func page(_ filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
+        var index = order.count - 1
+        if let marker {
+            guard let server = servers[marker], filter.projectID == nil || server.projectID == filter.projectID else {
+                throw .invalidInput("Marker \(marker) could not be found.")
+            }
+            index = position(of: server.order) - 1
+        }
+        if let name = filter.name, let projectID = filter.projectID {
+            // A name is unique in a project: at most one server, found without a scan.
+            guard let id = serverIDsByName[NameKey(projectID: projectID, name: name)], let server = servers[id],
+                filter.matches(server), index >= 0, server.order <= order[index]
+            else { return [] }
+            return [server]
+        }
+        var page: [Server] = []
+        page.reserveCapacity(min(limit, servers.count))
+        while index >= 0, page.count < limit {
+            if let server = servers[order[index].id], filter.matches(server) { page.append(server) }
+            index -= 1
+        }
+        return page
+    }
+
+    /// Index of the first key not less than `key` (binary search).
+    func position(of key: ServerOrderKey) -> Int {
+        var low = 0
+        var high = order.count
+        while low < high {
+            let mid = (low + high) / 2
+            if order[mid] < key { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Indexes a server; returns what was wrong with it (only loaded records can be wrong).
+    mutating func insert(_ server: Server) -> [String] {
+        var warnings: [String] = []
+        servers[server.id] = server
+        order.insert(server.order, at: position(of: server.order))
+        let key = NameKey(projectID: server.projectID, name: server.name)
+        if serverIDsByName[key] == nil {
+            serverIDsByName[key] = server.id
+        } else {
+            warnings.append("server \(server.id): the name \(server.name) is already used by another server; reachable by id only")
+        }
+        if let address = server.address {
+            if let network = server.network, var pool = pools[network] {
+                if pool.claim(address) {
+                    pool.advanceHint()
+                } else if pool.config.contains(address) {
+                    warnings.append("server \(server.id): address \(address) is also held by another server")
+                } else {
+                    warnings.append("server \(server.id): address \(address) is outside network \(network) (\(pool.config.cidr))")
+                }
+                pools[network] = pool
+            } else {
+                warnings.append("server \(server.id): network \(server.network ?? "-") is not configured; its address \(address) is kept but not managed")
+            }
+        }
+        return warnings
+    }
+
+    mutating func remove(_ server: Server) {
+        servers[server.id] = nil
+        let at = position(of: server.order)
+        if at < order.count, order[at] == server.order { order.remove(at: at) }
+        let key = NameKey(projectID: server.projectID, name: server.name)
+        if serverIDsByName[key] == server.id { serverIDsByName[key] = nil }
+        if let address = server.address, let network = server.network, pools[network] != nil {
+            pools[network]!.release(address)
+        }
+    }
+
+    mutating func insert(_ flavor: Flavor) {
+        flavors[flavor.id] = flavor
+        flavorIDsByName[flavor.name] = flavor.id
+    }
+
+    mutating func remove(_ flavor: Flavor) {
+        flavors[flavor.id] = nil
+        if flavorIDsByName[flavor.name] == flavor.id { flavorIDsByName[flavor.name] = nil }
+    }
+}

@@ -1,0 +1,86 @@
+/// The contract's rules for names, references and metadata, in one place.
+///
+/// Each check throws `ComputeError.invalidField(field, reason)` so the client learns which
+/// field is wrong and why; callers pass the field path as the client wrote it.
+public enum Validation {
+    public static let maxNameLength = 255
+    public static let maxMetadataPairs = 128
+    public static let maxMetadataLength = 255
+
+    /// A server or flavor name: 1–255 characters, no leading or trailing whitespace, no `/`,
+    /// no control characters (nor line/paragraph separators).
+    public static func name(_ value: String, field: String) throws(ComputeError) {
+        try text(value, field: field, maxLength: maxNameLength)
+        if value.unicodeScalars.contains("/") {
+            throw .invalidField(field, "must not contain '/'.")
+        }
+    }
+
+    /// A free-text reference (image, key name): 1–max characters, printable, no surrounding whitespace.
+    public static func text(_ value: String, field: String, maxLength: Int) throws(ComputeError) {
+        let scalars = value.unicodeScalars
+        guard !scalars.isEmpty else { throw .invalidField(field, "must not be empty.") }
+        guard scalars.count <= maxLength else {
+            throw .invalidField(field, "must be at most \(maxLength) characters long.")
+        }
+        if let first = scalars.first, let last = scalars.last,
+            first.properties.isWhitespace || last.properties.isWhitespace
+        {
+            throw .invalidField(field, "must not start or end with whitespace.")
+        }
+        if scalars.contains(where: isForbiddenControl) {
+            throw .invalidField(field, "must not contain control characters.")
+        }
+    }
+
+    /// Metadata: at most 128 pairs; keys 1–255 characters, values up to 255, no control characters.
+    public static func metadata(_ value: [String: String], field: String) throws(ComputeError) {
+        guard value.count <= maxMetadataPairs else {
+            throw .invalidField(field, "must have at most \(maxMetadataPairs) items.")
+        }
+        for (key, item) in value.sorted(by: { $0.key < $1.key }) {
+            let keyScalars = key.unicodeScalars
+            guard !keyScalars.isEmpty, keyScalars.count <= maxMetadataLength else {
+                throw .invalidField(field, "keys must be 1–\(maxMetadataLength) characters long.")
+            }
+            guard item.unicodeScalars.count <= maxMetadataLength else {
+                throw .invalidField("\(field).\(key)", "must be at most \(maxMetadataLength) characters long.")
+            }
+            if keyScalars.contains(where: isForbiddenControl) || item.unicodeScalars.contains(where: isForbiddenControl) {
+                throw .invalidField(field, "keys and values must not contain control characters.")
+            }
+        }
+    }
+
+    /// A flavor id: 1–255 of `[A-Za-z0-9._-]`.
+    public static func flavorID(_ value: String, field: String) throws(ComputeError) {
+        guard (1...maxNameLength).contains(value.utf8.count),
+            value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
+        else {
+            throw .invalidField(field, "must be 1–255 characters of letters, digits, '.', '_' or '-'.")
+        }
+    }
+
+    /// A non-negative integer with an upper bound (Nova's columns are 32-bit).
+    public static func integer(_ value: Int, field: String, min: Int, max: Int = Int(Int32.max)) throws(ComputeError) {
+        guard value >= min else { throw .invalidField(field, "must be \(min) or more.") }
+        guard value <= max else { throw .invalidField(field, "must be \(max) or less.") }
+    }
+
+    static func isNetworkName(_ value: String) -> Bool {
+        (1...64).contains(value.utf8.count)
+            && value.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private static func isForbiddenControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
+    }
+}
