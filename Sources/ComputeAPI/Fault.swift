@@ -1,0 +1,89 @@
+import ComputeCore
+public import HTTPTypes
+
+/// An error at the HTTP level: a bad path or query, a wrong method, an oversized body.
+/// Domain errors are `ComputeError`; both become a `Fault` in one place.
+public struct APIError: Error, Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var headerFields: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ message: String, headerFields: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headerFields = headerFields
+    }
+
+    public static func badRequest(_ message: String) -> APIError { APIError(.badRequest, message) }
+
+    public static func notFound(_ message: String = "The resource could not be found.") -> APIError {
+        APIError(.notFound, message)
+    }
+}
+
+/// The OpenStack fault every error response carries:
+/// `{"itemNotFound": {"code": 404, "message": "Server demo could not be found."}}`.
+public struct Fault: Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    public var message: String
+    public var headerFields: HTTPFields
+
+    /// The one mapping from errors to statuses. Anything unexpected is a 500 whose details
+    /// were logged by the caller and are never shown to the client.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as APIError:
+            self.init(status: error.status, message: error.message, headerFields: error.headerFields)
+        case let error as ComputeError:
+            let status: HTTPResponse.Status =
+                switch error {
+                case .invalidInput: .badRequest
+                case .notFound: .notFound
+                case .conflict: .conflict
+                case .unavailable: .serviceUnavailable
+                }
+            self.init(status: status, message: error.message)
+        default:
+            self.init(
+                status: .internalServerError,
+                message: "The server has either erred or is incapable of performing the requested operation.")
+        }
+    }
+
+    public init(status: HTTPResponse.Status, message: String, headerFields: HTTPFields = [:]) {
+        self.status = status
+        self.message = message
+        self.headerFields = headerFields
+    }
+
+    /// Nova's name for the fault of each status.
+    public var name: String {
+        switch status.code {
+        case 400: "badRequest"
+        case 401: "unauthorized"
+        case 403: "forbidden"
+        case 404: "itemNotFound"
+        case 405: "badMethod"
+        case 409: "conflictingRequest"
+        case 413, 429: "overLimit"
+        case 415: "badMediaType"
+        case 501: "notImplemented"
+        case 503: "serviceUnavailable"
+        default: "computeFault"
+        }
+    }
+
+    public var response: APIResponse {
+        var writer = JSONWriter(capacity: 96 + message.utf8.count)
+        writer.beginObject()
+        writer.key(name)
+        writer.beginObject()
+        writer.field("code", status.code)
+        writer.field("message", message)
+        writer.endObject()
+        writer.endObject()
+        var response = APIResponse.json(status, writer.bytes)
+        response.headerFields.append(contentsOf: headerFields)
+        return response
+    }
+}

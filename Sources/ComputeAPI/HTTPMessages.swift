@@ -1,0 +1,66 @@
+public import HTTPTypes
+
+/// An HTTP request as the API sees it, whatever transport delivered it.
+public struct APIRequest: Sendable {
+    public var method: HTTPRequest.Method
+    /// The path exactly as the client sent it, still percent-encoded, without the query.
+    public var path: String
+    /// The raw query string, without `?`.
+    public var query: String
+    public var headerFields: HTTPFields
+    public var body: RequestBody
+    /// The id nginx gave the request (`$request_id`), for logs and error reports.
+    public var requestID: String?
+    /// `scheme://host[:port]` the client used, for absolute links; nil when unknown.
+    public var baseURL: String?
+
+    public init(
+        method: HTTPRequest.Method, path: String, query: String = "", headerFields: HTTPFields = [:],
+        body: RequestBody = .complete([]), requestID: String? = nil, baseURL: String? = nil
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headerFields = headerFields
+        self.body = body
+        self.requestID = requestID
+        self.baseURL = baseURL
+    }
+
+    /// Splits a request target (`/servers?limit=2`) into path and query.
+    public init(method: HTTPRequest.Method, target: String, headerFields: HTTPFields = [:], body: [UInt8] = []) {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        self.init(
+            method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "",
+            headerFields: headerFields, body: .complete(body))
+    }
+}
+
+/// A request body, or the fact that it was larger than the limit (and so was not read).
+public enum RequestBody: Sendable, Equatable {
+    case complete([UInt8])
+    case exceedsLimit
+}
+
+/// An HTTP response from the API: status, headers and the complete body.
+public struct APIResponse: Sendable {
+    public var status: HTTPResponse.Status
+    public var headerFields: HTTPFields
+    public var body: [UInt8]
+
+    public init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headerFields = headerFields
+        self.body = body
+    }
+
+    /// A JSON response.
+    public static func json(_ status: HTTPResponse.Status, _ body: [UInt8]) -> APIResponse {
+        APIResponse(status: status, headerFields: [.contentType: "application/json"], body: body)
+    }
+
+    /// A response with no body (204, or 202 for Nova's actions).
+    public static func empty(_ status: HTTPResponse.Status) -> APIResponse {
+        APIResponse(status: status)
+    }
+}

@@ -1,0 +1,45 @@
+import ComputeCore
+import HTTPTypes
+
+/// `GET /healthz`: liveness and readiness in one JSON document. 200 when the store accepts
+/// writes, 503 (same document, `"status": "degraded"`) when it does not.
+struct HealthEndpoint: Sendable {
+    let inventory: Inventory
+    let version: String
+    let startedAt: Timestamp
+
+    func register(into router: inout Router<RequestContext>) {
+        router.add(.get, "/healthz") { _, _ in report() }
+    }
+
+    func report() -> APIResponse {
+        let counts = inventory.counts
+        let store = inventory.storeHealth
+        let uptime = (SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1_000_000
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        w.field("status", store.writable ? "ok" : "degraded")
+        w.field("version", version)
+        w.field("uptime_seconds", Int(uptime))
+        w.key("store")
+        w.beginObject()
+        w.field("writable", store.writable)
+        w.field("damaged_files", store.damagedFiles)
+        w.endObject()
+        w.field("servers", counts.servers)
+        w.field("flavors", counts.flavors)
+        w.key("networks")
+        w.beginArray()
+        for network in counts.networks {
+            w.beginObject()
+            w.field("name", network.name)
+            w.field("cidr", network.cidr)
+            w.field("used", network.used)
+            w.field("free", network.free)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return .json(store.writable ? .ok : .serviceUnavailable, w.bytes)
+    }
+}

@@ -1,0 +1,92 @@
+public import HTTPTypes
+
+/// Path parameters of a matched route, percent-decoded.
+public struct RouteParameters: Sendable, Equatable {
+    private var values: [String: String] = [:]
+
+    public init(_ values: [String: String] = [:]) { self.values = values }
+
+    /// The value of `{name}`; routes only declare names their handlers read.
+    public subscript(_ name: String) -> String { values[name] ?? "" }
+}
+
+/// Maps method and path to a handler. Paths match on the raw (still encoded) literal
+/// segments, so `%2F` inside a parameter never splits it; parameters are decoded afterwards.
+public struct Router<Context: Sendable>: Sendable {
+    public typealias Handler = @Sendable (Context, RouteParameters) throws -> APIResponse
+
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    private struct Route: Sendable {
+        var method: HTTPRequest.Method
+        var segments: [Segment]
+        var handler: Handler
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    /// Adds a route; `pattern` is like `/servers/{ref}`.
+    public mutating func add(_ method: HTTPRequest.Method, _ pattern: String, _ handler: @escaping Handler) {
+        let segments = pattern.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
+            part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+        }
+        routes.append(Route(method: method, segments: segments, handler: handler))
+    }
+
+    /// The handler for a request, or a 404 (no such path), 405 (path exists, method doesn't;
+    /// with `Allow`) or 400 (malformed percent-encoding in a parameter).
+    public func resolve(_ method: HTTPRequest.Method, path: String) throws(APIError) -> (Handler, RouteParameters) {
+        let segments = Self.split(path)
+        let matching = routes.filter { Self.matches($0.segments, segments) }
+        guard !matching.isEmpty else { throw .notFound() }
+        let effective = method == .head ? .get : method
+        guard let route = matching.first(where: { $0.method == effective }) else {
+            var allowed = matching.map(\.method.rawValue)
+            if allowed.contains("GET") { allowed.append("HEAD") }
+            throw APIError(
+                .methodNotAllowed, "Method \(method.rawValue) is not allowed on this resource.",
+                headerFields: [.allow: allowed.joined(separator: ", ")])
+        }
+        var parameters: [String: String] = [:]
+        for (segment, raw) in zip(route.segments, segments) {
+            guard case .parameter(let name) = segment else { continue }
+            guard let value = PercentDecoding.decode(raw, plusIsSpace: false) else {
+                throw .badRequest("Malformed path: invalid percent-encoding or UTF-8 in '\(raw.prefix(64))'.")
+            }
+            parameters[name] = value
+        }
+        return (route.handler, RouteParameters(parameters))
+    }
+
+    /// `/servers/abc/` → `["servers", "abc"]`. One trailing slash is ignored; an empty segment
+    /// elsewhere (`/servers//abc`) stays, and so matches nothing.
+    private static func split(_ path: String) -> [Substring] {
+        var path = Substring(path)
+        if path.hasPrefix("http://") || path.hasPrefix("https://") {
+            // An absolute-form request target: keep only its path.
+            let afterScheme = path[path.index(path.firstIndex(of: ":")!, offsetBy: 3)...]
+            path = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+        }
+        guard path.hasPrefix("/") else { return [""] }
+        var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        if segments.count > 1, segments.last == "" { segments.removeLast() }
+        if segments == [""] { return [] }
+        return segments
+    }
+
+    private static func matches(_ pattern: [Segment], _ segments: [Substring]) -> Bool {
+        guard pattern.count == segments.count else { return false }
+        for (segment, raw) in zip(pattern, segments) {
+            switch segment {
+            case .literal(let literal): if raw != literal { return false }
+            case .parameter: if raw.isEmpty { return false }
+            }
+        }
+        return true
+    }
+}

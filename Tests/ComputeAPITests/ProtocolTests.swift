@@ -1,0 +1,177 @@
+import ComputeAPI
+import ComputeCore
+import Foundation
+import HTTPTypes
+import Testing
+
+/// The contract's common rules (§2): faults, 404/405, body limits, bad bodies and paths.
+@Suite struct ProtocolTests {
+    @Test(arguments: ["/", "/nothing", "/servers/a/b", "/serverss", "//servers", "/servers//", "/v1/servers", "*"])
+    func unknownPathsAre404Faults(path: String) {
+        let response = TestClient().get(path)
+        #expect(response.status == 404)
+        #expect(response.fault?.name == "itemNotFound")
+        #expect(response.headers[.contentType] == "application/json")
+    }
+
+    @Test(arguments: [
+        (HTTPRequest.Method.put, "/servers", "GET, POST, HEAD"), (.delete, "/servers", "GET, POST, HEAD"),
+        (.post, "/servers/x", "GET, PATCH, DELETE, HEAD"), (.put, "/servers/x", "GET, PATCH, DELETE, HEAD"),
+        (.patch, "/flavors/1", "GET, DELETE, HEAD"), (.options, "/flavors", "GET, POST, HEAD"),
+        (.post, "/healthz", "GET, HEAD"),
+    ])
+    func wrongMethodsAre405WithAllow(method: HTTPRequest.Method, path: String, allow: String) {
+        let response = TestClient().send(method, path, json: "{}")
+        #expect(response.status == 405)
+        #expect(response.fault?.name == "badMethod")
+        #expect(response.headers[.allow] == allow)
+    }
+
+    @Test func headIsGetWithoutABody() {
+        let client = TestClient()
+        let get = client.get("/flavors")
+        let head = client.send(.head, "/flavors")
+        #expect(head.status == 200)
+        #expect(head.body.isEmpty)
+        #expect(head.headers[.contentLength] == String(get.body.count))
+    }
+
+    @Test func oversizedBodiesAre413() {
+        let client = TestClient()
+        var request = APIRequest(method: .post, target: "/servers")
+        request.body = .exceedsLimit
+        let response = TestResponse(client.service.respond(to: request))
+        #expect(response.status == 413)
+        #expect(response.fault?.name == "overLimit")
+        #expect(response.fault?.message == "The request body is larger than 65536 bytes.")
+    }
+
+    @Test(arguments: [
+        ("", "The request body is empty; it must be a JSON object."),
+        ("   \n", "The request body is empty; it must be a JSON object."),
+        ("{", "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        (#"{"server": {"name": "a"}"#, "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        ("not json", "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        (#"{"server": {}} trailing"#, "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        ("[]", "The request body must be a JSON object."),
+        (#""server""#, "The request body must be a JSON object."),
+        ("null", "The request body must be a JSON object."),
+        ("{}", "'server' is a required property."),
+        (#"{"server": null}"#, "'server' is a required property."),
+        (#"{"server": []}"#, "Invalid input for field 'server': expected an object."),
+        (#"{"server": "x"}"#, "Invalid input for field 'server': expected an object."),
+        (#"{"servers": {}}"#, "The request body unknown property 'servers'. Allowed: server."),
+        (#"{"server": {"flavor": "1", "image": "i"}}"#, "Invalid input for field 'server': 'name' is a required property."),
+        (#"{"server": {"name": 5, "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': expected a string."),
+        (#"{"server": {"name": ["a"], "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': expected a string."),
+        (#"{"server": {"name": "", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not be empty."),
+        (#"{"server": {"name": "a/b", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not contain '/'."),
+        (#"{"server": {"name": "a\u0000b", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not contain control characters."),
+        (#"{"server": {"name": "a\nb", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not contain control characters."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "colour": "red"}}"#, "Invalid input for field 'server': unknown property 'colour'. Allowed: name, flavor, image, keyname, network, metadata, min_count, max_count, return_reservation_id."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": {"k": 1}}}"#, "Invalid input for field 'server.metadata.k': expected a string."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": ["k"]}}"#, "Invalid input for field 'server.metadata': expected an object."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": ""}}"#, "Invalid input for field 'server.image': must not be empty."),
+        (#"{"server": {"name": "a", "flavor": "", "image": "i"}}"#, "Invalid input for field 'server.flavor': must not be empty."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "keyname": 7}}"#, "Invalid input for field 'server.keyname': expected a string."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 1e400}}"#, "Invalid input for field 'server.min_count': must be an integer."),
+        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 99999999999999999999}}"#, "Invalid input for field 'server.min_count': must be 100 or less."),
+    ])
+    func badCreateBodiesAre400NamingTheProblem(body: String, message: String) {
+        let client = TestClient()
+        let response = client.post("/servers", body)
+        #expect(response.status == 400)
+        #expect(response.fault?.name == "badRequest")
+        #expect(response.fault?.message == message)
+        #expect(client.inventory.counts.servers == 0)
+    }
+
+    @Test func invalidUTF8BodyIs400() {
+        let client = TestClient()
+        let bytes = Array(#"{"server": {"name": ""#.utf8) + [0xff, 0xfe] + Array(#"", "flavor": "1", "image": "i"}}"#.utf8)
+        let response = client.send(.post, "/servers", bytes: bytes)
+        #expect(response.status == 400)
+        #expect(response.fault?.message.hasPrefix("Malformed request body") == true)
+    }
+
+    @Test func deeplyNestedBodyIs400NotACrash() {
+        let nested = String(repeating: "[", count: 60_000) + String(repeating: "]", count: 60_000)
+        let response = TestClient().post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": "# + nested + "}}")
+        #expect(response.status == 400)
+    }
+
+    @Test func bodiesAreJSONWhateverTheContentType() {
+        let client = TestClient()
+        var request = APIRequest(method: .post, target: "/servers", headerFields: [.contentType: "text/plain"], body: Array(#"{"server": {"name": "a", "flavor": "1", "image": "i"}}"#.utf8))
+        request.requestID = "abc"
+        #expect(client.service.respond(to: request).status == .ok)
+    }
+
+    @Test func malformedPercentEncodingInThePathIs400() {
+        let client = TestClient()
+        for path in ["/servers/%zz", "/servers/%", "/servers/%ff%fe", "/flavors/%C3"] {
+            let response = client.get(path)
+            #expect(response.status == 400, "\(path)")
+            #expect(response.fault?.message.hasPrefix("Malformed path") == true)
+        }
+    }
+
+    @Test func absoluteFormTargetsUseTheirPath() {
+        #expect(TestClient().get("http://example.org/flavors").status == 200)
+    }
+
+    @Test func healthReportsCountsAndTheStore() throws {
+        let client = TestClient()
+        client.createServer("a")
+        let response = client.get("/healthz")
+        #expect(response.status == 200)
+        #expect(response.json("status") as? String == "ok")
+        #expect(response.json("servers") as? Int == 1)
+        #expect(response.json("flavors") as? Int == 5)
+        #expect(response.json("store", "writable") as? Bool == true)
+        #expect(response.json("networks", 0) as? NSDictionary == ["name": "private", "cidr": "10.0.0.0/24", "used": 1, "free": 252])
+    }
+
+    @Test func aFailingStoreIs503AndHealthSaysSo() {
+        let client = TestClient()
+        client.persistence.failNextCommits([.init(changeIsOnDisk: false)])
+        let response = client.createServer("a")
+        #expect(response.status == 503)
+        #expect(response.fault?.name == "serviceUnavailable")
+        let health = client.get("/healthz")
+        #expect(health.status == 503)
+        #expect(health.json("status") as? String == "degraded")
+        #expect(client.createServer("a").status == 200)
+        #expect(client.get("/healthz").status == 200)
+    }
+}
+
+@Suite struct JSONWriterTests {
+    @Test func escapesWhatJSONRequires() throws {
+        let tricky = "quote\" backslash\\ newline\n tab\t nul\u{0} bell\u{7} é 名 🚀 \u{2028}"
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("s", tricky)
+        w.key("list")
+        w.beginArray()
+        w.int(-1)
+        w.bool(true)
+        w.null()
+        w.stringDictionary(["b": "2", "a": "1"])
+        w.endArray()
+        w.endObject()
+        let parsed = try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String: Any]
+        #expect(parsed?["s"] as? String == tricky)
+        #expect(String(decoding: w.bytes, as: UTF8.self).hasSuffix(#""list":[-1,true,null,{"a":"1","b":"2"}]}"#))
+    }
+
+    @Test func faultsHaveOneNamedObject() {
+        let fault = Fault(status: .conflict, message: "Server name a is already in use.")
+        #expect(String(decoding: fault.response.body, as: UTF8.self) == #"{"conflictingRequest":{"code":409,"message":"Server name a is already in use."}}"#)
+    }
+
+    @Test(arguments: [(400, "badRequest"), (401, "unauthorized"), (403, "forbidden"), (404, "itemNotFound"), (405, "badMethod"), (409, "conflictingRequest"), (413, "overLimit"), (415, "badMediaType"), (429, "overLimit"), (500, "computeFault"), (501, "notImplemented"), (503, "serviceUnavailable"), (504, "computeFault")])
+    func faultNamesFollowNova(code: Int, name: String) {
+        #expect(Fault(status: HTTPResponse.Status(code: code), message: "m").name == name)
+    }
+}

@@ -1,0 +1,80 @@
+import ComputeAPI
+import ComputeCore
+import Foundation
+import HTTPTypes
+import Logging
+
+/// Drives the API in-process, the way the FastCGI adapter does, with memory persistence.
+struct TestClient {
+    let persistence = MemoryPersistence()
+    let inventory: Inventory
+    let service: ComputeService
+
+    init(networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024) {
+        inventory = Inventory(records: LoadedRecords(isNew: true), networks: networks, persistence: persistence)
+        try! inventory.seedDefaultFlavors()
+        service = ComputeService(
+            inventory: inventory, configuration: .init(maxBodyBytes: maxBodyBytes, version: "test"),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    func send(_ method: HTTPRequest.Method, _ target: String, json: String? = nil, bytes: [UInt8]? = nil) -> TestResponse {
+        var request = APIRequest(method: method, target: target, body: bytes ?? Array((json ?? "").utf8))
+        if bytes == nil && json == nil { request.body = .complete([]) }
+        return TestResponse(service.respond(to: request))
+    }
+
+    func get(_ target: String) -> TestResponse { send(.get, target) }
+    func post(_ target: String, _ json: String) -> TestResponse { send(.post, target, json: json) }
+    func patch(_ target: String, _ json: String) -> TestResponse { send(.patch, target, json: json) }
+    func delete(_ target: String) -> TestResponse { send(.delete, target) }
+
+    /// Creates a server with the seed's body, renamed.
+    @discardableResult
+    func createServer(_ name: String, flavor: String = "m1.small", extra: String = "") -> TestResponse {
+        post("/servers", #"{"server": {"name": "\#(name)", "flavor": "\#(flavor)", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key", "network": "private"\#(extra)}}"#)
+    }
+}
+
+struct TestResponse {
+    let status: Int
+    let headers: HTTPFields
+    let body: [UInt8]
+
+    init(_ response: APIResponse) {
+        status = response.status.code
+        headers = response.headerFields
+        body = response.body
+    }
+
+    /// The body parsed as JSON (nil when it is not JSON).
+    var json: Any? { try? JSONSerialization.jsonObject(with: Data(body)) }
+
+    var object: [String: Any] { json as? [String: Any] ?? [:] }
+
+    /// A value by path: `json("server", "addresses", "private", 0, "addr")`.
+    func json(_ path: Any...) -> Any? {
+        var current: Any? = json
+        for step in path {
+            switch step {
+            case let key as String: current = (current as? [String: Any])?[key]
+            case let index as Int:
+                guard let array = current as? [Any], array.indices.contains(index) else { return nil }
+                current = array[index]
+            default: return nil
+            }
+        }
+        return current
+    }
+
+    /// `(name, code, message)` of a fault body, nil when the body is not exactly one fault.
+    var fault: (name: String, code: Int, message: String)? {
+        guard let object = json as? [String: Any], object.count == 1, let (name, value) = object.first,
+            let inner = value as? [String: Any], inner.count == 2, let code = inner["code"] as? Int,
+            let message = inner["message"] as? String
+        else { return nil }
+        return (name, code, message)
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
