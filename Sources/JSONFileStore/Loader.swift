@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ComputeCore
+import Logging
+import Synchronization
+
+/// Start-up work on a locked data directory: roll back unfinished commits, then read every
+/// record, setting aside what cannot be read.
+struct Loader {
+    let directory: String
+    let kindFDs: [RecordKind: Int32]
+    let intentsFD: Int32
+    let damagedFD: Int32
+    let logger: Logger
+    private(set) var damaged: [DamagedFile] = []
+
+    init(directory: String, kindFDs: [RecordKind: Int32], intentsFD: Int32, damagedFD: Int32, logger: Logger) {
+        self.directory = directory
+        self.kindFDs = kindFDs
+        self.intentsFD = intentsFD
+        self.damagedFD = damagedFD
+        self.logger = logger
+    }
+
+    /// Deletes the records of every commit that did not finish (its intent is still there).
+    mutating func rollBackUnfinishedCommits() throws {
+        for name in try POSIX.directoryEntries(intentsFD, path: "\(directory)/intents").sorted() {
+            if Self.isTemporary(name) {
+                unlinkat(intentsFD, name, 0)
+                continue
+            }
+            let path = "intents/\(name)"
+            guard name.hasSuffix(".json"),
+                let bytes = try? POSIX.readFile(directory: intentsFD, name: name, path: "\(directory)/\(path)"),
+                let intent = try? JSONDecoder().decode(Intent.self, from: Data(bytes))
+            else {
+                logger.error("\(directory)/\(path) is not a readable intent; records it may name were not rolled back")
+                setAside(name, in: intentsFD, kind: "intents", reason: "not a readable intent")
+                continue
+            }
+            for entry in intent.records {
+                guard let kind = RecordKind(rawValue: entry.kind), !entry.key.contains("/") else { continue }
+                if unlinkat(kindFDs[kind]!, entry.key + ".json", 0) != 0 && errno != ENOENT {
+                    throw SystemCallError(call: "unlink", path: "\(directory)/\(kind.rawValue)/\(entry.key).json", errno: errno)
+                }
+            }
+            for (kind, fd) in kindFDs { try POSIX.call("fsync", "\(directory)/\(kind.rawValue)") { fsync(fd) } }
+            try POSIX.call("unlink", "\(directory)/\(path)") { unlinkat(intentsFD, name, 0) }
+            try POSIX.call("fsync", "\(directory)/intents") { fsync(intentsFD) }
+            logger.warning("rolled back an unfinished commit of \(intent.records.count) records (\(path))")
+        }
+    }
+
+    /// Reads every record, decoding in parallel on all cores.
+    mutating func loadRecords(isNew: Bool) throws -> LoadedRecords {
+        var candidates: [(kind: RecordKind, name: String)] = []
+        for kind in RecordKind.allCases {
+            let fd = kindFDs[kind]!
+            for name in try POSIX.directoryEntries(fd, path: "\(directory)/\(kind.rawValue)") {
+                if Self.isTemporary(name) {
+                    unlinkat(fd, name, 0)  // a write that never reached its rename
+                } else if name.hasSuffix(".json") && name.count > 5 {
+                    candidates.append((kind, name))
+                } else {
+                    setAside(name, in: fd, kind: kind.rawValue, reason: "not a record file (foreign file or directory)")
+                }
+            }
+        }
+
+        let outcomes = Mutex<[(kind: RecordKind, name: String, outcome: Result<Record, RecordProblem>)]>([])
+        let chunkCount = max(1, min(candidates.count / 256, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) * 4))
+        let chunkSize = (candidates.count + chunkCount - 1) / max(chunkCount, 1)
+        let work = candidates
+        let fds = kindFDs
+        let directory = directory
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            let decoder = JSONDecoder()
+            let range = (chunk * chunkSize)..<min(work.count, (chunk + 1) * chunkSize)
+            guard !range.isEmpty else { return }
+            var local: [(kind: RecordKind, name: String, outcome: Result<Record, RecordProblem>)] = []
+            local.reserveCapacity(range.count)
+            for (kind, name) in work[range] {
+                let path = "\(directory)/\(kind.rawValue)/\(name)"
+                let outcome = Result { () throws(RecordProblem) -> Record in
+                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path, decoder: decoder)
+                }
+                local.append((kind, name, outcome))
+            }
+            outcomes.withLock { $0 += local }
+        }
+
+        var records = LoadedRecords(isNew: isNew)
+        for (kind, name, outcome) in outcomes.withLock({ $0 }) {
+            switch outcome {
+            case .success(.server(let server)): records.servers.append(server)
+            case .success(.flavor(let flavor)): records.flavors.append(flavor)
+            case .failure(.unreadable(let error)): throw error
+            case .failure(.damaged(let reason)): setAside(name, in: kindFDs[kind]!, kind: kind.rawValue, reason: reason)
+            }
+        }
+        return records
+    }
+
+    enum RecordProblem: Error {
+        /// The file could not be read at all (I/O error): fatal, the disk needs attention.
+        case unreadable(SystemCallError)
+        /// The file is not a valid record: set it aside.
+        case damaged(String)
+    }
+
+    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String, decoder: JSONDecoder) throws(RecordProblem) -> Record {
+        let bytes: [UInt8]
+        do {
+            bytes = try POSIX.readFile(directory: fd, name: name, path: path)
+        } catch {
+            throw error.errno == EISDIR ? .damaged("a directory, not a record") : .unreadable(error)
+        }
+        let key = String(name.dropLast(5))
+        do {
+            switch kind {
+            case .server:
+                let server = try decoder.decode(Server.self, from: Data(bytes))
+                guard server.id == key else { throw RecordProblem.damaged("its id \(server.id) does not match its file name") }
+                try Validation.name(server.name, field: "name")
+                return .server(server)
+            case .flavor:
+                let flavor = try decoder.decode(Flavor.self, from: Data(bytes))
+                guard flavor.recordKey == key else { throw RecordProblem.damaged("its record_key does not match its file name") }
+                try Validation.flavorID(flavor.id, field: "id")
+                try Validation.name(flavor.name, field: "name")
+                return .flavor(flavor)
+            }
+        } catch let problem as RecordProblem {
+            throw problem
+        } catch let error as DecodingError {
+            throw .damaged("not a valid \(kind) record: \(Self.describe(error))")
+        } catch {
+            throw .damaged("not a valid \(kind) record: \(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let c): "\(c.codingPath.map(\.stringValue).joined(separator: ".")) \(c.debugDescription)"
+        case .keyNotFound(let key, _): "missing \(key.stringValue)"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): "wrong type at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+        @unknown default: "\(error)"
+        }
+    }
+
+    private static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".tmp-") || name == ".probe" }
+
+    /// Moves a file to `damaged/` and reports it; never fatal.
+    private mutating func setAside(_ name: String, in fd: Int32, kind: String, reason: String) {
+        let stamp = String(SystemClock().now().iso8601Seconds.filter { $0 != ":" })
+        let target = "\(kind)-\(name)-\(stamp)"
+        var movedTo: String? = nil
+        if renameat(fd, name, damagedFD, target) == 0 {
+            fsync(fd)
+            fsync(damagedFD)
+            movedTo = "damaged/\(target)"
+            logger.warning("set aside \(directory)/\(kind)/\(name): \(reason); moved to \(directory)/damaged/\(target)")
+        } else {
+            logger.error("\(directory)/\(kind)/\(name): \(reason); could not move it aside: \(String(cString: strerror(errno)))")
+        }
+        damaged.append(DamagedFile(path: "\(kind)/\(name)", reason: reason, movedTo: movedTo))
+    }
+}
