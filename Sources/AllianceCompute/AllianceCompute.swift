@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// `alliance-compute`: the Alliance Compute API worker and its operator commands.
+@main
+struct AllianceCompute: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "alliance-compute",
+        abstract: "The Alliance Compute API: a compute-inventory REST service served to nginx over FastCGI.",
+        discussion: """
+            nginx terminates TLS and forwards /servers, /flavors and /healthz to this worker over \
+            FastCGI; the worker keeps its state as JSON files in a data directory.
+
+            Run it by hand for a quick look (nginx must point its fastcgi_pass at the socket):
+              alliance-compute serve --data-dir ./var/data --socket ./var/run/fcgi.sock
+
+            Under systemd the socket unit holds the socket and the service runs
+              alliance-compute serve --bind fd0 --data-dir /var/lib/alliance-compute
+            """,
+        version: version,
+        subcommands: [Serve.self]
+    )
+}

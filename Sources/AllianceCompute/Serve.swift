@@ -1,0 +1,170 @@
+import ArgumentParser
+import ComputeAPI
+import ComputeCore
+import FastCGI
+import Foundation
+import JSONFileStore
+import Logging
+
+/// `alliance-compute serve`: the worker.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the API over FastCGI until SIGTERM or SIGINT.",
+        discussion: """
+            Listening: by default the worker creates the unix socket given by --socket (mode 0660, \
+            never world-writable; a stale socket file is replaced, a live one is an error). With \
+            --bind it uses a socket it inherits instead: fd0 (spawn-fcgi, systemd StandardInput=socket), \
+            systemd (LISTEN_FDS, fd 3) or auto (whichever is there).
+
+            Data: every server and flavor is a JSON file under --data-dir, written durably before the \
+            response is sent. Only one worker may use a data directory at a time; a second one exits \
+            with an error. A new data directory starts with the flavors m1.tiny … m1.xlarge.
+
+            Stopping: on SIGTERM or SIGINT the worker stops accepting, lets requests in progress finish \
+            (at most --drain-timeout seconds) and exits 0. An inherited socket keeps working for the \
+            next worker, so a restart under systemd loses no request.
+
+            Logs go to standard error: one line per request (method, target, status, duration, nginx's \
+            request id) and whatever needs an operator's attention.
+
+            Examples:
+              alliance-compute serve --data-dir ./var/data --socket ./var/run/fcgi.sock
+              alliance-compute serve --bind fd0 --data-dir /var/lib/alliance-compute --threads 8
+              alliance-compute serve --network private=10.0.0.0/24 --network public=192.0.2.0/24
+            """
+    )
+
+    enum BindMode: String, ExpressibleByArgument, CaseIterable {
+        case fd0, systemd, auto
+    }
+
+    @Option(help: ArgumentHelp("Directory for the JSON records; created if missing.", valueName: "dir"))
+    var dataDir = "/var/lib/alliance-compute"
+
+    @Option(help: ArgumentHelp(
+        "Create and listen on this unix socket (default /run/alliance-compute/fcgi.sock unless --bind is given).",
+        valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Group to own the created socket, e.g. www-data, so nginx can connect.", valueName: "group"))
+    var socketGroup: String?
+
+    @Option(help: ArgumentHelp("Use an inherited listening socket instead of creating one.", valueName: "fd0|systemd|auto"))
+    var bind: BindMode?
+
+    @Option(help: "Threads accepting requests; fsync-bound writes are why more than the core count helps.")
+    var threads = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
+
+    @Option(
+        name: .customLong("network"),
+        help: ArgumentHelp(
+            "A network servers get IPv4 addresses from, NAME=CIDR (first host .2); repeat for more. The first is the default.",
+            valueName: "name=cidr"))
+    var networks: [String] = ["private=10.0.0.0/24"]
+
+    @Option(help: ArgumentHelp("Largest request body accepted, in bytes (keep nginx's client_max_body_size the same).", valueName: "bytes"))
+    var maxBodySize = 64 * 1024
+
+    @Option(help: ArgumentHelp("Seconds SIGTERM waits for requests in progress (keep it under systemd's TimeoutStopSec).", valueName: "seconds"))
+    var drainTimeout = 10.0
+
+    @Option(help: ArgumentHelp("Least severe log level written.", valueName: "trace|debug|info|notice|warning|error|critical"))
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if socket != nil && bind != nil { throw ValidationError("Give either --socket or --bind, not both.") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256.") }
+        guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes.") }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative.") }
+        _ = try networkConfigs()
+    }
+
+    func networkConfigs() throws -> [NetworkConfig] {
+        var configs: [NetworkConfig] = []
+        for item in networks {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--network expects NAME=CIDR, got '\(item)'.") }
+            do {
+                configs.append(try NetworkConfig(name: String(parts[0]), cidr: String(parts[1])))
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        guard Set(configs.map(\.name)).count == configs.count else { throw ValidationError("--network names must be unique.") }
+        return configs
+    }
+
+    func run() throws {
+        // Before anything starts a thread: only the signal-waiting thread may get SIGTERM/SIGINT.
+        FastCGIServer.blockTerminationSignals()
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "alliance-compute")
+
+        let startedAt = SystemClock().now()
+        // The socket first: a worker that cannot listen must not touch the data directory.
+        let listener: ListeningSocket
+        do {
+            switch bind {
+            case .fd0: listener = try .standardInput()
+            case .systemd: listener = try .systemd()
+            case .auto: listener = try .automatic()
+            case nil: listener = try .unix(path: socket ?? "/run/alliance-compute/fcgi.sock", group: socketGroup)
+            }
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        let (store, records): (JSONFileStore, LoadedRecords)
+        do {
+            (store, records) = try JSONFileStore.open(directory: dataDir, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            listener.removeCreatedFile()
+            throw ExitCode.failure
+        }
+        for file in store.damaged {
+            logger.warning("damaged file \(file.path) set aside: \(file.reason)")
+        }
+        let inventory = Inventory(records: records, networks: try networkConfigs(), persistence: store)
+        for warning in inventory.loadWarnings { logger.warning("\(warning)") }
+        if records.isNew {
+            do {
+                try inventory.seedDefaultFlavors()
+                try store.markInitialized(now: SystemClock().now())
+            } catch {
+                logger.critical("cannot initialise the data directory \(dataDir): \(error)")
+                listener.removeCreatedFile()
+                throw ExitCode.failure
+            }
+        }
+        let elapsed = Double(SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1e6
+        let counts = inventory.counts
+        logger.info(
+            "data directory \(dataDir): \(counts.servers) servers, \(counts.flavors) flavors, \(store.damaged.count) damaged files; loaded in \(String(format: "%.2f", elapsed)) s"
+        )
+
+        let service = ComputeService(
+            inventory: inventory,
+            configuration: .init(maxBodyBytes: maxBodySize, version: AllianceCompute.version), logger: logger,
+            startedAt: startedAt)
+        let adapter = FastCGIAdapter(service: service, logger: logger)
+        do {
+            let server = try FastCGIServer(
+                listener: listener,
+                configuration: .init(threads: threads, maxBodyBytes: maxBodySize, drainTimeoutSeconds: drainTimeout),
+                logger: logger, handler: adapter.handle)
+            let signal = try server.run()
+            logger.info("stopped after \(signal)")
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a listening socket could not be set up.
+public struct ListenError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) { self.description = description }
+
+    static func system(_ call: String, _ subject: String) -> ListenError {
+        ListenError("\(call) \(subject): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// The socket nginx connects to: one we create on a path, or one inherited from whoever
+/// started us (spawn-fcgi puts it on fd 0, systemd on fd 3 with `LISTEN_FDS`).
+public struct ListeningSocket: Sendable {
+    public let fd: Int32
+    /// For logs: `unix:/run/alliance-compute/fcgi.sock`, `fd 0`, `systemd fd 3`.
+    public let description: String
+    /// Set when we created the socket file, so we remove it on exit (only if it is still ours).
+    private let createdFile: (path: String, device: UInt64, inode: UInt64)?
+
+    /// Creates a unix socket at `path`, mode 0660 (group `group` if given), never
+    /// world-writable. A stale socket file is replaced; a live one (something accepts
+    /// connections on it) is an error rather than silently stolen.
+    public static func unix(path: String, group: String? = nil, backlog: Int32 = 1024) throws(ListenError) -> ListeningSocket {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else {
+            throw ListenError("socket path \(path) is longer than \(capacity - 1) bytes")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+
+        var status = stat()
+        if lstat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFSOCK else {
+                throw ListenError("\(path) exists and is not a socket; refusing to replace it")
+            }
+            if isAcceptingConnections(&address) {
+                throw ListenError("another process is listening on \(path)")
+            }
+            unlink(path)
+        }
+
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .system("socket", path) }
+        // The socket file's mode comes from the umask: 0660, adjusted below for the group.
+        let previousMask = umask(0o117)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(previousMask)
+        guard bound == 0 else {
+            let error = ListenError.system("bind", path)
+            close(fd)
+            throw error
+        }
+        if let group {
+            guard let entry = getgrnam(group) else {
+                close(fd)
+                unlink(path)
+                throw ListenError("unknown group \(group) for \(path)")
+            }
+            if chown(path, UInt32.max, entry.pointee.gr_gid) != 0 {
+                let error = ListenError.system("chown", path)
+                close(fd)
+                unlink(path)
+                throw error
+            }
+        }
+        guard listen(fd, backlog) == 0, lstat(path, &status) == 0 else {
+            let error = ListenError.system("listen", path)
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        return ListeningSocket(
+            fd: fd, description: "unix:\(path)",
+            createdFile: (path, UInt64(status.st_dev), UInt64(status.st_ino)))
+    }
+
+    /// The socket on fd 0 (`FCGI_LISTENSOCK_FILENO`), as spawn-fcgi and systemd's
+    /// `StandardInput=socket` provide it.
+    public static func standardInput() throws(ListenError) -> ListeningSocket {
+        guard isListening(0) else {
+            throw ListenError("fd 0 is not a listening socket (start under spawn-fcgi, or systemd with StandardInput=socket)")
+        }
+        return ListeningSocket(fd: 0, description: "fd 0", createdFile: nil)
+    }
+
+    /// The first socket systemd passed (`LISTEN_PID`/`LISTEN_FDS`, fd 3), without libsystemd.
+    /// The variables are removed so child processes don't take the socket for theirs.
+    public static func systemd() throws(ListenError) -> ListeningSocket {
+        guard let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), let fds = getenv("LISTEN_FDS").map({ String(cString: $0) })
+        else { throw ListenError("LISTEN_PID/LISTEN_FDS are not set: not started by systemd socket activation") }
+        guard Int32(pid) == getpid() else { throw ListenError("LISTEN_PID \(pid) is not this process (\(getpid()))") }
+        guard let count = Int(fds), count >= 1 else { throw ListenError("LISTEN_FDS=\(fds) passes no socket") }
+        unsetenv("LISTEN_PID")
+        unsetenv("LISTEN_FDS")
+        unsetenv("LISTEN_FDNAMES")
+        let fd: Int32 = 3  // SD_LISTEN_FDS_START
+        guard isListening(fd) else { throw ListenError("fd 3 from systemd is not a listening socket") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return ListeningSocket(fd: fd, description: "systemd fd 3", createdFile: nil)
+    }
+
+    /// systemd's socket if `LISTEN_FDS` is set, else fd 0 if it is a listening socket.
+    public static func automatic() throws(ListenError) -> ListeningSocket {
+        if getenv("LISTEN_FDS") != nil { return try systemd() }
+        if isListening(0) { return try standardInput() }
+        throw ListenError("no listening socket: neither LISTEN_FDS (systemd) nor fd 0 (spawn-fcgi) provides one")
+    }
+
+    /// Removes the socket file if we created it and it is still the same file (a newer
+    /// instance may already have replaced it). Inherited sockets are left alone, and the
+    /// socket is never `shutdown()`: systemd's copy of it must keep working.
+    public func removeCreatedFile() {
+        guard let createdFile else { return }
+        var status = stat()
+        if lstat(createdFile.path, &status) == 0, UInt64(status.st_dev) == createdFile.device,
+            UInt64(status.st_ino) == createdFile.inode
+        {
+            unlink(createdFile.path)
+        }
+    }
+
+    private static func isListening(_ fd: Int32) -> Bool {
+        var accepting: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting == 1
+    }
+
+    private static func isAcceptingConnections(_ address: inout sockaddr_un) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { return false }
+        defer { close(probe) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
+    }
+}
