@@ -1,0 +1,70 @@
+# Shared by the deploy/ scripts. Source it; it defines functions and $repo only.
+# shellcheck shell=bash
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The Swift toolchain: on PATH, or where the machine image puts it.
+ensure_swift() {
+  if ! command -v swift >/dev/null 2>&1; then
+    [ -x /opt/swift/usr/bin/swift ] || die "swift is not installed (expected on PATH or in /opt/swift)"
+    export PATH=/opt/swift/usr/bin:$PATH
+  fi
+}
+
+# ensure_packages [extra debian packages...]: installs what is missing with apt, only as
+# root and only when something is missing; otherwise says what to install.
+ensure_packages() {
+  local missing=() pkg
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+  [ -f /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  for pkg in "$@"; do
+    case $pkg in
+      python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv) ;;
+      *) dpkg -s "$pkg" >/dev/null 2>&1 || command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
+    esac
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    die "missing: ${missing[*]}. Install them (sudo apt-get install ${missing[*]}) or run this as root."
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# make_certificate DIR: a self-signed certificate for localhost in DIR/{fullchain,privkey}.pem,
+# unless one is already there.
+make_certificate() {
+  local dir=$1
+  [ -s "$dir/fullchain.pem" ] && [ -s "$dir/privkey.pem" ] && return 0
+  log "creating a self-signed certificate for localhost in $dir"
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+    -keyout "$dir/privkey.pem" -out "$dir/fullchain.pem" 2>/dev/null
+  chmod 600 "$dir/privkey.pem"
+}
+
+# build_release: builds the worker; prints the binary's path.
+build_release() {
+  ensure_swift
+  (cd "$repo" && swift build -c release --product alliance-compute >&2)
+  echo "$repo/.build/release/alliance-compute"
+}
+
+# wait_for_socket PATH PID: until the worker listens on PATH, or fails if PID exits.
+wait_for_socket() {
+  local socket=$1 pid=$2 i
+  for i in $(seq 1 200); do
+    [ -S "$socket" ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
