@@ -1,0 +1,247 @@
+"""A real nginx in front of the real worker, on free loopback ports, for end-to-end tests.
+
+nginx runs the production nginx.conf rendered by deploy/render-nginx (the same rendering
+deploy/run-local uses); the worker is the release binary ($ALLIANCE_BIN).
+"""
+import http.client
+import json
+import os
+import pathlib
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("ALLIANCE_BIN", str(REPO / ".build/release/alliance-compute"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def fault(self):
+        """(name, code, message) of a Nova fault body; fails the test if it is not one."""
+        body = self.json
+        assert isinstance(body, dict) and len(body) == 1, f"not a fault: {self.body!r}"
+        (name, inner), = body.items()
+        assert set(inner) == {"code", "message"}, f"not a fault: {self.body!r}"
+        return name, inner["code"], inner["message"]
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:200]!r}>"
+
+
+class Service:
+    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path):
+        self.root = root
+        self.data = root / "data"
+        self.run = root / "run"
+        self.socket = self.run / "fcgi.sock"
+        self.worker_log = root / "worker.log"
+        self.tls_dir = tls_dir
+        self.http_port = free_port()
+        self.https_port = free_port()
+        (self.run / "tmp").mkdir(parents=True, exist_ok=True)
+        config = subprocess.run(
+            [str(REPO / "deploy/render-nginx"), "--prefix", str(self.run), "--socket", str(self.socket),
+             "--http-port", str(self.http_port), "--https-port", str(self.https_port), "--tls-dir", str(tls_dir)],
+            check=True, capture_output=True, text=True).stdout
+        self.nginx_conf = self.run / "nginx.conf"
+        self.nginx_conf.write_text(config)
+        self.worker = None
+        self.nginx = None
+        self.tls = ssl.create_default_context(cafile=str(tls_dir / "fullchain.pem"))
+
+    # -- processes --------------------------------------------------------------------------
+
+    def start_worker(self, *extra, wait=True):
+        log = open(self.worker_log, "ab")
+        self.worker = subprocess.Popen(
+            [BINARY, "serve", "--data-dir", str(self.data), "--socket", str(self.socket), "--threads", "4", *extra],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        if wait:
+            self.wait_until_listening()
+        return self.worker
+
+    def wait_until_listening(self, timeout=15):
+        """Until the socket accepts connections (a stale socket file exists but refuses them)."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(str(self.socket))
+                return
+            except OSError:
+                if self.worker.poll() is not None:
+                    raise RuntimeError(f"worker exited {self.worker.returncode}: {self.log()}")
+                if time.time() > deadline:
+                    raise RuntimeError("worker is not listening on its socket")
+                time.sleep(0.02)
+
+    def stop_worker(self, sig=signal.SIGTERM, timeout=20):
+        if self.worker is None:
+            return None
+        if self.worker.poll() is None:
+            self.worker.send_signal(sig)
+        code = self.worker.wait(timeout=timeout)
+        self.worker = None
+        return code
+
+    def start_nginx(self):
+        self.nginx = subprocess.Popen(
+            ["nginx", "-c", str(self.nginx_conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "nginx.stderr", "ab"), stdin=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
+                return
+            except OSError:
+                if self.nginx.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("nginx did not start: " + (self.root / "nginx.stderr").read_text())
+                time.sleep(0.02)
+
+    def stop_nginx(self):
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            self.nginx.wait(timeout=20)
+        self.nginx = None
+
+    def start(self):
+        self.start_worker()
+        self.start_nginx()
+        return self
+
+    def close(self):
+        self.stop_nginx()
+        self.stop_worker()
+
+    def log(self):
+        return self.worker_log.read_text(errors="replace") if self.worker_log.exists() else ""
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def connection(self, scheme="http", timeout=15):
+        if scheme == "https":
+            return http.client.HTTPSConnection("127.0.0.1", self.https_port, context=self.tls, timeout=timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, scheme="http"):
+        """Sends `path` byte for byte (no re-encoding); `body` may be str, bytes or a JSON-able object."""
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        connection = self.connection(scheme)
+        try:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in (headers or {}).items():
+                connection.putheader(name, value)
+            if body is not None:
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            reply = connection.getresponse()
+            return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read())
+        finally:
+            connection.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def patch(self, path, body, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def raw(self, data: bytes, timeout=15):
+        """Sends bytes as they are to the plain-HTTP port and returns (status, headers, body)."""
+        with socket.create_connection(("127.0.0.1", self.http_port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        reply = b"".join(chunks)
+        head, _, body = reply.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return Response(status, headers, body)
+
+    def create_server(self, name, **fields):
+        server = {"name": name, "flavor": "m1.small", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key",
+                  "network": "private"}
+        server.update(fields)
+        return self.post("/servers", {"server": server})
+
+    def snapshot(self):
+        """The store as the API shows it: for checking that bad requests change nothing."""
+        return self.get("/servers").json, self.get("/flavors").json
+
+
+def fastcgi_request(socket_path, params, body=b""):
+    """A minimal FastCGI client (responder role, one request): returns the raw CGI output.
+
+    Used to reach the worker without nginx, as any process with access to the socket could.
+    """
+    def record(kind, content):
+        return bytes([1, kind, 0, 1, len(content) >> 8, len(content) & 0xff, 0, 0]) + content
+
+    def pairs(items):
+        out = b""
+        for name, value in items.items():
+            n, v = name.encode(), value.encode()
+            for length in (len(n), len(v)):
+                out += bytes([length]) if length < 128 else (length | 0x80000000).to_bytes(4, "big")
+            out += n + v
+        return out
+
+    message = record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0]))  # BEGIN_REQUEST, responder, no keep-conn
+    message += record(4, pairs(params)) + record(4, b"")
+    for i in range(0, len(body), 65535):
+        message += record(5, body[i:i + 65535])
+    message += record(5, b"")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(15)
+        s.connect(str(socket_path))
+        s.sendall(message)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    output, offset = b"", 0
+    while offset + 8 <= len(data):
+        kind, length, padding = data[offset + 1], int.from_bytes(data[offset + 4:offset + 6], "big"), data[offset + 6]
+        if kind == 6:  # STDOUT
+            output += data[offset + 8:offset + 8 + length]
+        offset += 8 + length + padding
+    return output

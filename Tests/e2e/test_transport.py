@@ -1,0 +1,144 @@
+"""What only the transport shows: restarts, crashes, limits, nginx's own errors, the socket."""
+import os
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+from service import BINARY, fastcgi_request
+
+
+def test_data_survives_a_worker_restart(fresh_service):
+    s = fresh_service.start()
+    created = s.create_server("survivor", metadata={"role": "db"}).json["server"]
+    assert s.stop_worker() == 0
+    s.start_worker()
+    assert s.get("/servers/survivor").json["server"] == created
+    assert s.create_server("second").json["server"]["addresses"]["private"][0]["addr"] == "10.0.0.3"
+
+
+def test_an_acknowledged_write_survives_kill_9(fresh_service):
+    s = fresh_service.start()
+    created = s.create_server("acknowledged").json["server"]
+    renamed = s.patch("/servers/acknowledged", {"server": {"new_name": "renamed"}}).json["server"]
+    s.stop_worker(signal.SIGKILL)
+    s.start_worker()
+    assert s.get(f"/servers/{created['id']}").json["server"] == renamed
+
+
+def test_oversized_body_is_a_json_413_from_nginx(service):
+    before = service.snapshot()
+    reply = service.post("/servers", b'{"server": {"name": "' + b"x" * 70_000 + b'"}}')
+    assert reply.status == 413
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.fault[0] == "overLimit"
+    assert reply.headers.get("x-request-id")
+    assert service.snapshot() == before
+
+
+def test_the_worker_enforces_the_limit_without_nginx(service):
+    """A client on the socket itself cannot get around the body limit."""
+    params = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/servers", "CONTENT_LENGTH": "100000", "REQUEST_ID": "direct"}
+    output = fastcgi_request(service.socket, params, b"{" + b" " * 99_998 + b"}")
+    assert output.startswith(b"Status: 413 ")
+    assert b'"overLimit"' in output
+    # And a body longer than its declared length is not read past the limit either.
+    params["CONTENT_LENGTH"] = "10"
+    output = fastcgi_request(service.socket, params, b"{" + b" " * 99_998 + b"}")
+    assert output.startswith(b"Status: 413 ")
+    assert service.get("/healthz").status == 200
+
+
+def test_json_502_when_the_worker_is_down(fresh_service):
+    s = fresh_service.start()
+    s.stop_worker()
+    reply = s.get("/servers")
+    assert reply.status == 502
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.fault == ("computeFault", 502, "The API worker is not available. Try again shortly.")
+    s.start_worker()
+    assert s.get("/servers").status == 200
+
+
+def test_a_second_worker_on_the_same_data_dir_is_refused(fresh_service):
+    s = fresh_service.start()
+    second = subprocess.run([BINARY, "serve", "--data-dir", str(s.data), "--socket", str(s.run / "second.sock")],
+                            capture_output=True, text=True, timeout=20)
+    assert second.returncode == 1
+    assert f"data directory {s.data} is in use by another alliance-compute process (pid {s.worker.pid})" in second.stderr
+    assert not (s.run / "second.sock").exists()
+    assert s.get("/healthz").status == 200
+
+
+def test_a_live_socket_is_not_stolen(fresh_service):
+    s = fresh_service.start()
+    other = subprocess.run([BINARY, "serve", "--data-dir", str(s.root / "other"), "--socket", str(s.socket)],
+                           capture_output=True, text=True, timeout=20)
+    assert other.returncode == 1
+    assert f"another process is listening on {s.socket}" in other.stderr
+    assert not (s.root / "other").exists(), "a worker that cannot listen leaves the data directory alone"
+    assert s.get("/healthz").status == 200
+
+
+def test_the_socket_is_not_world_writable(service):
+    mode = stat.S_IMODE(os.stat(service.socket).st_mode)
+    assert mode == 0o660
+
+
+def test_sigterm_finishes_requests_in_progress_and_exits_0(fresh_service):
+    s = fresh_service.start()
+    for i in range(20):
+        s.create_server(f"load-{i}")
+    errors, done = [], threading.Event()
+
+    def load():
+        while not done.is_set():
+            reply = s.get("/servers")
+            if reply.status not in (200, 502):
+                errors.append(reply)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert s.stop_worker(signal.SIGTERM) == 0
+    done.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert "SIGTERM: no longer accepting; draining requests in progress" in s.log()
+    assert not s.socket.exists(), "the worker removes the socket it created"
+
+
+def test_the_worker_explains_bad_flags():
+    reply = subprocess.run([BINARY, "serve", "--socket", "/tmp/x.sock", "--bind", "fd0"], capture_output=True, text=True)
+    assert reply.returncode == 64
+    assert "Give either --socket or --bind, not both." in reply.stderr
+    bad_network = subprocess.run([BINARY, "serve", "--network", "private=10.0.0.1/24"], capture_output=True, text=True)
+    assert "has host bits set" in bad_network.stderr
+    version = subprocess.run([BINARY, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip()
+
+
+def test_fd0_socket_as_spawn_fcgi_passes_it(fresh_service, tmp_path):
+    """--bind fd0: the listening socket arrives on standard input (spawn-fcgi, systemd StandardInput=socket)."""
+    import socket as sockets
+    s = fresh_service
+    listener = sockets.socket(sockets.AF_UNIX)
+    listener.bind(str(s.socket))
+    os.chmod(s.socket, 0o660)
+    listener.listen(64)
+    worker = subprocess.Popen([BINARY, "serve", "--bind", "fd0", "--data-dir", str(s.data)], stdin=listener.fileno(),
+                              stderr=open(s.worker_log, "ab"))
+    s.worker = worker
+    s.start_nginx()
+    try:
+        assert s.get("/flavors").status == 200
+        assert s.stop_worker() == 0
+        assert s.socket.exists(), "an inherited socket is left for the next worker"
+        s.worker = subprocess.Popen([BINARY, "serve", "--bind", "auto", "--data-dir", str(s.data)], stdin=listener.fileno(),
+                                    stderr=open(s.worker_log, "ab"))
+        assert s.get("/flavors").status == 200, "the same socket still accepts: it was never shut down"
+    finally:
+        listener.close()
