@@ -108,6 +108,10 @@ public final class FastCGIServer: Sendable {
     /// Blocks SIGTERM and SIGINT in this thread and in every thread started after it, so that
     /// only `run()`'s `sigwait` receives them. Call before anything starts a thread.
     public static func blockTerminationSignals() {
+        // An ignored signal is discarded rather than left pending for sigwait, and a shell
+        // starts background jobs with SIGINT ignored: restore the default first.
+        signal(SIGTERM, SIG_DFL)
+        signal(SIGINT, SIG_DFL)
         var signals = terminationSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
     }
