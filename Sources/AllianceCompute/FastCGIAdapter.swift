@@ -46,7 +46,9 @@ struct FastCGIAdapter: Sendable {
             } else {
                 continue
             }
-            if !value.isEmpty, let fieldName = HTTPField.Name(headerName) { fields.append(HTTPField(name: fieldName, value: value)) }
+            if !value.isEmpty, let fieldName = HTTPField.Name(headerName) {
+                fields.append(HTTPField(name: fieldName, value: value))
+            }
         }
         let body: RequestBody =
             switch request.body {

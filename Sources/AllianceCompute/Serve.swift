@@ -41,9 +41,10 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Directory for the JSON records; created if missing.", valueName: "dir"))
     var dataDir = "/var/lib/alliance-compute"
 
-    @Option(help: ArgumentHelp(
-        "Create and listen on this unix socket (default /run/alliance-compute/fcgi.sock unless --bind is given).",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Create and listen on this unix socket (default /run/alliance-compute/fcgi.sock unless --bind is given).",
+            valueName: "path"))
     var socket: String?
 
     @Option(help: ArgumentHelp("Group to own the created socket, e.g. www-data, so nginx can connect.", valueName: "group"))
@@ -62,14 +63,18 @@ struct Serve: ParsableCommand {
             valueName: "name=cidr"))
     var networks: [String] = ["private=10.0.0.0/24"]
 
-    @Option(help: ArgumentHelp("Largest request body accepted, in bytes (keep nginx's client_max_body_size the same).", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "Largest request body accepted, in bytes (keep nginx's client_max_body_size the same).", valueName: "bytes"))
     var maxBodySize = 64 * 1024
 
-    @Option(help: ArgumentHelp("Seconds SIGTERM waits for requests in progress (keep it under systemd's TimeoutStopSec).", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds SIGTERM waits for requests in progress (keep it under systemd's TimeoutStopSec).", valueName: "seconds"))
     var drainTimeout = 10.0
 
     @Option(help: ArgumentHelp("Least severe log level written.", valueName: "trace|debug|info|notice|warning|error|critical"))
-    var logLevel: Logger.Level = .info
+    var logLevel: LogLevel = .info
 
     func validate() throws {
         if socket != nil && bind != nil { throw ValidationError("Give either --socket or --bind, not both.") }
@@ -97,7 +102,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         // Before anything starts a thread: only the signal-waiting thread may get SIGTERM/SIGINT.
         FastCGIServer.blockTerminationSignals()
-        let level = logLevel
+        let level = logLevel.level
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -167,4 +172,9 @@ struct Serve: ParsableCommand {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+/// `--log-level`: swift-log's levels, by their names.
+enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+}

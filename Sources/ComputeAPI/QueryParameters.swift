@@ -47,7 +47,8 @@ public struct QueryParameters: Sendable, Equatable {
         guard let text = try value(name) else { return nil }
         guard let number = Int(text), range.contains(number) else {
             throw .badRequest(
-                "Invalid value for query parameter '\(name)': '\(text.prefix(64))' is not an integer from \(range.lowerBound) to \(range.upperBound).")
+                "Invalid value for query parameter '\(name)': '\(text.prefix(64))' is not an integer from \(range.lowerBound) to \(range.upperBound)."
+            )
         }
         return number
     }

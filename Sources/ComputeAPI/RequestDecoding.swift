@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import ComputeCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Decodes JSON request bodies with Foundation's `JSONDecoder`, and turns every way a body
 /// can be wrong into a 400 that names the field: `Invalid input for field 'server.name': …`.

@@ -69,7 +69,10 @@ public struct ServerUpdate: Sendable, Equatable {
     public var name: String?
     public var metadata: [String: String]?
 
-    public init(name: String? = nil, metadata: [String: String]? = nil, nameField: String = "server.new_name", metadataField: String = "server.metadata") throws(ComputeError) {
+    public init(
+        name: String? = nil, metadata: [String: String]? = nil, nameField: String = "server.new_name",
+        metadataField: String = "server.metadata"
+    ) throws(ComputeError) {
         if let name { try Validation.name(name, field: nameField) }
         if let metadata { try Validation.metadata(metadata, field: metadataField) }
         self.name = name

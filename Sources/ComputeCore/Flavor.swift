@@ -41,7 +41,8 @@ public struct Flavor: Sendable, Equatable {
 
     /// The copy of the flavor a server keeps from its creation on.
     public var snapshot: FlavorSnapshot {
-        FlavorSnapshot(id: id, name: name, vcpus: vcpus, ram: ram, disk: disk, swap: swap, ephemeral: ephemeral, extraSpecs: extraSpecs)
+        FlavorSnapshot(
+            id: id, name: name, vcpus: vcpus, ram: ram, disk: disk, swap: swap, ephemeral: ephemeral, extraSpecs: extraSpecs)
     }
 
     /// The classic defaults a new data directory starts with (the contract's table).
@@ -66,7 +67,9 @@ public struct FlavorSnapshot: Sendable, Equatable, Codable {
     public var ephemeral: Int
     public var extraSpecs: [String: String]
 
-    public init(id: String, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int, ephemeral: Int, extraSpecs: [String: String]) {
+    public init(
+        id: String, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int, ephemeral: Int, extraSpecs: [String: String]
+    ) {
         self.id = id
         self.name = name
         self.vcpus = vcpus

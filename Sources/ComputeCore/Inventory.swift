@@ -11,7 +11,9 @@ public struct ServerFilter: Sendable, Equatable {
     public var flavor: String?
     public var reservationID: String?
 
-    public init(projectID: String?, name: String? = nil, status: ServerStatus? = nil, flavor: String? = nil, reservationID: String? = nil) {
+    public init(
+        projectID: String?, name: String? = nil, status: ServerStatus? = nil, flavor: String? = nil, reservationID: String? = nil
+    ) {
         self.projectID = projectID
         self.name = name
         self.status = status
@@ -257,13 +259,15 @@ public final class Inventory: Sendable {
                 }
             }
             guard !missing.isEmpty else { return }
-            try persist(missing.map { .put(.flavor($0)) }) { s in missing.forEach { s.insert($0) } }
+            try persist(missing.map { .put(.flavor($0)) }) { s in
+                for flavor in missing { s.insert(flavor) }
+            }
         }
     }
 
     static func flavorOrder(_ a: Flavor, _ b: Flavor) -> Bool {
         switch (Int(a.id), Int(b.id)) {
-        case let (x?, y?): x < y
+        case (let x?, let y?): x < y
         case (.some, nil): true
         case (nil, .some): false
         case (nil, nil): a.id < b.id
@@ -366,7 +370,8 @@ private struct State: Sendable {
         if serverIDsByName[key] == nil {
             serverIDsByName[key] = server.id
         } else {
-            warnings.append("server \(server.id): the name \(server.name) is already used by another server; reachable by id only")
+            warnings.append(
+                "server \(server.id): the name \(server.name) is already used by another server; reachable by id only")
         }
         if let address = server.address {
             if let network = server.network, var pool = pools[network] {
@@ -379,7 +384,9 @@ private struct State: Sendable {
                 }
                 pools[network] = pool
             } else {
-                warnings.append("server \(server.id): network \(server.network ?? "-") is not configured; its address \(address) is kept but not managed")
+                warnings.append(
+                    "server \(server.id): network \(server.network ?? "-") is not configured; its address \(address) is kept but not managed"
+                )
             }
         }
         return warnings

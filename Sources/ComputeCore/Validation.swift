@@ -55,7 +55,9 @@ public enum Validation {
     /// A flavor id: 1–255 of `[A-Za-z0-9._-]`.
     public static func flavorID(_ value: String, field: String) throws(ComputeError) {
         guard (1...maxNameLength).contains(value.utf8.count),
-            value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
+            value.utf8.allSatisfy({
+                isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+            })
         else {
             throw .invalidField(field, "must be 1–255 characters of letters, digits, '.', '_' or '-'.")
         }
@@ -69,7 +71,9 @@ public enum Validation {
 
     static func isNetworkName(_ value: String) -> Bool {
         (1...64).contains(value.utf8.count)
-            && value.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+            && value.utf8.allSatisfy {
+                isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+            }
     }
 
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {

@@ -4,7 +4,7 @@ public import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One request as libfcgi delivered it: the CGI parameters nginx sent and the body.
@@ -92,7 +92,9 @@ public final class FastCGIServer: Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
-    public init(listener: ListeningSocket, configuration: Configuration, logger: Logger, handler: @escaping Handler) throws(ListenError) {
+    public init(listener: ListeningSocket, configuration: Configuration, logger: Logger, handler: @escaping Handler)
+        throws(ListenError)
+    {
         self.listener = listener
         self.configuration = configuration
         self.logger = logger
@@ -167,7 +169,9 @@ public final class FastCGIServer: Sendable {
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
         FCGX_InitRequest(request, listener.fd, 0)
-        var fds = [pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             fds[0].revents = 0
             fds[1].revents = 0
@@ -211,7 +215,9 @@ public final class FastCGIServer: Sendable {
         // A failed write means nginx gave up on the request (client gone, timeout): nothing to do.
         header.withUnsafeBytes { _ = FCGX_PutStr($0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), out) }
         if !response.body.isEmpty {
-            response.body.withUnsafeBytes { _ = FCGX_PutStr($0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), out) }
+            response.body.withUnsafeBytes {
+                _ = FCGX_PutStr($0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), out)
+            }
         }
     }
 
@@ -243,7 +249,8 @@ public final class FastCGIServer: Sendable {
                 body += [UInt8](repeating: 0, count: min(body.count, limit + 1 - body.count))
             }
             let read = body.withUnsafeMutableBytes { raw in
-                FCGX_GetStr(raw.baseAddress!.advanced(by: count).assumingMemoryBound(to: CChar.self), Int32(raw.count - count), stream)
+                FCGX_GetStr(
+                    raw.baseAddress!.advanced(by: count).assumingMemoryBound(to: CChar.self), Int32(raw.count - count), stream)
             }
             if read <= 0 { break }
             count += Int(read)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a listening socket could not be set up.
@@ -97,7 +97,8 @@ public struct ListeningSocket: Sendable {
     /// The first socket systemd passed (`LISTEN_PID`/`LISTEN_FDS`, fd 3), without libsystemd.
     /// The variables are removed so child processes don't take the socket for theirs.
     public static func systemd() throws(ListenError) -> ListeningSocket {
-        guard let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), let fds = getenv("LISTEN_FDS").map({ String(cString: $0) })
+        guard let pid = getenv("LISTEN_PID").map({ String(cString: $0) }),
+            let fds = getenv("LISTEN_FDS").map({ String(cString: $0) })
         else { throw ListenError("LISTEN_PID/LISTEN_FDS are not set: not started by systemd socket activation") }
         guard Int32(pid) == getpid() else { throw ListenError("LISTEN_PID \(pid) is not this process (\(getpid()))") }
         guard let count = Int(fds), count >= 1 else { throw ListenError("LISTEN_FDS=\(fds) passes no socket") }

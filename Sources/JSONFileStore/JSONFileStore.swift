@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import ComputeCore
+import Dispatch
 public import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Why a data directory could not be opened.
 public enum StoreOpenError: Error, Sendable, CustomStringConvertible {
@@ -102,12 +103,15 @@ public final class JSONFileStore: RecordPersistence {
         var createdAny = false
         var kindFDs: [RecordKind: Int32] = [:]
         for kind in RecordKind.allCases {
-            let (fd, created) = try POSIX.openDirectory(parent: directoryFD, name: kind.rawValue, path: "\(directory)/\(kind.rawValue)", create: true)
+            let (fd, created) = try POSIX.openDirectory(
+                parent: directoryFD, name: kind.rawValue, path: "\(directory)/\(kind.rawValue)", create: true)
             kindFDs[kind] = fd
             createdAny = createdAny || created
         }
-        let (intentsFD, createdIntents) = try POSIX.openDirectory(parent: directoryFD, name: "intents", path: "\(directory)/intents", create: true)
-        let (damagedFD, createdDamaged) = try POSIX.openDirectory(parent: directoryFD, name: "damaged", path: "\(directory)/damaged", create: true)
+        let (intentsFD, createdIntents) = try POSIX.openDirectory(
+            parent: directoryFD, name: "intents", path: "\(directory)/intents", create: true)
+        let (damagedFD, createdDamaged) = try POSIX.openDirectory(
+            parent: directoryFD, name: "damaged", path: "\(directory)/damaged", create: true)
         defer { close(damagedFD) }
         if createdAny || createdIntents || createdDamaged {
             try POSIX.call("fsync", directory) { fsync(directoryFD) }
@@ -166,7 +170,8 @@ public final class JSONFileStore: RecordPersistence {
     /// does not seed them again.
     public func markInitialized(now: Timestamp) throws(SystemCallError) {
         let meta = "{\"format\": \(Self.directoryFormat), \"created\": \"\(now.iso8601Seconds)\"}\n"
-        try POSIX.writeFileDurably(directory: directoryFD, name: "store.json", bytes: Array(meta.utf8), path: "\(directory)/store.json")
+        try POSIX.writeFileDurably(
+            directory: directoryFD, name: "store.json", bytes: Array(meta.utf8), path: "\(directory)/store.json")
     }
 
     // MARK: Committing
@@ -199,7 +204,8 @@ public final class JSONFileStore: RecordPersistence {
             let fd = kindFDs[reference.kind]!
             let bytes = try encode(record)
             do {
-                try POSIX.writeFileDurably(directory: fd, name: reference.key + ".json", bytes: bytes, path: path(reference), syncDirectory: false)
+                try POSIX.writeFileDurably(
+                    directory: fd, name: reference.key + ".json", bytes: bytes, path: path(reference), syncDirectory: false)
             } catch {
                 logger.error("could not write a record: \(error)")
                 throw PersistenceFailure(changeIsOnDisk: false)
@@ -301,7 +307,9 @@ public final class JSONFileStore: RecordPersistence {
 
     private func probeWrite() -> Bool {
         do {
-            try POSIX.writeFileDurably(directory: intentsFD, name: ".probe", bytes: Array(repeating: 0x20, count: 4096), path: "\(directory)/intents/.probe")
+            try POSIX.writeFileDurably(
+                directory: intentsFD, name: ".probe", bytes: Array(repeating: 0x20, count: 4096),
+                path: "\(directory)/intents/.probe")
             unlinkat(intentsFD, ".probe", 0)
             return true
         } catch {

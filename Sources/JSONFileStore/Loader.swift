@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import ComputeCore
+import Dispatch
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Start-up work on a locked data directory: roll back unfinished commits, then read every
 /// record, setting aside what cannot be read.
@@ -115,7 +116,9 @@ struct Loader {
         case damaged(String)
     }
 
-    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String, decoder: JSONDecoder) throws(RecordProblem) -> Record {
+    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String, decoder: JSONDecoder)
+        throws(RecordProblem) -> Record
+    {
         let bytes: [UInt8]
         do {
             bytes = try POSIX.readFile(directory: fd, name: name, path: path)
@@ -150,7 +153,8 @@ struct Loader {
         switch error {
         case .dataCorrupted(let c): "\(c.codingPath.map(\.stringValue).joined(separator: ".")) \(c.debugDescription)"
         case .keyNotFound(let key, _): "missing \(key.stringValue)"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): "wrong type at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            "wrong type at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
         @unknown default: "\(error)"
         }
     }

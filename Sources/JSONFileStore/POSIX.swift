@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failed system call: which call, on what, and errno.
@@ -95,7 +95,9 @@ enum POSIX {
     }
 
     /// Opens (creating if needed) a directory relative to `parent`.
-    static func openDirectory(parent: Int32, name: String, path: String, create: Bool) throws(SystemCallError) -> (fd: Int32, created: Bool) {
+    static func openDirectory(parent: Int32, name: String, path: String, create: Bool) throws(SystemCallError) -> (
+        fd: Int32, created: Bool
+    ) {
         var created = false
         if create {
             if mkdirat(parent, name, 0o750) == 0 {

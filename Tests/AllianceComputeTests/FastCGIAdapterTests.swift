@@ -1,8 +1,9 @@
-@testable import AllianceCompute
 import ComputeAPI
-@testable import FastCGI
 import HTTPTypes
 import Testing
+
+@testable import AllianceCompute
+@testable import FastCGI
 
 /// A request as nginx (Debian's fastcgi_params plus ours) sends it: captured from a real run.
 let capturedParams: [String: String] = [
@@ -34,7 +35,8 @@ let capturedParams: [String: String] = [
         params["REQUEST_METHOD"] = "POST"
         params["CONTENT_TYPE"] = "application/json"
         params["CONTENT_LENGTH"] = "2"
-        let request = try #require(FastCGIAdapter.apiRequest(from: FastCGIRequest(params: params, body: .complete(Array("{}".utf8)))))
+        let request = try #require(
+            FastCGIAdapter.apiRequest(from: FastCGIRequest(params: params, body: .complete(Array("{}".utf8)))))
         #expect(request.method == .post)
         #expect(request.body == .complete(Array("{}".utf8)))
         #expect(request.headerFields[.contentType] == "application/json")
@@ -60,13 +62,18 @@ let capturedParams: [String: String] = [
     }
 
     @Test func responsesBecomeCGIWithStatusAndLength() {
-        let api = APIResponse(status: .notFound, headerFields: [.contentType: "application/json", .allow: "GET"], body: Array("{}".utf8))
+        let api = APIResponse(
+            status: .notFound, headerFields: [.contentType: "application/json", .allow: "GET"], body: Array("{}".utf8))
         let cgi = FastCGIAdapter.fastCGIResponse(from: api)
-        #expect(String(decoding: cgi.headerBlock, as: UTF8.self) == "Status: 404 Not Found\r\nContent-Type: application/json\r\nAllow: GET\r\nContent-Length: 2\r\n\r\n")
+        #expect(
+            String(decoding: cgi.headerBlock, as: UTF8.self)
+                == "Status: 404 Not Found\r\nContent-Type: application/json\r\nAllow: GET\r\nContent-Length: 2\r\n\r\n")
     }
 
     @Test func headerValuesCannotInjectHeaders() {
         let response = FastCGIResponse(status: 200, reason: "OK", headers: [("Location", "/x\r\nSet-Cookie: a=b")], body: [])
-        #expect(String(decoding: response.headerBlock, as: UTF8.self) == "Status: 200 OK\r\nLocation: /xSet-Cookie: a=b\r\nContent-Length: 0\r\n\r\n")
+        #expect(
+            String(decoding: response.headerBlock, as: UTF8.self)
+                == "Status: 200 OK\r\nLocation: /xSet-Cookie: a=b\r\nContent-Length: 0\r\n\r\n")
     }
 }

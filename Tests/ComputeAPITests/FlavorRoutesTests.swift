@@ -24,30 +24,62 @@ import Testing
 
     @Test func createWithAnIdOrAGeneratedOne() throws {
         let client = TestClient()
-        let made = client.post("/flavors", #"{"flavor": {"name": "c1.big", "vcpus": 16, "ram": 65536, "disk": 200, "id": "c1", "description": "big"}}"#)
+        let made = client.post(
+            "/flavors",
+            #"{"flavor": {"name": "c1.big", "vcpus": 16, "ram": 65536, "disk": 200, "id": "c1", "description": "big"}}"#)
         #expect(made.status == 200)
-        #expect(made.json("flavor") as? NSDictionary == [
-            "id": "c1", "name": "c1.big", "vcpus": 16, "ram": 65536, "disk": 200, "swap": 0, "ephemeral": 0,
-            "is_public": true, "description": "big",
-        ])
+        #expect(
+            made.json("flavor") as? NSDictionary == [
+                "id": "c1", "name": "c1.big", "vcpus": 16, "ram": 65536, "disk": 200, "swap": 0, "ephemeral": 0,
+                "is_public": true, "description": "big",
+            ])
         let generated = client.post("/flavors", #"{"flavor": {"name": "c2", "vcpus": 1, "ram": 1, "disk": 0}}"#)
         #expect(UUID(uuidString: try #require(generated.json("flavor", "id") as? String)) != nil)
-        #expect(client.post("/flavors", #"{"flavor": {"name": "n", "vcpus": 1, "ram": 1, "disk": 0, "id": 42}}"#).json("flavor", "id") as? String == "42")
+        #expect(
+            client.post("/flavors", #"{"flavor": {"name": "n", "vcpus": 1, "ram": 1, "disk": 0, "id": 42}}"#).json("flavor", "id")
+                as? String == "42")
         #expect(client.createServer("on-c1", flavor: "c1").status == 200)
     }
 
     @Test(arguments: [
         (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": 0, "id": "1"}}"#, 409, "Flavor with ID 1 already exists."),
         (#"{"flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 1, "disk": 0}}"#, 409, "Flavor with name m1.tiny already exists."),
-        (#"{"flavor": {"name": "x", "vcpus": 0, "ram": 1, "disk": 0}}"#, 400, "Invalid input for field 'flavor.vcpus': must be 1 or more."),
-        (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 0, "disk": 0}}"#, 400, "Invalid input for field 'flavor.ram': must be 1 or more."),
-        (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": -1}}"#, 400, "Invalid input for field 'flavor.disk': must be 0 or more."),
-        (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 1e12, "disk": 0}}"#, 400, "Invalid input for field 'flavor.ram': must be 2147483647 or less."),
-        (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": 0, "id": "a b"}}"#, 400, "Invalid input for field 'flavor.id': must be 1–255 characters of letters, digits, '.', '_' or '-'."),
-        (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 1}}"#, 400, "Invalid input for field 'flavor': 'disk' is a required property."),
-        (#"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": 0, "rxtx": 1}}"#, 400, "Invalid input for field 'flavor': unknown property 'rxtx'. Allowed: name, vcpus, ram, disk, id, swap, ephemeral, is_public, description."),
-        (#"{"flavor": {"name": " x", "vcpus": 1, "ram": 1, "disk": 0}}"#, 400, "Invalid input for field 'flavor.name': must not start or end with whitespace."),
-        (#"{"flavor": {"name": "x", "vcpus": true, "ram": 1, "disk": 0}}"#, 400, "Invalid input for field 'flavor.vcpus': must be an integer."),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 0, "ram": 1, "disk": 0}}"#, 400,
+            "Invalid input for field 'flavor.vcpus': must be 1 or more."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 0, "disk": 0}}"#, 400,
+            "Invalid input for field 'flavor.ram': must be 1 or more."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": -1}}"#, 400,
+            "Invalid input for field 'flavor.disk': must be 0 or more."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 1e12, "disk": 0}}"#, 400,
+            "Invalid input for field 'flavor.ram': must be 2147483647 or less."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": 0, "id": "a b"}}"#, 400,
+            "Invalid input for field 'flavor.id': must be 1–255 characters of letters, digits, '.', '_' or '-'."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 1}}"#, 400,
+            "Invalid input for field 'flavor': 'disk' is a required property."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": 0, "rxtx": 1}}"#, 400,
+            "Invalid input for field 'flavor': unknown property 'rxtx'. Allowed: name, vcpus, ram, disk, id, swap, ephemeral, is_public, description."
+        ),
+        (
+            #"{"flavor": {"name": " x", "vcpus": 1, "ram": 1, "disk": 0}}"#, 400,
+            "Invalid input for field 'flavor.name': must not start or end with whitespace."
+        ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": true, "ram": 1, "disk": 0}}"#, 400,
+            "Invalid input for field 'flavor.vcpus': must be an integer."
+        ),
     ])
     func createErrors(body: String, status: Int, message: String) {
         let response = TestClient().post("/flavors", body)

@@ -50,7 +50,10 @@ import Testing
         ("", "The request body is empty; it must be a JSON object."),
         ("   \n", "The request body is empty; it must be a JSON object."),
         ("{", "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
-        (#"{"server": {"name": "a"}"#, "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        (
+            #"{"server": {"name": "a"}"#,
+            "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."
+        ),
         ("not json", "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
         (#"{"server": {}} trailing"#, "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
         ("[]", "The request body must be a JSON object."),
@@ -63,19 +66,52 @@ import Testing
         (#"{"servers": {}}"#, "The request body unknown property 'servers'. Allowed: server."),
         (#"{"server": {"flavor": "1", "image": "i"}}"#, "Invalid input for field 'server': 'name' is a required property."),
         (#"{"server": {"name": 5, "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': expected a string."),
-        (#"{"server": {"name": ["a"], "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': expected a string."),
+        (
+            #"{"server": {"name": ["a"], "flavor": "1", "image": "i"}}"#,
+            "Invalid input for field 'server.name': expected a string."
+        ),
         (#"{"server": {"name": "", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not be empty."),
-        (#"{"server": {"name": "a/b", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not contain '/'."),
-        (#"{"server": {"name": "a\u0000b", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not contain control characters."),
-        (#"{"server": {"name": "a\nb", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not contain control characters."),
-        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "colour": "red"}}"#, "Invalid input for field 'server': unknown property 'colour'. Allowed: name, flavor, image, keyname, network, metadata, min_count, max_count, return_reservation_id."),
-        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": {"k": 1}}}"#, "Invalid input for field 'server.metadata.k': expected a string."),
-        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": ["k"]}}"#, "Invalid input for field 'server.metadata': expected an object."),
+        (
+            #"{"server": {"name": "a/b", "flavor": "1", "image": "i"}}"#,
+            "Invalid input for field 'server.name': must not contain '/'."
+        ),
+        (
+            #"{"server": {"name": "a\u0000b", "flavor": "1", "image": "i"}}"#,
+            "Invalid input for field 'server.name': must not contain control characters."
+        ),
+        (
+            #"{"server": {"name": "a\nb", "flavor": "1", "image": "i"}}"#,
+            "Invalid input for field 'server.name': must not contain control characters."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "colour": "red"}}"#,
+            "Invalid input for field 'server': unknown property 'colour'. Allowed: name, flavor, image, keyname, network, metadata, min_count, max_count, return_reservation_id."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": {"k": 1}}}"#,
+            "Invalid input for field 'server.metadata.k': expected a string."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": ["k"]}}"#,
+            "Invalid input for field 'server.metadata': expected an object."
+        ),
         (#"{"server": {"name": "a", "flavor": "1", "image": ""}}"#, "Invalid input for field 'server.image': must not be empty."),
-        (#"{"server": {"name": "a", "flavor": "", "image": "i"}}"#, "Invalid input for field 'server.flavor': must not be empty."),
-        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "keyname": 7}}"#, "Invalid input for field 'server.keyname': expected a string."),
-        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 1e400}}"#, "Invalid input for field 'server.min_count': must be an integer."),
-        (#"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 99999999999999999999}}"#, "Invalid input for field 'server.min_count': must be 100 or less."),
+        (
+            #"{"server": {"name": "a", "flavor": "", "image": "i"}}"#,
+            "Invalid input for field 'server.flavor': must not be empty."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "keyname": 7}}"#,
+            "Invalid input for field 'server.keyname': expected a string."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 1e400}}"#,
+            "Invalid input for field 'server.min_count': must be an integer."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 99999999999999999999}}"#,
+            "Invalid input for field 'server.min_count': must be 100 or less."
+        ),
     ])
     func badCreateBodiesAre400NamingTheProblem(body: String, message: String) {
         let client = TestClient()
@@ -96,13 +132,16 @@ import Testing
 
     @Test func deeplyNestedBodyIs400NotACrash() {
         let nested = String(repeating: "[", count: 60_000) + String(repeating: "]", count: 60_000)
-        let response = TestClient().post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": "# + nested + "}}")
+        let response = TestClient().post(
+            "/servers", #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": "# + nested + "}}")
         #expect(response.status == 400)
     }
 
     @Test func bodiesAreJSONWhateverTheContentType() {
         let client = TestClient()
-        var request = APIRequest(method: .post, target: "/servers", headerFields: [.contentType: "text/plain"], body: Array(#"{"server": {"name": "a", "flavor": "1", "image": "i"}}"#.utf8))
+        var request = APIRequest(
+            method: .post, target: "/servers", headerFields: [.contentType: "text/plain"],
+            body: Array(#"{"server": {"name": "a", "flavor": "1", "image": "i"}}"#.utf8))
         request.requestID = "abc"
         #expect(client.service.respond(to: request).status == .ok)
     }
@@ -129,7 +168,8 @@ import Testing
         #expect(response.json("servers") as? Int == 1)
         #expect(response.json("flavors") as? Int == 5)
         #expect(response.json("store", "writable") as? Bool == true)
-        #expect(response.json("networks", 0) as? NSDictionary == ["name": "private", "cidr": "10.0.0.0/24", "used": 1, "free": 252])
+        #expect(
+            response.json("networks", 0) as? NSDictionary == ["name": "private", "cidr": "10.0.0.0/24", "used": 1, "free": 252])
     }
 
     @Test func aFailingStoreIs503AndHealthSaysSo() {
@@ -167,10 +207,16 @@ import Testing
 
     @Test func faultsHaveOneNamedObject() {
         let fault = Fault(status: .conflict, message: "Server name a is already in use.")
-        #expect(String(decoding: fault.response.body, as: UTF8.self) == #"{"conflictingRequest":{"code":409,"message":"Server name a is already in use."}}"#)
+        #expect(
+            String(decoding: fault.response.body, as: UTF8.self)
+                == #"{"conflictingRequest":{"code":409,"message":"Server name a is already in use."}}"#)
     }
 
-    @Test(arguments: [(400, "badRequest"), (401, "unauthorized"), (403, "forbidden"), (404, "itemNotFound"), (405, "badMethod"), (409, "conflictingRequest"), (413, "overLimit"), (415, "badMediaType"), (429, "overLimit"), (500, "computeFault"), (501, "notImplemented"), (503, "serviceUnavailable"), (504, "computeFault")])
+    @Test(arguments: [
+        (400, "badRequest"), (401, "unauthorized"), (403, "forbidden"), (404, "itemNotFound"), (405, "badMethod"),
+        (409, "conflictingRequest"), (413, "overLimit"), (415, "badMediaType"), (429, "overLimit"), (500, "computeFault"),
+        (501, "notImplemented"), (503, "serviceUnavailable"), (504, "computeFault"),
+    ])
     func faultNamesFollowNova(code: Int, name: String) {
         #expect(Fault(status: HTTPResponse.Status(code: code), message: "m").name == name)
     }

@@ -11,14 +11,21 @@ import Testing
         #expect(response.status == 200)
         #expect(response.headers[.contentType] == "application/json")
         let server = try #require(response.json("server") as? [String: Any])
-        #expect(Set(server.keys) == ["id", "name", "status", "flavor", "image", "keyname", "network", "addresses", "metadata", "reservation_id", "created", "updated"])
+        #expect(
+            Set(server.keys) == [
+                "id", "name", "status", "flavor", "image", "keyname", "network", "addresses", "metadata", "reservation_id",
+                "created", "updated",
+            ])
         #expect(UUID(uuidString: server["id"] as! String) != nil)
         #expect(server["name"] as? String == "demo_instance_final")
         #expect(server["status"] as? String == "ACTIVE")
         #expect(server["image"] as? String == "cirros-0.3.4-x86_64-uec")
         #expect(server["keyname"] as? String == "admin-key")
         #expect(server["network"] as? String == "private")
-        #expect(response.json("server", "flavor") as? NSDictionary == ["id": "2", "name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20])
+        #expect(
+            response.json("server", "flavor") as? NSDictionary == [
+                "id": "2", "name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20,
+            ])
         #expect(response.json("server", "addresses") as? NSDictionary == ["private": [["version": 4, "addr": "10.0.0.2"]]])
         #expect(server["metadata"] as? NSDictionary == [:])
         let created = try #require(server["created"] as? String)
@@ -57,7 +64,9 @@ import Testing
         #expect(client.get("/servers/demo_instance_final").status == 404)
         let meta = client.patch("/servers/demo_instance_update", #"{"server": {"metadata": {"role": "db"}}}"#)
         #expect(meta.json("server", "metadata") as? NSDictionary == ["role": "db"])
-        #expect(client.patch("/servers/demo_instance_update", #"{"server": {"metadata": {}}}"#).json("server", "metadata") as? NSDictionary == [:])
+        #expect(
+            client.patch("/servers/demo_instance_update", #"{"server": {"metadata": {}}}"#).json("server", "metadata")
+                as? NSDictionary == [:])
     }
 
     @Test func patchErrors() {
@@ -143,7 +152,10 @@ import Testing
     @Test(arguments: [
         (#", "min_count": 0"#, "Invalid input for field 'server.min_count': must be 1 or more."),
         (#", "min_count": 101"#, "Invalid input for field 'server.min_count': must be 100 or less."),
-        (#", "min_count": 3, "max_count": 2"#, "Invalid input for field 'server.min_count': must not be greater than server.max_count."),
+        (
+            #", "min_count": 3, "max_count": 2"#,
+            "Invalid input for field 'server.min_count': must not be greater than server.max_count."
+        ),
         (#", "min_count": 1.5"#, "Invalid input for field 'server.min_count': must be an integer."),
         (#", "max_count": "many""#, "Invalid input for field 'server.max_count': must be an integer."),
         (#", "return_reservation_id": "maybe""#, "Invalid input for field 'server.return_reservation_id': must be a boolean."),
@@ -224,7 +236,10 @@ import Testing
         ("limit=abc", "Invalid value for query parameter 'limit': 'abc' is not an integer from 1 to 1000."),
         ("limit=", "Query parameter 'limit' must not be empty."),
         ("marker=nope", "Marker nope could not be found."),
-        ("status=SLEEPING", "Invalid value for query parameter 'status': 'SLEEPING' is not one of ACTIVE, BUILD, SHUTOFF, REBOOT, HARD_REBOOT, ERROR."),
+        (
+            "status=SLEEPING",
+            "Invalid value for query parameter 'status': 'SLEEPING' is not one of ACTIVE, BUILD, SHUTOFF, REBOOT, HARD_REBOOT, ERROR."
+        ),
         ("sort=name", "Unknown query parameter 'sort'. Supported: name, status, flavor, reservation_id, limit, marker."),
         ("limit=1&limit=2", "Query parameter 'limit' is given more than once."),
         ("name=%zz", "Malformed query string: invalid percent-encoding in 'name=%zz'."),

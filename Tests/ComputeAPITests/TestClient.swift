@@ -32,7 +32,10 @@ struct TestClient {
     /// Creates a server with the seed's body, renamed.
     @discardableResult
     func createServer(_ name: String, flavor: String = "m1.small", extra: String = "") -> TestResponse {
-        post("/servers", #"{"server": {"name": "\#(name)", "flavor": "\#(flavor)", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key", "network": "private"\#(extra)}}"#)
+        post(
+            "/servers",
+            #"{"server": {"name": "\#(name)", "flavor": "\#(flavor)", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key", "network": "private"\#(extra)}}"#
+        )
     }
 }
 

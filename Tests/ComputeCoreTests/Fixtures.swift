@@ -42,8 +42,12 @@ struct InventoryFixture {
         try! inventory.seedDefaultFlavors()
     }
 
-    func draft(_ name: String, flavor: String = "m1.small", min: Int = 1, max: Int? = nil, network: ServerDraft.NetworkChoice = .automatic) throws -> ServerDraft {
-        try ServerDraft(name: name, flavorReference: flavor, image: "cirros-0.3.4-x86_64-uec", network: network, minCount: min, maxCount: max)
+    func draft(
+        _ name: String, flavor: String = "m1.small", min: Int = 1, max: Int? = nil,
+        network: ServerDraft.NetworkChoice = .automatic
+    ) throws -> ServerDraft {
+        try ServerDraft(
+            name: name, flavorReference: flavor, image: "cirros-0.3.4-x86_64-uec", network: network, minCount: min, maxCount: max)
     }
 
     @discardableResult

@@ -70,7 +70,9 @@ import Testing
 
     @Test func deleteUnknownIsNotFound() {
         let f = InventoryFixture()
-        #expect(throws: ComputeError.notFound("Server nope could not be found.")) { try f.inventory.deleteServer("nope", projectID: "p1") }
+        #expect(throws: ComputeError.notFound("Server nope could not be found.")) {
+            try f.inventory.deleteServer("nope", projectID: "p1")
+        }
     }
 }
 
@@ -137,7 +139,10 @@ import Testing
     @Test func sameSecondMultiCreateListsByLaunchIndexDescending() throws {
         let f = InventoryFixture()
         _ = try f.inventory.createServers(f.draft("w", min: 3), caller: f.caller)
-        #expect(try f.inventory.servers(matching: ServerFilter(projectID: "p1"), limit: 10, marker: nil).map(\.name) == ["w-3", "w-2", "w-1"])
+        #expect(
+            try f.inventory.servers(matching: ServerFilter(projectID: "p1"), limit: 10, marker: nil).map(\.name) == [
+                "w-3", "w-2", "w-1",
+            ])
     }
 
     @Test func filters() throws {
@@ -214,7 +219,9 @@ import Testing
         #expect(restarted.counts == f.inventory.counts)
         #expect(try restarted.server("b", projectID: "p1") == b)
         let all = ServerFilter(projectID: "p1")
-        #expect(try restarted.servers(matching: all, limit: 10, marker: nil) == f.inventory.servers(matching: all, limit: 10, marker: nil))
+        #expect(
+            try restarted.servers(matching: all, limit: 10, marker: nil)
+                == f.inventory.servers(matching: all, limit: 10, marker: nil))
         // Derived state, not stored: the freed .2 is free after the restart too.
         #expect(try restarted.createServers(f.draft("c"), caller: f.caller)[0].address?.description == "10.0.0.2")
         #expect(throws: ComputeError.self) { try restarted.createServers(f.draft("b"), caller: f.caller) }

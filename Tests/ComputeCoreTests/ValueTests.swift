@@ -18,7 +18,10 @@ import Testing
         #expect(parsed.iso8601Seconds.prefix(19) == text.prefix(19))
     }
 
-    @Test(arguments: ["", "2026-11-29", "2026-11-29T05:04:56", "2026-13-01T00:00:00Z", "2026-11-29T05:04:56+01:00", "2026-11-29T05:04:56.1234567Z"])
+    @Test(arguments: [
+        "", "2026-11-29", "2026-11-29T05:04:56", "2026-13-01T00:00:00Z", "2026-11-29T05:04:56+01:00",
+        "2026-11-29T05:04:56.1234567Z",
+    ])
     func rejectsOtherForms(text: String) {
         #expect(Timestamp(canonical: text) == nil)
     }
@@ -56,7 +59,10 @@ import Testing
         try Validation.name(name, field: "server.name")
     }
 
-    @Test(arguments: ["", " lead", "trail ", "a/b", "tab\there", "nl\nx", "nul\u{0}x", "del\u{7f}x", String(repeating: "x", count: 256), "line\u{2028}sep"])
+    @Test(arguments: [
+        "", " lead", "trail ", "a/b", "tab\there", "nl\nx", "nul\u{0}x", "del\u{7f}x", String(repeating: "x", count: 256),
+        "line\u{2028}sep",
+    ])
     func rejectsBadNames(name: String) {
         #expect(throws: ComputeError.self) { try Validation.name(name, field: "server.name") }
     }
@@ -87,7 +93,9 @@ import Testing
     @Test func draftsCheckCounts() {
         #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 0) }
         #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 101) }
-        #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 3, maxCount: 2) }
+        #expect(throws: ComputeError.self) {
+            try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 3, maxCount: 2)
+        }
         #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "") }
     }
 }

@@ -52,7 +52,9 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
     @Test func recordsSurviveAReopenAsReadableJSONFiles() throws {
         let dir = TemporaryDirectory()
         let server = sampleServer("a")
-        let flavor = Flavor(id: "..", name: "odd id", vcpus: 1, ram: 1, disk: 0, created: SystemClock().now(), recordKey: UUID().uuidString.lowercased())
+        let flavor = Flavor(
+            id: "..", name: "odd id", vcpus: 1, ram: 1, disk: 0, created: SystemClock().now(),
+            recordKey: UUID().uuidString.lowercased())
         do {
             let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet)
             try store.commit([.put(.server(server))])
@@ -60,7 +62,9 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
             try store.markInitialized(now: SystemClock().now())
         }
         #expect(dir.contents(of: "servers") == ["\(server.id).json"])
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("servers/\(server.id).json")))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("servers/\(server.id).json"))))
+            as? [String: Any]
         #expect(json?["format"] as? Int == 1)
         #expect(json?["name"] as? String == "a")
         #expect(json?["address"] as? String == "10.0.0.2")
@@ -109,7 +113,8 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
         try dir.write("servers/torn.json", #"{"format": 1, "id": "tor"#)
         try dir.write("servers/notes.txt", "hello")
         try dir.write("servers/\(UUID().uuidString.lowercased()).json", #"{"format": 99}"#)
-        try FileManager.default.moveItem(atPath: dir.file("servers/\(mismatched.id).json"), toPath: dir.file("servers/renamed-by-hand.json"))
+        try FileManager.default.moveItem(
+            atPath: dir.file("servers/\(mismatched.id).json"), toPath: dir.file("servers/renamed-by-hand.json"))
         try FileManager.default.createDirectory(atPath: dir.file("servers/sub.json"), withIntermediateDirectories: false)
 
         let (store, records) = try JSONFileStore.open(directory: dir.path, logger: quiet)

@@ -141,13 +141,13 @@ class Service:
             return http.client.HTTPSConnection("127.0.0.1", self.https_port, context=self.tls, timeout=timeout)
         return http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
 
-    def request(self, method, path, body=None, headers=None, scheme="http"):
+    def request(self, method, path, body=None, headers=None, scheme="http", timeout=15):
         """Sends `path` byte for byte (no re-encoding); `body` may be str, bytes or a JSON-able object."""
         if body is not None and not isinstance(body, (str, bytes)):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
-        connection = self.connection(scheme)
+        connection = self.connection(scheme, timeout=timeout)
         try:
             connection.putrequest(method, path, skip_accept_encoding=True)
             for name, value in (headers or {}).items():

@@ -142,3 +142,36 @@ def test_fd0_socket_as_spawn_fcgi_passes_it(fresh_service, tmp_path):
         assert s.get("/flavors").status == 200, "the same socket still accepts: it was never shut down"
     finally:
         listener.close()
+
+
+def test_json_504_when_the_worker_does_not_answer(fresh_service):
+    """A stopped (not dead) worker: nginx connects, waits fastcgi_read_timeout (30 s), answers 504."""
+    s = fresh_service.start()
+    os.kill(s.worker.pid, signal.SIGSTOP)
+    try:
+        started = time.time()
+        reply = s.get("/servers", timeout=60)
+        assert reply.status == 504
+        assert reply.headers["content-type"] == "application/json"
+        assert reply.fault == ("computeFault", 504, "The API worker did not answer in time.")
+        assert 25 < time.time() - started < 40
+    finally:
+        os.kill(s.worker.pid, signal.SIGCONT)
+    assert s.get("/servers").status == 200
+
+
+def test_every_error_page_nginx_serves_is_a_fault_with_its_code():
+    """Each error_page in the shipped nginx.conf points at a JSON fault whose code nginx sends."""
+    import json
+    import re
+    from service import REPO
+    config = (REPO / "nginx.conf").read_text()
+    pages = re.findall(r"error_page (\d+) /_errors/(\d+)\.json;", config)
+    assert len(pages) >= 12
+    on_the_wire = {"494": 400, "497": 400}  # nginx's internal codes, sent as 400
+    for code, page in pages:
+        assert code == page
+        body = json.loads((REPO / "deploy/www/errors" / f"{page}.json").read_text())
+        (name, inner), = body.items()
+        assert inner["code"] == on_the_wire.get(code, int(code))
+        assert inner["message"]

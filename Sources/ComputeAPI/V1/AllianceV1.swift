@@ -46,7 +46,8 @@ struct AllianceV1: Sendable {
         if let status = try query.value("status") {
             guard let value = ServerStatus(rawValue: status.uppercased()) else {
                 throw APIError.badRequest(
-                    "Invalid value for query parameter 'status': '\(status.prefix(64))' is not one of \(ServerStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
+                    "Invalid value for query parameter 'status': '\(status.prefix(64))' is not one of \(ServerStatus.allCases.map(\.rawValue).joined(separator: ", "))."
+                )
             }
             filter.status = value
         }

@@ -10,7 +10,9 @@ struct V1ServerCreateRequest: Decodable {
         let body = try StrictObject(decoder, allowed: ["server"])
         let server = try body.requiredObject(
             "server",
-            allowed: ["name", "flavor", "image", "keyname", "network", "metadata", "min_count", "max_count", "return_reservation_id"])
+            allowed: [
+                "name", "flavor", "image", "keyname", "network", "metadata", "min_count", "max_count", "return_reservation_id",
+            ])
         draft = try ServerDraft(
             name: server.requiredString("name"), flavorReference: server.requiredString("flavor"),
             image: server.requiredString("image"), keyName: server.string("keyname"),
