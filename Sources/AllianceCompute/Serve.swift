@@ -132,9 +132,6 @@ struct Serve: ParsableCommand {
             listener.removeCreatedFile()
             throw ExitCode.failure
         }
-        for file in store.damaged {
-            logger.warning("damaged file \(file.path) set aside: \(file.reason)")
-        }
         let inventory = Inventory(records: records, networks: try networkConfigs(), persistence: store)
         for warning in inventory.loadWarnings { logger.warning("\(warning)") }
         if records.isNew {

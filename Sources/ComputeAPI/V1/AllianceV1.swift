@@ -56,10 +56,7 @@ struct AllianceV1: Sendable {
 
         var w = JSONWriter(capacity: 128 + servers.count * 560)
         w.beginObject()
-        w.key("servers")
-        w.beginArray()
-        for server in servers { V1View.server(server, into: &w) }
-        w.endArray()
+        V1View.servers(servers, into: &w)
         if servers.count == limit, let last = servers.last {
             // A full page: link to the next one, with the same filters.
             var next = query.pairs.filter { Self.listFilters.contains($0.name) }
@@ -87,12 +84,7 @@ struct AllianceV1: Sendable {
         var w = JSONWriter(capacity: 64 + servers.count * 560)
         w.beginObject()
         w.field("reservation_id", servers[0].reservationID)
-        if !request.returnReservationID {
-            w.key("servers")
-            w.beginArray()
-            for server in servers { V1View.server(server, into: &w) }
-            w.endArray()
-        }
+        if !request.returnReservationID { V1View.servers(servers, into: &w) }
         w.endObject()
         return .json(.ok, w.bytes)
     }

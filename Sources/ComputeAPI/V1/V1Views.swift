@@ -38,6 +38,14 @@ enum V1View {
         w.endObject()
     }
 
+    /// `"servers": [view…]` inside an open object.
+    static func servers(_ servers: [Server], into w: inout JSONWriter) {
+        w.key("servers")
+        w.beginArray()
+        for server in servers { Self.server(server, into: &w) }
+        w.endArray()
+    }
+
     static func flavor(_ flavor: Flavor, into w: inout JSONWriter) {
         w.beginObject()
         w.field("id", flavor.id)
