@@ -31,6 +31,9 @@ public enum Validation {
         if scalars.contains(where: isForbiddenControl) {
             throw .invalidField(field, "must not contain control characters.")
         }
+        if scalars.contains(where: isMisleading) {
+            throw .invalidField(field, "must not contain bidirectional controls or noncharacters.")
+        }
     }
 
     /// Metadata: at most 128 pairs; keys 1–255 characters, values up to 255, no control characters.
@@ -79,6 +82,15 @@ public enum Validation {
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    /// Characters that make a name display as something it is not: bidirectional overrides
+    /// and isolates ("Trojan Source"), and noncharacters.
+    private static func isMisleading(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: scalar.properties.isNoncharacterCodePoint
+        }
     }
 
     private static func isForbiddenControl(_ scalar: Unicode.Scalar) -> Bool {

@@ -61,7 +61,8 @@ import Testing
 
     @Test(arguments: [
         "", " lead", "trail ", "a/b", "tab\there", "nl\nx", "nul\u{0}x", "del\u{7f}x", String(repeating: "x", count: 256),
-        "line\u{2028}sep",
+        "line\u{2028}sep", "rtl\u{202E}gpj.exe", "isolate\u{2066}x", "non" + String(Unicode.Scalar(0xFFFF)!) + "char",
+        "non" + String(Unicode.Scalar(0xFDD0)!) + "char",
     ])
     func rejectsBadNames(name: String) {
         #expect(throws: ComputeError.self) { try Validation.name(name, field: "server.name") }
