@@ -24,6 +24,7 @@ struct HealthEndpoint: Sendable {
         w.key("store")
         w.beginObject()
         w.field("writable", store.writable)
+        w.field("problem", store.problem?.rawValue)
         w.field("damaged_files", store.damagedFiles)
         w.endObject()
         w.field("servers", counts.servers)

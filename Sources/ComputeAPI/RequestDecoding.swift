@@ -45,7 +45,7 @@ public enum RequestDecoding {
         case .dataCorrupted(let context):
             let field = fieldPath(context.codingPath)
             if field.isEmpty {
-                return "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."
+                return "Malformed request body: it is not valid JSON text in UTF-8."
             }
             return "Invalid input for field '\(field)': \(context.debugDescription)"
         @unknown default:

@@ -282,10 +282,11 @@ public final class Inventory: Sendable {
         do {
             try persistence.commit(changes)
         } catch {
-            if let failure = error as? PersistenceFailure, failure.changeIsOnDisk {
+            let failure = error as? PersistenceFailure ?? PersistenceFailure(.ioError)
+            if failure.changeIsOnDisk {
                 state.withLock { s in apply(&s) }
             }
-            throw .unavailable("The service cannot save changes right now. Try again later.")
+            throw .unavailable("The service cannot save changes right now: its \(failure.reason.rawValue). Try again later.")
         }
         state.withLock { s in apply(&s) }
     }

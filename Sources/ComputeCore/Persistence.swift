@@ -48,27 +48,37 @@ public struct LoadedRecords: Sendable {
     }
 }
 
-/// A failed commit. The persistence layer has logged the details; this says only whether the
-/// change may nevertheless have reached the disk.
-public struct PersistenceFailure: Error, Sendable {
+/// A failed commit. The persistence layer has logged the details; this says what kind of
+/// trouble it was and whether the change may nevertheless have reached the disk.
+public struct PersistenceFailure: Error, Sendable, Equatable {
+    public var reason: Reason
     /// True when the records were already in place when a later step (a directory fsync)
     /// failed: the change is visible on disk and may survive a restart, so memory must follow it.
     public var changeIsOnDisk: Bool
 
-    public init(changeIsOnDisk: Bool) {
+    public enum Reason: String, Sendable, Equatable {
+        case storageFull = "storage is full"
+        case readOnly = "storage is read-only"
+        case ioError = "storage reports I/O errors"
+    }
+
+    public init(_ reason: Reason = .ioError, changeIsOnDisk: Bool = false) {
+        self.reason = reason
         self.changeIsOnDisk = changeIsOnDisk
     }
 }
 
 /// How the store is doing, for `/healthz`.
 public struct StoreHealth: Sendable, Equatable {
-    /// False while writes fail (disk full, read-only, I/O errors).
-    public var writable: Bool
+    /// Why writes fail right now, or nil when they work.
+    public var problem: PersistenceFailure.Reason?
     /// Files found damaged or foreign at start-up and set aside.
     public var damagedFiles: Int
 
-    public init(writable: Bool, damagedFiles: Int) {
-        self.writable = writable
+    public var writable: Bool { problem == nil }
+
+    public init(problem: PersistenceFailure.Reason?, damagedFiles: Int) {
+        self.problem = problem
         self.damagedFiles = damagedFiles
     }
 }
@@ -91,7 +101,7 @@ public final class MemoryPersistence: RecordPersistence {
         var records: [RecordReference: Record] = [:]
         var failures: [PersistenceFailure] = []
         var commits = 0
-        var lastCommitFailed = false
+        var lastFailure: PersistenceFailure.Reason?
     }
     private let contents = Mutex(Contents())
 
@@ -106,12 +116,12 @@ public final class MemoryPersistence: RecordPersistence {
             if !c.failures.isEmpty {
                 let failure = c.failures.removeFirst()
                 if failure.changeIsOnDisk { Self.apply(changes, to: &c) }
-                c.lastCommitFailed = true
+                c.lastFailure = failure.reason
                 throw failure
             }
             Self.apply(changes, to: &c)
             c.commits += 1
-            c.lastCommitFailed = false
+            c.lastFailure = nil
         }
     }
 
@@ -130,7 +140,7 @@ public final class MemoryPersistence: RecordPersistence {
     }
 
     public var health: StoreHealth {
-        contents.withLock { StoreHealth(writable: !$0.lastCommitFailed, damagedFiles: 0) }
+        contents.withLock { StoreHealth(problem: $0.lastFailure, damagedFiles: 0) }
     }
 
     public var records: [Record] { contents.withLock { Array($0.records.values) } }

@@ -67,8 +67,8 @@ public final class JSONFileStore: RecordPersistence {
     public let damaged: [DamagedFile]
     /// Serialises commits (the inventory already does; this keeps the store safe on its own).
     private let commitLock = Mutex(())
-    /// Set when a commit fails, cleared by the next one that succeeds (or a passing probe).
-    private let lastCommitFailed = Atomic(false)
+    /// Why the last commit failed; cleared by the next one that succeeds (or a passing probe).
+    private let lastFailure: Mutex<PersistenceFailure.Reason?>
 
     /// Opens (creating if needed) and locks `directory`, rolls back unfinished multi-record
     /// commits, and loads every record. Damaged or foreign files are moved to `damaged/`.
@@ -118,19 +118,25 @@ public final class JSONFileStore: RecordPersistence {
         }
 
         var loader = Loader(directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: damagedFD, logger: logger)
-        try loader.rollBackUnfinishedCommits()
-        let records = try loader.loadRecords(isNew: isNew)
+        let unfinished = try loader.rollBackUnfinishedCommits()
+        let records = try loader.loadRecords(isNew: isNew, excluding: unfinished)
 
+        var status = statvfs()
+        let readOnly = fstatvfs(directoryFD, &status) == 0 && status.f_flag & UInt(ST_RDONLY) != 0
+        if readOnly {
+            logger.warning("data directory \(directory) is read-only: serving reads; writes get 503 until it is writable")
+        }
         let store = JSONFileStore(
             directory: directory, directoryFD: directoryFD, lockFD: lockFD, kindFDs: kindFDs, intentsFD: intentsFD,
-            logger: logger, damaged: loader.damaged)
+            logger: logger, damaged: loader.damaged, problem: readOnly ? .readOnly : nil)
         return (store, records)
     }
 
     private init(
         directory: String, directoryFD: Int32, lockFD: Int32, kindFDs: [RecordKind: Int32], intentsFD: Int32,
-        logger: Logger, damaged: [DamagedFile]
+        logger: Logger, damaged: [DamagedFile], problem: PersistenceFailure.Reason?
     ) {
+        self.lastFailure = Mutex(problem)
         self.directory = directory
         self.directoryFD = directoryFD
         self.lockFD = lockFD
@@ -147,10 +153,14 @@ public final class JSONFileStore: RecordPersistence {
         close(lockFD)  // releases the flock
     }
 
-    /// Takes the directory's exclusive lock, or says who holds it.
+    /// Takes the directory's exclusive lock, or says who holds it. The lock is held through a
+    /// read-only descriptor, so the worker keeps no file open for writing between commits
+    /// (an operator can remount the filesystem read-only under a running worker).
     private static func lock(_ directoryFD: Int32, directory: String) throws -> Int32 {
         let path = "\(directory)/.lock"
-        let fd = try POSIX.call("open", path) { openat(directoryFD, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640) }
+        var fd = openat(directoryFD, ".lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0o640)
+        if fd < 0 && errno == EROFS { fd = openat(directoryFD, ".lock", O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemCallError(call: "open", path: path, errno: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = errno
             let holder = (try? POSIX.readFile(directory: directoryFD, name: ".lock", path: path))
@@ -160,9 +170,11 @@ public final class JSONFileStore: RecordPersistence {
             throw SystemCallError(call: "flock", path: path, errno: error)
         }
         // Informational only: who holds the lock, for the message a second process prints.
-        let pid = Array("\(getpid())\n".utf8)
-        ftruncate(fd, 0)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        let writer = openat(directoryFD, ".lock", O_WRONLY | O_TRUNC | O_CLOEXEC)
+        if writer >= 0 {
+            _ = Array("\(getpid())\n".utf8).withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+            close(writer)
+        }
         return fd
     }
 
@@ -184,9 +196,9 @@ public final class JSONFileStore: RecordPersistence {
                 } else if !changes.isEmpty {
                     try applyAtomically(changes)
                 }
-                lastCommitFailed.store(false, ordering: .relaxed)
+                lastFailure.withLock { $0 = nil }
             } catch let failure as PersistenceFailure {
-                lastCommitFailed.store(true, ordering: .relaxed)
+                lastFailure.withLock { $0 = failure.reason }
                 throw failure
             }
         }
@@ -196,34 +208,50 @@ public final class JSONFileStore: RecordPersistence {
         "\(directory)/\(reference.kind.rawValue)/\(reference.key).json"
     }
 
+    /// What the client is told (through the inventory) about a failed system call.
+    static func reason(_ error: any Error) -> PersistenceFailure.Reason {
+        switch (error as? SystemCallError)?.errno {
+        case ENOSPC, EDQUOT: .storageFull
+        case EROFS, EACCES, EPERM: .readOnly
+        default: .ioError
+        }
+    }
+
+    /// Logs a failed step and says how to report it.
+    private func failure(_ what: String, _ error: any Error, changeIsOnDisk: Bool = false) -> PersistenceFailure {
+        logger.error("\(what): \(error)")
+        return PersistenceFailure(Self.reason(error), changeIsOnDisk: changeIsOnDisk)
+    }
+
     /// One change: atomic by rename (or unlink), durable by the directory fsync.
-    private func apply(_ change: RecordChange) throws {
-        switch change {
-        case .put(let record):
-            let reference = record.reference
-            let fd = kindFDs[reference.kind]!
-            let bytes = try encode(record)
-            do {
+    private func apply(_ change: RecordChange) throws(PersistenceFailure) {
+        let reference: RecordReference
+        do {
+            switch change {
+            case .put(let record):
+                reference = record.reference
                 try POSIX.writeFileDurably(
-                    directory: fd, name: reference.key + ".json", bytes: bytes, path: path(reference), syncDirectory: false)
-            } catch {
-                logger.error("could not write a record: \(error)")
-                throw PersistenceFailure(changeIsOnDisk: false)
+                    directory: kindFDs[reference.kind]!, name: reference.key + ".json", bytes: try encode(record),
+                    path: path(reference), syncDirectory: false)
+            case .delete(let deleted):
+                reference = deleted
+                if unlinkat(kindFDs[reference.kind]!, reference.key + ".json", 0) != 0 && errno != ENOENT {
+                    throw SystemCallError(call: "unlink", path: path(reference), errno: errno)
+                }
             }
-            try syncDirectory(fd, reference.kind.rawValue, changeIsOnDisk: true)
-        case .delete(let reference):
-            let fd = kindFDs[reference.kind]!
-            if unlinkat(fd, reference.key + ".json", 0) != 0 && errno != ENOENT {
-                logger.error("could not delete a record: \(SystemCallError(call: "unlink", path: path(reference), errno: errno))")
-                throw PersistenceFailure(changeIsOnDisk: false)
-            }
-            try syncDirectory(fd, reference.kind.rawValue, changeIsOnDisk: true)
+        } catch {
+            throw failure("could not change a record", error)
+        }
+        do {
+            try POSIX.call("fsync", "\(directory)/\(reference.kind.rawValue)") { fsync(kindFDs[reference.kind]!) }
+        } catch {
+            throw failure("could not make a change durable", error, changeIsOnDisk: true)
         }
     }
 
     /// Several new records, all or none across a crash: an intent naming them is made durable
     /// first; start-up deletes whatever an intent names, so only a finished commit survives.
-    private func applyAtomically(_ changes: [RecordChange]) throws {
+    private func applyAtomically(_ changes: [RecordChange]) throws(PersistenceFailure) {
         var records: [Record] = []
         for change in changes {
             guard case .put(let record) = change else {
@@ -238,8 +266,7 @@ public final class JSONFileStore: RecordPersistence {
                 directory: intentsFD, name: intentName, bytes: try JSONEncoder().encode(intent).bytes,
                 path: "\(directory)/intents/\(intentName)")
         } catch {
-            logger.error("could not write an intent: \(error)")
-            throw PersistenceFailure(changeIsOnDisk: false)
+            throw failure("could not write an intent", error)
         }
         var written: [RecordReference] = []
         do {
@@ -256,40 +283,25 @@ public final class JSONFileStore: RecordPersistence {
             try POSIX.call("unlink", "\(directory)/intents/\(intentName)") { unlinkat(intentsFD, intentName, 0) }
             try POSIX.call("fsync", "\(directory)/intents") { fsync(intentsFD) }
         } catch {
-            logger.error("could not commit \(records.count) records; undoing: \(error)")
             // Undo what is in place. If this fails too, the intent is still there and the next
             // start-up rolls the records back.
             for reference in written { unlinkat(kindFDs[reference.kind]!, reference.key + ".json", 0) }
             for fd in kindFDs.values { fsync(fd) }
             if unlinkat(intentsFD, intentName, 0) == 0 { fsync(intentsFD) }
-            throw PersistenceFailure(changeIsOnDisk: false)
-        }
-    }
-
-    private func syncDirectory(_ fd: Int32, _ name: String, changeIsOnDisk: Bool) throws {
-        do {
-            try POSIX.call("fsync", "\(directory)/\(name)") { fsync(fd) }
-        } catch {
-            logger.error("could not make a change durable: \(error)")
-            throw PersistenceFailure(changeIsOnDisk: changeIsOnDisk)
+            throw failure("could not commit \(records.count) records (undone)", error)
         }
     }
 
     private func encode(_ record: Record) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do {
-            var bytes: [UInt8]
-            switch record {
-            case .server(let server): bytes = try encoder.encode(server).bytes
-            case .flavor(let flavor): bytes = try encoder.encode(flavor).bytes
-            }
-            bytes.append(UInt8(ascii: "\n"))
-            return bytes
-        } catch {
-            logger.error("could not encode a record: \(error)")
-            throw PersistenceFailure(changeIsOnDisk: false)
+        var bytes: [UInt8]
+        switch record {
+        case .server(let server): bytes = try encoder.encode(server).bytes
+        case .flavor(let flavor): bytes = try encoder.encode(flavor).bytes
         }
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
     }
 
     // MARK: Health
@@ -297,23 +309,24 @@ public final class JSONFileStore: RecordPersistence {
     /// Writable unless the last commit failed; after a failure, a small probe write decides,
     /// so health recovers when space returns even if no client has written since.
     public var health: StoreHealth {
-        var writable = !lastCommitFailed.load(ordering: .relaxed)
-        if !writable {
-            writable = probeWrite()
-            if writable { lastCommitFailed.store(false, ordering: .relaxed) }
+        var problem = lastFailure.withLock { $0 }
+        if problem != nil {
+            problem = probeWrite()
+            lastFailure.withLock { $0 = problem }
         }
-        return StoreHealth(writable: writable, damagedFiles: damaged.count)
+        return StoreHealth(problem: problem, damagedFiles: damaged.count)
     }
 
-    private func probeWrite() -> Bool {
+    /// Writes and removes a 4 KiB file; nil when that works, else why not.
+    private func probeWrite() -> PersistenceFailure.Reason? {
         do {
             try POSIX.writeFileDurably(
                 directory: intentsFD, name: ".probe", bytes: Array(repeating: 0x20, count: 4096),
                 path: "\(directory)/intents/.probe")
             unlinkat(intentsFD, ".probe", 0)
-            return true
+            return nil
         } catch {
-            return false
+            return Self.reason(error)
         }
     }
 }

@@ -31,7 +31,10 @@ struct Loader {
     }
 
     /// Deletes the records of every commit that did not finish (its intent is still there).
-    mutating func rollBackUnfinishedCommits() throws {
+    /// Returns the records of commits it could not roll back (a read-only directory): they are
+    /// left out of what is loaded, so a half-made commit is never served.
+    mutating func rollBackUnfinishedCommits() throws -> Set<RecordReference> {
+        var excluded = Set<RecordReference>()
         for name in try POSIX.directoryEntries(intentsFD, path: "\(directory)/intents").sorted() {
             if Self.isTemporary(name) {
                 unlinkat(intentsFD, name, 0)
@@ -46,21 +49,30 @@ struct Loader {
                 setAside(name, in: intentsFD, kind: "intents", reason: "not a readable intent")
                 continue
             }
-            for entry in intent.records {
-                guard let kind = RecordKind(rawValue: entry.kind), !entry.key.contains("/") else { continue }
-                if unlinkat(kindFDs[kind]!, entry.key + ".json", 0) != 0 && errno != ENOENT {
-                    throw SystemCallError(call: "unlink", path: "\(directory)/\(kind.rawValue)/\(entry.key).json", errno: errno)
+            let references = intent.records.compactMap { entry in
+                RecordKind(rawValue: entry.kind).map { RecordReference(kind: $0, key: entry.key) }
+            }.filter { !$0.key.contains("/") }
+            do {
+                for reference in references {
+                    let file = "\(directory)/\(reference.kind.rawValue)/\(reference.key).json"
+                    try POSIX.call("unlink", file) {
+                        unlinkat(kindFDs[reference.kind]!, reference.key + ".json", 0) == 0 || errno == ENOENT ? 0 : -1
+                    }
                 }
+                for (kind, fd) in kindFDs { try POSIX.call("fsync", "\(directory)/\(kind.rawValue)") { fsync(fd) } }
+                try POSIX.call("unlink", "\(directory)/\(path)") { unlinkat(intentsFD, name, 0) }
+                try POSIX.call("fsync", "\(directory)/intents") { fsync(intentsFD) }
+                logger.warning("rolled back an unfinished commit of \(references.count) records (\(path))")
+            } catch {
+                logger.error("cannot roll back the unfinished commit \(path) (\(error)); its records stay hidden until it can be")
+                excluded.formUnion(references)
             }
-            for (kind, fd) in kindFDs { try POSIX.call("fsync", "\(directory)/\(kind.rawValue)") { fsync(fd) } }
-            try POSIX.call("unlink", "\(directory)/\(path)") { unlinkat(intentsFD, name, 0) }
-            try POSIX.call("fsync", "\(directory)/intents") { fsync(intentsFD) }
-            logger.warning("rolled back an unfinished commit of \(intent.records.count) records (\(path))")
         }
+        return excluded
     }
 
     /// Reads every record, decoding in parallel on all cores.
-    mutating func loadRecords(isNew: Bool) throws -> LoadedRecords {
+    mutating func loadRecords(isNew: Bool, excluding excluded: Set<RecordReference>) throws -> LoadedRecords {
         var candidates: [(kind: RecordKind, name: String)] = []
         for kind in RecordKind.allCases {
             let fd = kindFDs[kind]!
@@ -68,7 +80,9 @@ struct Loader {
                 if Self.isTemporary(name) {
                     unlinkat(fd, name, 0)  // a write that never reached its rename
                 } else if name.hasSuffix(".json") && name.count > 5 {
-                    candidates.append((kind, name))
+                    if !excluded.contains(RecordReference(kind: kind, key: String(name.dropLast(5)))) {
+                        candidates.append((kind, name))
+                    }
                 } else {
                     setAside(name, in: fd, kind: kind.rawValue, reason: "not a record file (foreign file or directory)")
                 }

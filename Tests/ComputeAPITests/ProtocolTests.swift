@@ -49,13 +49,13 @@ import Testing
     @Test(arguments: [
         ("", "The request body is empty; it must be a JSON object."),
         ("   \n", "The request body is empty; it must be a JSON object."),
-        ("{", "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        ("{", "Malformed request body: it is not valid JSON text in UTF-8."),
         (
             #"{"server": {"name": "a"}"#,
-            "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."
+            "Malformed request body: it is not valid JSON text in UTF-8."
         ),
-        ("not json", "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
-        (#"{"server": {}} trailing"#, "Malformed request body: it is not valid JSON in UTF-8 (numbers must fit a 64-bit float)."),
+        ("not json", "Malformed request body: it is not valid JSON text in UTF-8."),
+        (#"{"server": {}} trailing"#, "Malformed request body: it is not valid JSON text in UTF-8."),
         ("[]", "The request body must be a JSON object."),
         (#""server""#, "The request body must be a JSON object."),
         ("null", "The request body must be a JSON object."),
@@ -174,13 +174,15 @@ import Testing
 
     @Test func aFailingStoreIs503AndHealthSaysSo() {
         let client = TestClient()
-        client.persistence.failNextCommits([.init(changeIsOnDisk: false)])
+        client.persistence.failNextCommits([.init(.storageFull)])
         let response = client.createServer("a")
         #expect(response.status == 503)
         #expect(response.fault?.name == "serviceUnavailable")
+        #expect(response.fault?.message == "The service cannot save changes right now: its storage is full. Try again later.")
         let health = client.get("/healthz")
         #expect(health.status == 503)
         #expect(health.json("status") as? String == "degraded")
+        #expect(health.json("store", "problem") as? String == "storage is full")
         #expect(client.createServer("a").status == 200)
         #expect(client.get("/healthz").status == 200)
     }

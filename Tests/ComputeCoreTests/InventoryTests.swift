@@ -230,8 +230,11 @@ import Testing
     @Test func aFailedWriteChangesNothing() throws {
         let f = InventoryFixture()
         try f.create("a")
-        f.persistence.failNextCommits([PersistenceFailure(changeIsOnDisk: false)])
-        #expect(throws: ComputeError.unavailable("The service cannot save changes right now. Try again later.")) {
+        f.persistence.failNextCommits([PersistenceFailure(.readOnly)])
+        #expect(
+            throws: ComputeError.unavailable(
+                "The service cannot save changes right now: its storage is read-only. Try again later.")
+        ) {
             try f.inventory.updateServer("a", projectID: "p1", with: ServerUpdate(name: "b"))
         }
         #expect(try f.inventory.server("a", projectID: "p1").name == "a")

@@ -1,8 +1,9 @@
 import ComputeCore
 import Foundation
-import JSONFileStore
 import Logging
 import Testing
+
+@testable import JSONFileStore
 
 /// A fresh temporary data directory, removed afterwards.
 final class TemporaryDirectory {
@@ -123,7 +124,7 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
         #expect(store.damaged.allSatisfy { $0.movedTo != nil })
         #expect(dir.contents(of: "servers") == ["\(good.id).json"])
         #expect(dir.contents(of: "damaged").count == 5)
-        #expect(store.health == StoreHealth(writable: true, damagedFiles: 5))
+        #expect(store.health == StoreHealth(problem: nil, damagedFiles: 5))
     }
 
     @Test func leftoverTemporaryFilesAreRemoved() throws {
@@ -199,5 +200,20 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
         #expect(servers.map(\.name) == ["db", "web-1"])
         #expect(servers.map(\.id) == [ids[2], ids[0]])
         #expect(inventory.counts.networks[0].used == 2)
+    }
+}
+
+@Suite struct FailureClassificationTests {
+    @Test(arguments: [
+        (ENOSPC, PersistenceFailure.Reason.storageFull), (EDQUOT, .storageFull), (EROFS, .readOnly), (EACCES, .readOnly),
+        (EIO, .ioError), (EBADF, .ioError),
+    ])
+    func errnoBecomesWhatTheClientIsTold(errno: Int32, reason: PersistenceFailure.Reason) {
+        #expect(JSONFileStore.reason(SystemCallError(call: "write", path: "/x", errno: errno)) == reason)
+    }
+
+    @Test func otherErrorsAreIOErrors() {
+        struct Odd: Error {}
+        #expect(JSONFileStore.reason(Odd()) == .ioError)
     }
 }
