@@ -12,7 +12,8 @@ let package = Package(
     name: "alliance-compute",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "alliance-compute", targets: ["AllianceCompute"])
+        .executable(name: "alliance-compute", targets: ["AllianceCompute"]),
+        .executable(name: "alliance-fuzz", targets: ["AllianceFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -59,19 +60,51 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The `alliance-compute` command: composition root, flags, logging, signals, the adapter.
+        // The thin seam between FastCGI and the API: CGI parameters in, CGI response out.
+        .target(
+            name: "AllianceWorker",
+            dependencies: [
+                "ComputeAPI",
+                "FastCGI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The `alliance-compute` command: composition root, flags, logging, signals.
         .executableTarget(
             name: "AllianceCompute",
             dependencies: [
+                "AllianceWorker",
                 "ComputeAPI",
                 "ComputeCore",
                 "FastCGI",
                 "JSONFileStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
+        ),
+        // One request from arbitrary bytes through the adapter and the API, with the checks a
+        // fuzzer trips on. Shared by the libFuzzer target and the corpus replay test.
+        .target(
+            name: "FuzzHarness",
+            dependencies: [
+                "AllianceWorker",
+                "ComputeAPI",
+                "ComputeCore",
+                "FastCGI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // `alliance-fuzz`: built with -sanitize=fuzzer (deploy/fuzz) it is a libFuzzer target;
+        // built normally it replays the files it is given.
+        .target(name: "CLibFuzzer"),
+        .executableTarget(
+            name: "AllianceFuzz",
+            dependencies: ["CLibFuzzer", "FuzzHarness"],
+            swiftSettings: strictSettings + [.unsafeFlags(["-parse-as-library"])]
         ),
         .testTarget(
             name: "ComputeCoreTests",
@@ -97,13 +130,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "AllianceComputeTests",
+            name: "AllianceWorkerTests",
             dependencies: [
-                "AllianceCompute",
+                "AllianceWorker",
                 "ComputeAPI",
                 "FastCGI",
+                "FuzzHarness",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            resources: [.copy("FuzzCorpus")],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import AllianceWorker
 import ArgumentParser
 import ComputeAPI
 import ComputeCore

@@ -1,16 +1,21 @@
-import ComputeAPI
-import FastCGI
+public import ComputeAPI
+public import FastCGI
 import Foundation
 import HTTPTypes
-import Logging
+public import Logging
 
 /// The thin seam between the transport and the API: CGI parameters in, an `APIRequest` to
 /// the service, its `APIResponse` back out as CGI, and one log line per request.
-struct FastCGIAdapter: Sendable {
+public struct FastCGIAdapter: Sendable {
     let service: ComputeService
     let logger: Logger
 
-    func handle(_ request: FastCGIRequest) -> FastCGIResponse {
+    public init(service: ComputeService, logger: Logger) {
+        self.service = service
+        self.logger = logger
+    }
+
+    public func handle(_ request: FastCGIRequest) -> FastCGIResponse {
         let started = ContinuousClock.now
         let response: APIResponse
         if let apiRequest = Self.apiRequest(from: request) {
@@ -29,7 +34,7 @@ struct FastCGIAdapter: Sendable {
     }
 
     /// CGI parameters → request. Nil only when the method is not an HTTP token.
-    static func apiRequest(from request: FastCGIRequest) -> APIRequest? {
+    public static func apiRequest(from request: FastCGIRequest) -> APIRequest? {
         let params = request.params
         guard let method = HTTPRequest.Method(params["REQUEST_METHOD"] ?? "") else { return nil }
         // REQUEST_URI is the target as the client sent it (nginx's $uri is already decoded,
@@ -62,7 +67,7 @@ struct FastCGIAdapter: Sendable {
 
     /// `scheme://host[:port]` as the client reached nginx; the port is left out when it is the
     /// scheme's default.
-    static func baseURL(_ params: [String: String]) -> String? {
+    public static func baseURL(_ params: [String: String]) -> String? {
         guard let host = params["HTTP_HOST"] ?? params["SERVER_NAME"], !host.isEmpty else { return nil }
         let scheme = params["REQUEST_SCHEME"] ?? (params["HTTPS"] == "on" ? "https" : "http")
         let port = params["SERVER_PORT"] ?? ""
@@ -71,7 +76,7 @@ struct FastCGIAdapter: Sendable {
         return "\(scheme)://\(host)" + (isDefault || hostHasPort ? "" : ":\(port)")
     }
 
-    static func fastCGIResponse(from response: APIResponse) -> FastCGIResponse {
+    public static func fastCGIResponse(from response: APIResponse) -> FastCGIResponse {
         FastCGIResponse(
             status: response.status.code, reason: response.status.reasonPhrase,
             headers: response.headerFields.map { ($0.name.rawName, $0.value) }, body: response.body)

@@ -40,7 +40,7 @@ public struct FastCGIResponse: Sendable {
 
     /// The CGI header block. `Content-Length` is always the body's length; CR and LF are
     /// removed from values so nothing can inject a header.
-    var headerBlock: [UInt8] {
+    public var headerBlock: [UInt8] {
         var text = "Status: \(status) \(Self.clean(reason))\r\n"
         var hasLength = false
         for (name, value) in headers {

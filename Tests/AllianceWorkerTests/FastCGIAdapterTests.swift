@@ -1,8 +1,8 @@
+import AllianceWorker
 import ComputeAPI
 import HTTPTypes
 import Testing
 
-@testable import AllianceCompute
 @testable import FastCGI
 
 /// A request as nginx (Debian's fastcgi_params plus ours) sends it: captured from a real run.
