@@ -1,0 +1,264 @@
+"""The hostile-input catalogue: bad requests through nginx, table-driven.
+
+Each one must get the right 4xx, a JSON fault carrying that code, no 5xx; afterwards the
+worker still serves and the store is exactly as before."""
+import json
+import socket
+import time
+from urllib.parse import quote
+
+import pytest
+
+S = b'{"server": {"name": "%s", "flavor": "m1.small", "image": "cirros"}}'
+
+
+def server(name=b"ok", **extra):
+    """A create body with `name` (raw bytes, JSON-escaped by the caller) and extra fields."""
+    fields = b"".join(b', "%s": %s' % (k.encode(), v if isinstance(v, bytes) else json.dumps(v).encode())
+                      for k, v in extra.items())
+    return b'{"server": {"name": "%s", "flavor": "m1.small", "image": "cirros"%s}}' % (name, fields)
+
+
+def nested(depth, open_, close):
+    return b'{"server": {"name": "n", "flavor": "1", "image": "i", "metadata": ' + open_ * depth + close * depth + b"}}"
+
+
+# (id, method, path, body, headers, status)
+CATALOGUE = [
+    # -- malformed, truncated, not JSON ------------------------------------------------------
+    ("malformed", "POST", "/servers", b'{"server": {"name": "a",', None, 400),
+    ("truncated", "POST", "/servers", b'{"server"', None, 400),
+    ("open brace", "POST", "/servers", b"{", None, 400),
+    ("trailing garbage", "POST", "/servers", S % b"a" + b" x", None, 400),
+    ("two documents", "POST", "/servers", S % b"a" + S % b"b", None, 400),
+    ("single quotes", "POST", "/servers", b"{'server': {}}", None, 400),
+    ("comment", "POST", "/servers", b'/* hi */ {"server": {}}', None, 400),
+    ("NaN", "POST", "/servers", server(min_count=b"NaN"), None, 400),
+    ("empty body", "POST", "/servers", b"", None, 400),
+    ("whitespace body", "POST", "/servers", b" \n\t ", None, 400),
+    ("array body", "POST", "/servers", b"[1, 2]", None, 400),
+    ("string body", "POST", "/servers", b'"server"', None, 400),
+    ("number body", "POST", "/servers", b"42", None, 400),
+    ("null body", "POST", "/servers", b"null", None, 400),
+    ("form body", "POST", "/servers", b"name=a&flavor=1", {"Content-Type": "application/x-www-form-urlencoded"}, 400),
+    ("deep arrays", "POST", "/servers", nested(5000, b"[", b"]"), None, 400),
+    ("deep objects", "POST", "/servers", nested(3000, b'{"a":', b"}")[:-2] + b"1" + b"}" * 3002, None, 400),
+    # -- wrong types, unknown fields --------------------------------------------------------
+    ("name is a number", "POST", "/servers", b'{"server": {"name": 7, "flavor": "1", "image": "i"}}', None, 400),
+    ("name is an array", "POST", "/servers", b'{"server": {"name": ["a"], "flavor": "1", "image": "i"}}', None, 400),
+    ("name is null", "POST", "/servers", b'{"server": {"name": null, "flavor": "1", "image": "i"}}', None, 400),
+    ("server is a string", "POST", "/servers", b'{"server": "a"}', None, 400),
+    ("flavor is an object", "POST", "/servers", b'{"server": {"name": "a", "flavor": {}, "image": "i"}}', None, 400),
+    ("metadata is a list", "POST", "/servers", server(metadata=["a"]), None, 400),
+    ("metadata value is a number", "POST", "/servers", server(metadata={"k": 1}), None, 400),
+    ("metadata value is null", "POST", "/servers", server(metadata={"k": None}), None, 400),
+    ("unknown field", "POST", "/servers", server(size=9), None, 400),
+    ("unknown top-level field", "POST", "/servers", b'{"server": {"name": "a"}, "extra": 1}', None, 400),
+    ("missing name", "POST", "/servers", b'{"server": {"flavor": "1", "image": "i"}}', None, 400),
+    ("missing image", "POST", "/servers", b'{"server": {"name": "a", "flavor": "1"}}', None, 400),
+    # -- numbers and counts -----------------------------------------------------------------
+    ("huge number", "POST", "/servers", server(min_count=b"1e999"), None, 400),
+    ("huge integer", "POST", "/servers", server(min_count=b"123456789012345678901234567890"), None, 400),
+    ("negative count", "POST", "/servers", server(min_count=-3), None, 400),
+    ("zero count", "POST", "/servers", server(max_count=0), None, 400),
+    ("fractional count", "POST", "/servers", server(min_count=1.5), None, 400),
+    ("count over 100", "POST", "/servers", server(min_count=101), None, 400),
+    ("min over max", "POST", "/servers", server(min_count=3, max_count=2), None, 400),
+    ("boolean count", "POST", "/servers", server(min_count=True), None, 400),
+    ("count word", "POST", "/servers", server(min_count="two"), None, 400),
+    ("reservation flag word", "POST", "/servers", server(return_reservation_id="perhaps"), None, 400),
+    # -- bytes and unicode ------------------------------------------------------------------
+    ("invalid UTF-8", "POST", "/servers", S % b"\xff\xfe", None, 400),
+    ("overlong UTF-8", "POST", "/servers", S % b"\xc0\xaf", None, 400),
+    ("UTF-16 surrogate bytes", "POST", "/servers", S % b"\xed\xa0\x80", None, 400),
+    ("lone surrogate escape", "POST", "/servers", S % b"\\ud800", None, 400),
+    ("raw NUL byte", "POST", "/servers", S % b"a\x00b", None, 400),
+    ("escaped NUL", "POST", "/servers", S % b"a\\u0000b", None, 400),
+    ("escape character", "POST", "/servers", S % b"a\\u001bb", None, 400),
+    ("raw newline", "POST", "/servers", S % b"a\nb", None, 400),
+    ("line separator", "POST", "/servers", S % "a\u2028b".encode(), None, 400),
+    ("right-to-left override", "POST", "/servers", S % "invoice\u202efdp.exe".encode(), None, 400),
+    ("noncharacter", "POST", "/servers", S % "a\uffffb".encode(), None, 400),
+    # -- names ------------------------------------------------------------------------------
+    ("empty name", "POST", "/servers", S % b"", None, 400),
+    ("slash in name", "POST", "/servers", S % b"a/b", None, 400),
+    ("leading space", "POST", "/servers", S % b" a", None, 400),
+    ("trailing tab", "POST", "/servers", S % b"a\\t", None, 400),
+    ("256-character name", "POST", "/servers", S % (b"n" * 256), None, 400),
+    ("10000-character name", "POST", "/servers", S % (b"n" * 10000), None, 400),
+    ("name in use", "POST", "/servers", S % b"existing", None, 409),
+    ("name in use, decomposed", "POST", "/servers", S % "cafe\u0301".encode(), None, 409),
+    ("multi-create clash", "POST", "/servers", server(b"taken", min_count=3), None, 409),
+    ("metadata 129 pairs", "POST", "/servers", server(metadata={f"k{i}": "v" for i in range(129)}), None, 400),
+    ("metadata key 256", "POST", "/servers", server(metadata={"k" * 256: "v"}), None, 400),
+    ("metadata empty key", "POST", "/servers", server(metadata={"": "v"}), None, 400),
+    ("unknown flavor", "POST", "/servers", b'{"server": {"name": "a", "flavor": "m9", "image": "i"}}', None, 400),
+    ("unknown network", "POST", "/servers", server(network="public"), None, 400),
+    ("empty image", "POST", "/servers", b'{"server": {"name": "a", "flavor": "1", "image": ""}}', None, 400),
+    # -- sizes ------------------------------------------------------------------------------
+    ("70 KB body", "POST", "/servers", S % (b"x" * 70_000), None, 413),
+    ("64 KiB + 1 body", "POST", "/servers", b" " * (65536 - len(S % b"a") + 1) + S % b"a", None, 413),
+    # -- updates ----------------------------------------------------------------------------
+    ("patch nothing", "PATCH", "/servers/existing", b'{"server": {}}', None, 400),
+    ("patch old field name", "PATCH", "/servers/existing", b'{"server": {"name": "b"}}', None, 400),
+    ("patch wrong type", "PATCH", "/servers/existing", b'{"server": {"new_name": 5}}', None, 400),
+    ("patch into a name in use", "PATCH", "/servers/existing", b'{"server": {"new_name": "taken-2"}}', None, 409),
+    ("patch unknown server", "PATCH", "/servers/nobody", b'{"server": {"new_name": "b"}}', None, 404),
+    ("patch empty body", "PATCH", "/servers/existing", b"", None, 400),
+    # -- flavors ----------------------------------------------------------------------------
+    ("flavor zero vcpus", "POST", "/flavors", b'{"flavor": {"name": "f", "vcpus": 0, "ram": 1, "disk": 0}}', None, 400),
+    ("flavor ram word", "POST", "/flavors", b'{"flavor": {"name": "f", "vcpus": 1, "ram": "lots", "disk": 0}}', None, 400),
+    ("flavor negative disk", "POST", "/flavors", b'{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": -1}}', None, 400),
+    ("flavor id with space", "POST", "/flavors", b'{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": 0, "id": "a b"}}', None, 400),
+    ("flavor id ..", "POST", "/flavors", b'{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": 0, "id": "../x"}}', None, 400),
+    ("flavor id taken", "POST", "/flavors", b'{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": 0, "id": "1"}}', None, 409),
+    ("flavor name taken", "POST", "/flavors", b'{"flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 1, "disk": 0}}', None, 409),
+    # -- paths and references ---------------------------------------------------------------
+    ("bad percent escape", "GET", "/servers/%zz", None, None, 400),
+    ("truncated percent escape", "GET", "/servers/a%2", None, None, 400),
+    ("escape of invalid UTF-8", "GET", "/servers/%C3%28", None, None, 400),
+    ("encoded slash", "GET", "/servers/a%2Fb", None, None, 404),
+    ("encoded traversal", "GET", "/servers/..%2F..%2Fetc%2Fpasswd", None, None, 400),
+    ("traversal into flavors", "GET", "/servers/..%2Fflavors", None, None, 404),
+    ("double-encoded slash", "GET", "/servers/%252F", None, None, 404),
+    ("encoded NUL", "GET", "/servers/%00", None, None, 400),  # nginx refuses NUL in a path
+    ("dot segment", "DELETE", "/servers/.", None, None, 404),
+    ("very long reference", "GET", "/servers/" + "r" * 7000, None, None, 404),
+    ("reference over the URI limit", "GET", "/servers/" + "r" * 9000, None, None, 414),
+    ("unknown path", "GET", "/nowhere", None, None, 404),
+    ("unknown nested path", "GET", "/servers/existing/extra", None, None, 404),
+    ("missing docs page", "GET", "/docs/missing.html", None, None, 404),
+    # -- queries ----------------------------------------------------------------------------
+    ("limit -1", "GET", "/servers?limit=-1", None, None, 400),
+    ("limit abc", "GET", "/servers?limit=abc", None, None, 400),
+    ("limit 0", "GET", "/servers?limit=0", None, None, 400),
+    ("limit 1001", "GET", "/servers?limit=1001", None, None, 400),
+    ("limit 1e3", "GET", "/servers?limit=1e3", None, None, 400),
+    ("limit empty", "GET", "/servers?limit=", None, None, 400),
+    ("unknown marker", "GET", "/servers?marker=00000000-0000-4000-8000-000000000000", None, None, 400),
+    ("status bogus", "GET", "/servers?status=SLEEPING", None, None, 400),
+    ("unknown parameter", "GET", "/servers?sort=name", None, None, 400),
+    ("duplicate parameter", "GET", "/servers?limit=1&limit=2", None, None, 400),
+    ("bad escape in query", "GET", "/servers?name=%zz", None, None, 400),
+    # -- methods ----------------------------------------------------------------------------
+    ("PUT on the collection", "PUT", "/servers", S % b"a", None, 405),
+    ("DELETE on the collection", "DELETE", "/servers", None, None, 405),
+    ("POST on a server", "POST", "/servers/existing", S % b"a", None, 405),
+    ("PATCH on a flavor", "PATCH", "/flavors/1", b"{}", None, 405),
+    ("unknown method", "BREW", "/servers", None, None, 405),
+    ("POST to the docs", "POST", "/docs/", b"x", None, 405),
+    ("TRACE", "TRACE", "/servers", None, None, 405),
+]
+
+# Malformed HTTP itself, sent byte for byte: (id, bytes, status on the wire)
+RAW = [
+    ("header over 8 KiB", b"GET /servers HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", 400),
+    ("no Host in HTTP/1.1", b"GET /servers HTTP/1.1\r\n\r\n", 400),
+    ("two Host headers", b"GET /servers HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("two Content-Lengths", b"POST /servers HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+    ("non-numeric Content-Length", b"POST /servers HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n{}", 400),
+    ("bad chunk size", b"POST /servers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
+    ("unknown transfer coding", b"POST /servers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ("space in the request target", b"GET /servers list HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("HTTP/2 preface on HTTP/1", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+    ("oversized chunked body", b"POST /servers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+     + b"10001\r\n" + b"x" * 65537 + b"\r\n0\r\n\r\n", 413),
+]
+
+
+@pytest.fixture(scope="module")
+def catalogue_service(service):
+    assert service.create_server("existing").status == 200
+    assert service.create_server("café").status == 200  # precomposed é
+    assert service.create_server("taken-2").status == 200
+    return service
+
+
+def expect_fault(reply, status):
+    assert reply.status == status, reply
+    assert reply.headers["content-type"] == "application/json", reply.headers
+    assert reply.fault[1] == status
+
+
+@pytest.mark.parametrize("label,method,path,body,headers,status", CATALOGUE, ids=[c[0] for c in CATALOGUE])
+def test_bad_request(catalogue_service, label, method, path, body, headers, status):
+    s = catalogue_service
+    before = s.snapshot()
+    expect_fault(s.request(method, path, body=body, headers=headers), status)
+    assert s.get("/healthz").status == 200
+    assert s.snapshot() == before
+
+
+@pytest.mark.parametrize("label,data,status", RAW, ids=[r[0] for r in RAW])
+def test_malformed_http(catalogue_service, label, data, status):
+    s = catalogue_service
+    before = s.snapshot()
+    reply = s.raw(data if b"Connection:" in data else data.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+    assert reply.status == status, reply
+    assert reply.headers.get("content-type") == "application/json"
+    assert reply.fault[0] in ("badRequest", "overLimit", "notImplemented")
+    assert s.get("/healthz").status == 200
+    assert s.snapshot() == before
+
+
+def test_the_catalogue_is_at_least_sixty_requests():
+    assert len(CATALOGUE) + len(RAW) + 2 >= 60
+
+
+def test_405_names_the_allowed_methods(catalogue_service):
+    assert catalogue_service.request("PUT", "/servers").headers["allow"] == "GET, POST, HEAD"
+
+
+def test_plain_http_on_the_https_port_gets_json(catalogue_service):
+    with socket.create_connection(("127.0.0.1", catalogue_service.https_port)) as s:
+        s.sendall(b"GET /servers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert b'"badRequest"' in reply
+
+
+def test_a_slow_body_is_dropped_by_nginx(catalogue_service):
+    """Slowloris on the body: nginx gives up after client_body_timeout (10 s) and closes the
+    connection (it logs a 408 but sends nothing); the worker never sees the request."""
+    s = catalogue_service
+    before = s.snapshot()
+    with socket.create_connection(("127.0.0.1", s.http_port), timeout=30) as conn:
+        conn.sendall(b"POST /servers HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"ser")
+        started = time.time()
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    assert 9 < time.time() - started < 20
+    assert reply == b"" or (reply.startswith(b"HTTP/1.1 408") and b'"code": 408' in reply), reply[:200]
+    assert s.snapshot() == before
+    assert "POST /servers" not in s.log().split("GET /healthz")[-1], "the worker never saw the request"
+
+
+def test_slow_headers_are_dropped_without_a_5xx(catalogue_service):
+    s = catalogue_service
+    with socket.create_connection(("127.0.0.1", s.http_port), timeout=30) as conn:
+        conn.sendall(b"GET /servers HTTP/1.1\r\nHost: x\r\n")
+        started = time.time()
+        reply = conn.recv(65536)
+    assert 9 < time.time() - started < 20
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 408")
+    assert s.get("/healthz").status == 200
+
+
+def test_a_byte_order_mark_is_ignored(catalogue_service):
+    """RFC 8259 lets parsers ignore a BOM, and Windows tools send one: accepted."""
+    s = catalogue_service
+    reply = s.post("/servers", b"\xef\xbb\xbf" + S % b"with-bom")
+    assert reply.status == 200 and reply.json["server"]["name"] == "with-bom"
+    assert s.delete("/servers/with-bom").status == 204
+
+
+def test_names_with_unicode_round_trip(catalogue_service):
+    s = catalogue_service
+    name = "naïve-名前-🚀"
+    assert s.create_server(name).status == 200
+    assert s.get("/servers/" + quote(name)).json["server"]["name"] == name
+    assert s.get("/servers/" + quote("cafe\u0301")).json["server"]["name"] == "café", "canonically equivalent"
+    assert s.delete("/servers/" + quote(name)).status == 204
