@@ -38,6 +38,22 @@ ensure_packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# summarize FILTER COMMAND…: runs COMMAND; shows the lines matching FILTER when it succeeds,
+# the end of its output when it fails (and then fails too).
+summarize() {
+  local filter=$1 output
+  shift
+  output=$(mktemp)
+  if "$@" > "$output" 2>&1; then
+    grep -E "$filter" "$output" || true
+    rm -f "$output"
+  else
+    tail -n 80 "$output"
+    rm -f "$output"
+    return 1
+  fi
+}
+
 # make_certificate DIR: a self-signed certificate for localhost in DIR/{fullchain,privkey}.pem,
 # unless one is already there.
 make_certificate() {
@@ -67,4 +83,18 @@ wait_for_socket() {
     sleep 0.05
   done
   return 1
+}
+
+# ensure_test_venv: the Python virtualenv for the end-to-end tools (.venv-test), rebuilt when
+# Tests/e2e/requirements.txt changes. Prints its python.
+ensure_test_venv() {
+  local venv=$repo/.venv-test
+  if ! cmp -s "$repo/Tests/e2e/requirements.txt" "$venv/.requirements" 2>/dev/null; then
+    log "creating the test virtualenv in $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/Tests/e2e/requirements.txt" >&2
+    cp "$repo/Tests/e2e/requirements.txt" "$venv/.requirements"
+  fi
+  echo "$venv/bin/python"
 }
