@@ -47,7 +47,7 @@ class Response:
 
 
 class Service:
-    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path):
+    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, www: pathlib.Path = None):
         self.root = root
         self.data = root / "data"
         self.run = root / "run"
@@ -59,7 +59,8 @@ class Service:
         (self.run / "tmp").mkdir(parents=True, exist_ok=True)
         config = subprocess.run(
             [str(REPO / "deploy/render-nginx"), "--prefix", str(self.run), "--socket", str(self.socket),
-             "--http-port", str(self.http_port), "--https-port", str(self.https_port), "--tls-dir", str(tls_dir)],
+             "--http-port", str(self.http_port), "--https-port", str(self.https_port), "--tls-dir", str(tls_dir),
+             "--www", str(www or REPO / "deploy/www")],
             check=True, capture_output=True, text=True).stdout
         self.nginx_conf = self.run / "nginx.conf"
         self.nginx_conf.write_text(config)

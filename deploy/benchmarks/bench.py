@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Benchmarks of the Alliance Compute API through nginx, printed as one table.
+
+Each read is measured beside nginx serving the same bytes as a static file, in the same run,
+so every figure is also a ratio to that ceiling. Then the scaling run: 100,000 servers.
+Run it with deploy/bench (which builds the release worker first)."""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "Tests/e2e"))
+from service import Service  # noqa: E402
+
+WORKER_ARGS = ("--network", "private=10.0.0.0/12")  # room for a million servers
+
+
+def wrk(service, path, connections, duration, script=None, *args):
+    threads = 1 if connections == 1 else 2
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+               f"http://127.0.0.1:{service.http_port}{path}"]
+    if script:
+        command += ["-s", str(HERE / script), "--", *args]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def latency(percentile):
+        match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "p50": latency(50), "p99": latency(99), "errors": errors}
+
+
+def rss_mb(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fetch(service, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{service.http_port}{path}") as reply:
+        return reply.read()
+
+
+def multi_create(service, name, count):
+    reply = service.create_server(name, min_count=count, return_reservation_id=True)
+    assert reply.status == 200, reply
+
+
+class Bench:
+    def __init__(self, options):
+        self.options = options
+        self.root = pathlib.Path(tempfile.mkdtemp(prefix="alliance-bench-"))
+        self.tls = self.root / "tls"
+        subprocess.run(["bash", "-c", f'. "{REPO}/deploy/lib.sh"; make_certificate "{self.tls}"'], check=True,
+                       capture_output=True)
+        self.www = self.root / "www"
+        shutil.copytree(REPO / "deploy/www", self.www)
+        (self.www / "docs/bench").mkdir()
+        self.rows = []
+        self.scaling = []
+        self.instances = 0
+
+    def service(self):
+        self.instances += 1
+        service = Service(self.root / f"service{self.instances}", self.tls, self.www)
+        service.start_worker(*WORKER_ARGS)
+        service.start_nginx()
+        return service
+
+    def static_copy(self, name, body):
+        (self.www / "docs/bench" / name).write_bytes(body)
+        return f"/docs/bench/{name}"
+
+    def row(self, service, label, path=None, script=None, args=(), static=None, connections=(1, 32)):
+        for c in connections:
+            api = wrk(service, path or "/", c, self.options.duration, script, *args)
+            ceiling = wrk(service, static, c, self.options.duration) if static else None
+            self.rows.append({"scenario": label, "connections": c, **api, "rss": rss_mb(service.worker.pid),
+                              "static_rps": ceiling["rps"] if ceiling else None,
+                              "ratio": api["rps"] / ceiling["rps"] if ceiling else None})
+
+    def reads_and_writes(self):
+        s = self.service()
+        try:
+            multi_create(s, "list", 20)
+            body = fetch(s, "/servers")
+            self.row(s, f"GET /servers (20 servers, {len(body) / 1024:.1f} KB)", "/servers",
+                     static=self.static_copy("list20.json", body))
+            one = json.loads(fetch(s, "/servers?name=list-1"))["servers"][0]["id"]
+            body = fetch(s, f"/servers/{one}")
+            self.row(s, f"GET /servers/{{id}} ({len(body)} B)", f"/servers/{one}",
+                     static=self.static_copy("one.json", body))
+            body = fetch(s, "/flavors")
+            self.row(s, f"GET /flavors ({len(body)} B)", "/flavors", static=self.static_copy("flavors.json", body))
+            self.row(s, "PATCH /servers/{id} (durable)", script="update.lua", args=("list", "20"))
+            for c in (1, 32):
+                self.row(s, "POST /servers (durable)", script="create.lua", args=(f"new{c}",), connections=(c,))
+            for c in (1, 32):
+                threads = 1 if c == 1 else 2
+                batches = max(2, int(self.options.duration * 2000 / 100 / threads) + 1)
+                for t in range(1, threads + 1):
+                    for b in range(batches):
+                        multi_create(s, f"del{c}-t{t}-b{b}", 100)
+                self.row(s, "DELETE /servers/{id} (durable)", script="delete.lua", args=(f"del{c}",), connections=(c,))
+        finally:
+            s.close()
+
+    def large_list(self):
+        s = self.service()
+        try:
+            for b in range(10):
+                multi_create(s, f"big{b}", 100)
+            body = fetch(s, "/servers")
+            self.row(s, f"GET /servers (1000 servers: first page, {len(body) / 1024:.0f} KB)", "/servers",
+                     static=self.static_copy("list1000.json", body))
+        finally:
+            s.close()
+
+    def scale(self):
+        """Get-one, first page (limit 100) and create at 100 servers, then at options.scale."""
+        s = self.service()
+        d = self.options.duration
+        try:
+            multi_create(s, "few", 100)
+            one = json.loads(fetch(s, "/servers?name=few-50"))["servers"][0]["id"]
+            small = {"get": wrk(s, f"/servers/{one}", 1, d), "page": wrk(s, "/servers?limit=100", 1, d),
+                     "create": wrk(s, "/", 1, d, "create.lua", "small")}
+            started = time.time()
+            count = len(json.loads(fetch(s, "/servers"))["servers"])
+            batch = 0
+            while count < self.options.scale:
+                n = min(100, self.options.scale - count)
+                multi_create(s, f"fill{batch}", n)
+                batch += 1
+                count += n
+            populate_seconds = time.time() - started
+            large = {"get": wrk(s, f"/servers/{one}", 1, d), "page": wrk(s, "/servers?limit=100", 1, d),
+                     "create": wrk(s, "/", 1, d, "create.lua", "large")}
+            total = json.loads(fetch(s, "/healthz"))["servers"]
+            assert s.stop_worker() == 0
+            started = time.time()
+            s.start_worker(*WORKER_ARGS)
+            # The socket listens before the records load; serving means /healthz answers.
+            while True:
+                try:
+                    fetch(s, "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.01)
+            startup = time.time() - started
+            loaded = re.findall(r"loaded in ([\d.]+) s", s.log())[-1]
+            wrk(s, "/servers?limit=100", 32, d)
+            rss = rss_mb(s.worker.pid)
+            size = subprocess.run(["du", "-sm", str(s.data)], capture_output=True, text=True).stdout.split()[0]
+            for what, key in (("create p50 (c1)", "create"), ("get one p50 (c1)", "get"),
+                              ("first page ?limit=100 p50 (c1)", "page")):
+                self.scaling.append((what, f"{small[key]['p50']:.3f} ms", f"{large[key]['p50']:.3f} ms",
+                                     f"{large[key]['p50'] / small[key]['p50']:.2f}x"))
+            self.scaling.append(("create p99 (c1)", f"{small['create']['p99']:.3f} ms",
+                                 f"{large['create']['p99']:.3f} ms",
+                                 f"{large['create']['p99'] / small['create']['p99']:.2f}x"))
+            self.scale_facts = {"servers": total, "populate_s": populate_seconds, "startup_s": startup,
+                                "loaded_s": float(loaded), "rss_mb": rss, "data_mb": int(size)}
+            errors = sum(r["errors"] for r in list(small.values()) + list(large.values()))
+            assert errors == 0, f"{errors} failed requests in the scaling run"
+        finally:
+            s.close()
+
+    def print(self):
+        o = self.options
+        print(f"\nAlliance Compute API benchmark: {os.cpu_count()} cores, wrk {o.duration} s per cell "
+              "(-t1 for 1 connection, -t2 for 32), nginx → FastCGI (unix socket) → worker, default worker threads\n")
+        header = f"{'scenario':<52} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'static req/s':>12} {'ratio':>6} {'RSS MB':>7} {'errors':>6}"
+        print(header)
+        print("-" * len(header))
+        for r in self.rows:
+            static = f"{r['static_rps']:12.0f}" if r["static_rps"] else f"{'':>12}"
+            ratio = f"{r['ratio']:6.2f}" if r["ratio"] else f"{'':>6}"
+            print(f"{r['scenario']:<52} {r['connections']:>5} {r['rps']:9.0f} {r['p50']:8.3f} {r['p99']:8.3f} "
+                  f"{static} {ratio} {r['rss']:7.1f} {r['errors']:>6}")
+        if self.scaling:
+            f = self.scale_facts
+            print(f"\nScaling: 100 servers vs {f['servers']:,} servers (populated by multi-create through nginx "
+                  f"in {f['populate_s']:.0f} s)\n")
+            print(f"{'measure':<36} {'at 100':>12} {'at ' + format(f['servers'], ','):>12} {'ratio':>7}")
+            for what, small, large, ratio in self.scaling:
+                print(f"{what:<36} {small:>12} {large:>12} {ratio:>7}")
+            print(f"{'worker start-up (exec to serving)':<36} {'':>12} {f['startup_s']:>10.2f} s")
+            print(f"{'  of which loading the records':<36} {'':>12} {f['loaded_s']:>10.2f} s")
+            print(f"{'worker RSS':<36} {'':>12} {f['rss_mb']:>9.1f} MB")
+            print(f"{'data directory size':<36} {'':>12} {f['data_mb']:>9} MB")
+
+    def failed(self):
+        return sum(r["errors"] for r in self.rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell (default 5)")
+    parser.add_argument("--scale", type=int, default=100_000, help="servers for the scaling run (default 100000)")
+    parser.add_argument("--skip-scaling", action="store_true")
+    options = parser.parse_args()
+    bench = Bench(options)
+    try:
+        bench.reads_and_writes()
+        bench.large_list()
+        if not options.skip_scaling:
+            bench.scale()
+    finally:
+        shutil.rmtree(bench.root, ignore_errors=True)
+    bench.print()
+    if bench.failed():
+        print(f"\n{bench.failed()} requests failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
