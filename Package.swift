@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "alliance-compute", targets: ["AllianceCompute"]),
         .executable(name: "alliance-fuzz", targets: ["AllianceFuzz"]),
+        .executable(name: "alliance-microbench", targets: ["AllianceMicrobench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -100,6 +101,19 @@ let package = Package(
         ),
         // `alliance-fuzz`: built with -sanitize=fuzzer (deploy/fuzz) it is a libFuzzer target;
         // built normally it replays the files it is given.
+        // `alliance-microbench`: the worker's CPU cost per request in process, for profiling.
+        .executableTarget(
+            name: "AllianceMicrobench",
+            dependencies: [
+                "AllianceWorker",
+                "ComputeAPI",
+                "ComputeCore",
+                "FastCGI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(name: "CLibFuzzer"),
         .executableTarget(
             name: "AllianceFuzz",

@@ -7,6 +7,9 @@ import Foundation
 import JSONFileStore
 import Logging
 
+/// glibc: returns free heap memory to the system (not in Swift's Glibc module).
+@_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
+
 /// `alliance-compute serve`: the worker.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -104,11 +107,7 @@ struct Serve: ParsableCommand {
         // Before anything starts a thread: only the signal-waiting thread may get SIGTERM/SIGINT.
         FastCGIServer.blockTerminationSignals()
         let level = logLevel.level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { _ in LineLogHandler(level: level) }
         let logger = Logger(label: "alliance-compute")
 
         let startedAt = SystemClock().now()
@@ -125,17 +124,28 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        let (store, records): (JSONFileStore, LoadedRecords)
+        let store: JSONFileStore
+        let service: ComputeService
+        let isNew: Bool
         do {
-            (store, records) = try JSONFileStore.open(directory: dataDir, logger: logger)
+            // The loaded records live only until the inventory is built from them.
+            let (opened, records) = try JSONFileStore.open(directory: dataDir, logger: logger)
+            store = opened
+            isNew = records.isNew
+            service = ComputeService(
+                records: records, networks: try networkConfigs(), persistence: store,
+                configuration: .init(maxBodyBytes: maxBodySize, version: AllianceCompute.version), logger: logger,
+                startedAt: startedAt)
         } catch {
             logger.critical("\(error)")
             listener.removeCreatedFile()
             throw ExitCode.failure
         }
-        let inventory = Inventory(records: records, networks: try networkConfigs(), persistence: store)
+        // Loading freed most of what it allocated; hand those pages back to the system.
+        _ = mallocTrim(0)
+        let inventory = service.inventory
         for warning in inventory.loadWarnings { logger.warning("\(warning)") }
-        if records.isNew {
+        if isNew {
             do {
                 try inventory.seedDefaultFlavors()
                 try store.markInitialized(now: SystemClock().now())
@@ -151,10 +161,6 @@ struct Serve: ParsableCommand {
             "data directory \(dataDir): \(counts.servers) servers, \(counts.flavors) flavors, \(store.damaged.count) damaged files; loaded in \(String(format: "%.2f", elapsed)) s"
         )
 
-        let service = ComputeService(
-            inventory: inventory,
-            configuration: .init(maxBodyBytes: maxBodySize, version: AllianceCompute.version), logger: logger,
-            startedAt: startedAt)
         let adapter = FastCGIAdapter(service: service, logger: logger)
         do {
             let server = try FastCGIServer(

@@ -1,6 +1,5 @@
 public import ComputeAPI
 public import FastCGI
-import Foundation
 import HTTPTypes
 public import Logging
 
@@ -24,13 +23,18 @@ public struct FastCGIAdapter: Sendable {
             response = Fault(APIError.badRequest("The request method is not valid.")).response
         }
         let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let method = request.params["REQUEST_METHOD"] ?? "-"
-        let target = request.params["REQUEST_URI"] ?? "-"
+        let micros = Int(elapsed.components.seconds) * 1_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000_000)
         logger.info(
-            "\(method) \(target.prefix(512)) \(response.status.code) \(String(format: "%.2f", milliseconds))ms",
+            "\(request.params["REQUEST_METHOD"] ?? "-") \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms",
             metadata: ["request_id": "\(request.params["REQUEST_ID"] ?? "-")"])
         return Self.fastCGIResponse(from: response)
+    }
+
+    /// `1234` µs → `1.23`.
+    static func milliseconds(_ micros: Int) -> String {
+        let hundredths = (micros + 5) / 10
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
     /// CGI parameters → request. Nil only when the method is not an HTTP token.
@@ -40,18 +44,10 @@ public struct FastCGIAdapter: Sendable {
         // REQUEST_URI is the target as the client sent it (nginx's $uri is already decoded,
         // which would turn %2F into a path separator).
         let target = params["REQUEST_URI"] ?? ((params["DOCUMENT_URI"] ?? "/") + "?" + (params["QUERY_STRING"] ?? ""))
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let question = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         var fields = HTTPFields()
-        for (name, value) in params {
-            let headerName: String
-            if name.hasPrefix("HTTP_") {
-                headerName = name.dropFirst(5).replacing("_", with: "-").lowercased()
-            } else if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
-                headerName = name.replacing("_", with: "-").lowercased()
-            } else {
-                continue
-            }
-            if !value.isEmpty, let fieldName = HTTPField.Name(headerName) {
+        for (name, value) in params where !value.isEmpty {
+            if let headerName = headerName(forParameter: name), let fieldName = HTTPField.Name(headerName) {
                 fields.append(HTTPField(name: fieldName, value: value))
             }
         }
@@ -61,19 +57,42 @@ public struct FastCGIAdapter: Sendable {
             case .exceedsLimit: .exceedsLimit
             }
         return APIRequest(
-            method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "", headerFields: fields,
-            body: body, requestID: params["REQUEST_ID"], baseURL: baseURL(params))
+            method: method, path: question.map { String(target[..<$0]) } ?? target,
+            query: question.map { String(target[target.utf8.index(after: $0)...]) } ?? "", headerFields: fields,
+            body: body, requestID: params["REQUEST_ID"], origin: origin(params))
     }
 
-    /// `scheme://host[:port]` as the client reached nginx; the port is left out when it is the
-    /// scheme's default.
-    public static func baseURL(_ params: [String: String]) -> String? {
+    /// `HTTP_X_AUTH_TOKEN` → `x-auth-token`; `CONTENT_TYPE` → `content-type`; nil for the other
+    /// CGI parameters.
+    static func headerName(forParameter name: String) -> String? {
+        let utf8 = name.utf8
+        let prefix = "HTTP_".utf8
+        let rest: Substring.UTF8View
+        if utf8.starts(with: prefix) {
+            rest = Substring(name).utf8.dropFirst(prefix.count)
+        } else if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
+            rest = Substring(name).utf8[...]
+        } else {
+            return nil
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(rest.count)
+        for byte in rest {
+            switch byte {
+            case UInt8(ascii: "_"): bytes.append(UInt8(ascii: "-"))
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): bytes.append(byte + 32)
+            default: bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// How the client reached nginx: scheme, host (nginx's `$host`) and port.
+    public static func origin(_ params: [String: String]) -> Origin? {
         guard let host = params["HTTP_HOST"] ?? params["SERVER_NAME"], !host.isEmpty else { return nil }
-        let scheme = params["REQUEST_SCHEME"] ?? (params["HTTPS"] == "on" ? "https" : "http")
-        let port = params["SERVER_PORT"] ?? ""
-        let isDefault = port.isEmpty || (scheme == "https" && port == "443") || (scheme == "http" && port == "80")
-        let hostHasPort = host.contains(":") && !host.hasSuffix("]")
-        return "\(scheme)://\(host)" + (isDefault || hostHasPort ? "" : ":\(port)")
+        return Origin(
+            scheme: params["REQUEST_SCHEME"] ?? (params["HTTPS"] == "on" ? "https" : "http"), host: host,
+            port: params["SERVER_PORT"] ?? "")
     }
 
     public static func fastCGIResponse(from response: APIResponse) -> FastCGIResponse {

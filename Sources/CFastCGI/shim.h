@@ -2,3 +2,6 @@
 // not included: its printf/stdin macros are process-global and cannot serve threads.
 #include <fcgiapp.h>
 #include <fastcgi.h>
+
+// The accept loop waits in epoll (EPOLLEXCLUSIVE); Swift's Glibc module leaves this header out.
+#include <sys/epoll.h>

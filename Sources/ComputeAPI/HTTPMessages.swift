@@ -11,12 +11,15 @@ public struct APIRequest: Sendable {
     public var body: RequestBody
     /// The id nginx gave the request (`$request_id`), for logs and error reports.
     public var requestID: String?
-    /// `scheme://host[:port]` the client used, for absolute links; nil when unknown.
-    public var baseURL: String?
+    /// How the client reached the service, for absolute links; nil when unknown.
+    public var origin: Origin?
+
+    /// `scheme://host[:port]` the client used (the port left out when it is the scheme's default).
+    public var baseURL: String? { origin?.url }
 
     public init(
         method: HTTPRequest.Method, path: String, query: String = "", headerFields: HTTPFields = [:],
-        body: RequestBody = .complete([]), requestID: String? = nil, baseURL: String? = nil
+        body: RequestBody = .complete([]), requestID: String? = nil, origin: Origin? = nil
     ) {
         self.method = method
         self.path = path
@@ -24,7 +27,7 @@ public struct APIRequest: Sendable {
         self.headerFields = headerFields
         self.body = body
         self.requestID = requestID
-        self.baseURL = baseURL
+        self.origin = origin
     }
 
     /// Splits a request target (`/servers?limit=2`) into path and query.
@@ -33,6 +36,25 @@ public struct APIRequest: Sendable {
         self.init(
             method: method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : "",
             headerFields: headerFields, body: .complete(body))
+    }
+}
+
+/// Where a client reached the service: kept in pieces, joined only when a link needs it.
+public struct Origin: Sendable, Equatable {
+    public var scheme: String
+    public var host: String
+    public var port: String
+
+    public init(scheme: String, host: String, port: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+    }
+
+    public var url: String {
+        let isDefault = port.isEmpty || (scheme == "https" && port == "443") || (scheme == "http" && port == "80")
+        let hostHasPort = host.contains(":") && !host.hasSuffix("]")
+        return "\(scheme)://\(host)" + (isDefault || hostHasPort ? "" : ":\(port)")
     }
 }
 

@@ -46,11 +46,35 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// A value encoded earlier (a cached view), copied as it is.
+    public mutating func raw(_ fragment: [UInt8]) {
+        beginElement()
+        bytes.append(contentsOf: fragment)
+    }
+
     public mutating func key(_ name: String) {
         beginElement()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
         afterKey = true
+    }
+
+    /// A key known at compile time (all of the views'): copied without an escaping check.
+    public mutating func key(_ name: StaticString) {
+        beginElement()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        afterKey = true
+    }
+
+    /// A string value written by `write`, which appends its UTF-8 bytes (they must need no
+    /// escaping: digits, dots, dashes).
+    public mutating func unescapedString(_ write: (inout [UInt8]) -> Void) {
+        beginElement()
+        bytes.append(UInt8(ascii: "\""))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     public mutating func string(_ value: String) {
@@ -60,7 +84,30 @@ public struct JSONWriter: Sendable {
 
     public mutating func int(_ value: Int) {
         beginElement()
-        bytes.append(contentsOf: String(value).utf8)
+        Self.appendDecimal(value, to: &bytes)
+    }
+
+    /// `value` in decimal ASCII, without going through `String`.
+    public static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        if magnitude < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 20 digits, little-endian scratch
+        let count = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+            var n = 0
+            while magnitude > 0 {
+                scratch[n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                n += 1
+            }
+            return n
+        }
+        withUnsafeBytes(of: &digits) { scratch in
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(scratch[i]) }
+        }
     }
 
     public mutating func bool(_ value: Bool) {
@@ -89,17 +136,17 @@ public struct JSONWriter: Sendable {
     }
 
     /// A `key: value` pair, for the common case.
-    public mutating func field(_ name: String, _ value: String?) {
+    public mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
         string(value)
     }
 
-    public mutating func field(_ name: String, _ value: Int) {
+    public mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
         int(value)
     }
 
-    public mutating func field(_ name: String, _ value: Bool) {
+    public mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
         bool(value)
     }

@@ -42,11 +42,19 @@ public struct Router<Context: Sendable>: Sendable {
     /// with `Allow`) or 400 (malformed percent-encoding in a parameter).
     public func resolve(_ method: HTTPRequest.Method, path: String) throws(APIError) -> (Handler, RouteParameters) {
         let segments = Self.split(path)
-        let matching = routes.filter { Self.matches($0.segments, segments) }
-        guard !matching.isEmpty else { throw .notFound() }
         let effective = method == .head ? .get : method
-        guard let route = matching.first(where: { $0.method == effective }) else {
-            var allowed = matching.map(\.method.rawValue)
+        var chosen: Route? = nil
+        var pathExists = false
+        for route in routes where Self.matches(route.segments, segments) {
+            pathExists = true
+            if route.method == effective {
+                chosen = route
+                break
+            }
+        }
+        guard let route = chosen else {
+            guard pathExists else { throw .notFound() }
+            var allowed = routes.filter { Self.matches($0.segments, segments) }.map(\.method.rawValue)
             if allowed.contains("GET") { allowed.append("HEAD") }
             throw APIError(
                 .methodNotAllowed, "Method \(method.rawValue) is not allowed on this resource.",
@@ -83,7 +91,7 @@ public struct Router<Context: Sendable>: Sendable {
         guard pattern.count == segments.count else { return false }
         for (segment, raw) in zip(pattern, segments) {
             switch segment {
-            case .literal(let literal): if raw != literal { return false }
+            case .literal(let literal): if !raw.utf8.elementsEqual(literal.utf8) { return false }
             case .parameter: if raw.isEmpty { return false }
             }
         }

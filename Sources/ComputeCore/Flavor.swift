@@ -57,7 +57,7 @@ public struct Flavor: Sendable, Equatable {
 }
 
 /// A server's own copy of its flavor, taken at create time; later flavor changes don't touch it.
-public struct FlavorSnapshot: Sendable, Equatable, Codable {
+public struct FlavorSnapshot: Sendable, Equatable, Encodable {
     public var id: String
     public var name: String
     public var vcpus: Int
@@ -84,10 +84,40 @@ public struct FlavorSnapshot: Sendable, Equatable, Codable {
         case id, name, vcpus, ram, disk, swap, ephemeral
         case extraSpecs = "extra_specs"
     }
+
+    /// Reads the `flavor` object of a server record.
+    init(scanning scanner: inout RecordScanner) throws(RecordScanner.Failure) {
+        var id: String?
+        var name: String?
+        var vcpus: Int?
+        var ram: Int?
+        var disk: Int?
+        var swap: Int?
+        var ephemeral: Int?
+        var extraSpecs: [String: String]?
+        try scanner.object { key, s throws(RecordScanner.Failure) in
+            switch key {
+            case "id": id = try s.string()
+            case "name": name = try s.string()
+            case "vcpus": vcpus = try s.int()
+            case "ram": ram = try s.int()
+            case "disk": disk = try s.int()
+            case "swap": swap = try s.int()
+            case "ephemeral": ephemeral = try s.int()
+            case "extra_specs": extraSpecs = try s.stringMap()
+            default: try s.skipValue()
+            }
+        }
+        guard let id, let name, let vcpus, let ram, let disk, let swap, let ephemeral, let extraSpecs else {
+            throw scanner.failure("incomplete flavor")
+        }
+        self.init(
+            id: id, name: name, vcpus: vcpus, ram: ram, disk: disk, swap: swap, ephemeral: ephemeral, extraSpecs: extraSpecs)
+    }
 }
 
-extension Flavor: Codable {
-    /// Version of the record layout on disk; bump it with a migration in `init(from:)`.
+extension Flavor: Encodable {
+    /// Version of the record layout on disk; bump it with a migration in `init(record:)`.
     public static let recordFormat = 1
 
     enum CodingKeys: String, CodingKey {
@@ -97,21 +127,55 @@ extension Flavor: Codable {
         case recordKey = "record_key"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let format = try c.decode(Int.self, forKey: .format)
-        guard format == Self.recordFormat else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .format, in: c, debugDescription: "unsupported flavor record format \(format)")
+    /// Reads a record file's bytes (what `encode(to:)` wrote, through `JSONEncoder`).
+    public init(record bytes: [UInt8]) throws(RecordFormatError) {
+        do {
+            self = try RecordScanner.scan(bytes) { scanner throws(RecordScanner.Failure) in
+                var format: Int?
+                var id: String?
+                var name: String?
+                var vcpus: Int?
+                var ram: Int?
+                var disk: Int?
+                var swap: Int?
+                var ephemeral: Int?
+                var isPublic: Bool?
+                var description: String?
+                var extraSpecs: [String: String]?
+                var created: String?
+                var recordKey: String?
+                try scanner.object { key, s throws(RecordScanner.Failure) in
+                    switch key {
+                    case "format": format = try s.int()
+                    case "id": id = try s.string()
+                    case "name": name = try s.string()
+                    case "vcpus": vcpus = try s.int()
+                    case "ram": ram = try s.int()
+                    case "disk": disk = try s.int()
+                    case "swap": swap = try s.int()
+                    case "ephemeral": ephemeral = try s.int()
+                    case "is_public": isPublic = try s.bool()
+                    case "description": description = try s.null() ? nil : s.string()
+                    case "extra_specs": extraSpecs = try s.stringMap()
+                    case "created": created = try s.string()
+                    case "record_key": recordKey = try s.string()
+                    default: try s.skipValue()
+                    }
+                }
+                guard format == Self.recordFormat else {
+                    throw scanner.failure("unsupported flavor record format \(format.map(String.init) ?? "(none)")")
+                }
+                guard let id, let name, let vcpus, let ram, let disk, let swap, let ephemeral, let isPublic,
+                    let extraSpecs, let created = created.flatMap(Timestamp.init(canonical:)), let recordKey
+                else { throw scanner.failure("incomplete flavor record") }
+                return Flavor(
+                    id: id, name: name, vcpus: vcpus, ram: ram, disk: disk, swap: swap, ephemeral: ephemeral,
+                    isPublic: isPublic, description: description, extraSpecs: extraSpecs, created: created,
+                    recordKey: recordKey)
+            }
+        } catch {
+            throw RecordFormatError(description: error.description)
         }
-        self.init(
-            id: try c.decode(String.self, forKey: .id), name: try c.decode(String.self, forKey: .name),
-            vcpus: try c.decode(Int.self, forKey: .vcpus), ram: try c.decode(Int.self, forKey: .ram),
-            disk: try c.decode(Int.self, forKey: .disk), swap: try c.decode(Int.self, forKey: .swap),
-            ephemeral: try c.decode(Int.self, forKey: .ephemeral), isPublic: try c.decode(Bool.self, forKey: .isPublic),
-            description: try c.decodeIfPresent(String.self, forKey: .description),
-            extraSpecs: try c.decode([String: String].self, forKey: .extraSpecs),
-            created: try c.decode(Timestamp.self, forKey: .created), recordKey: try c.decode(String.self, forKey: .recordKey))
     }
 
     public func encode(to encoder: any Encoder) throws {

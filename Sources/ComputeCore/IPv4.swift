@@ -1,5 +1,5 @@
 /// An IPv4 address as its 32-bit value.
-public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertible, Encodable {
     public var value: UInt32
 
     public init(_ value: UInt32) { self.value = value }
@@ -19,19 +19,23 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     public var description: String {
-        "\(value >> 24).\(value >> 16 & 0xff).\(value >> 8 & 0xff).\(value & 0xff)"
+        var bytes: [UInt8] = []
+        appendDottedQuad(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `10.0.0.2` as ASCII bytes, without making a `String`.
+    public func appendDottedQuad(to bytes: inout [UInt8]) {
+        for shift in [24, 16, 8, 0] as [UInt32] {
+            let octet = UInt8(truncatingIfNeeded: value >> shift)
+            if octet >= 100 { bytes.append(UInt8(ascii: "0") + octet / 100) }
+            if octet >= 10 { bytes.append(UInt8(ascii: "0") + octet / 10 % 10) }
+            bytes.append(UInt8(ascii: "0") + octet % 10)
+            if shift != 0 { bytes.append(UInt8(ascii: ".")) }
+        }
     }
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let address = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not an IPv4 address: \(text)"))
-        }
-        self = address
-    }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

@@ -21,6 +21,17 @@ public struct ServerFilter: Sendable, Equatable {
         self.reservationID = reservationID
     }
 
+    /// The ordered indexes that hold every server this filter can match; a listing walks the
+    /// smallest of them instead of every server.
+    var indexKeys: [IndexKey] {
+        var keys: [IndexKey] = []
+        if let projectID { keys.append(.project(projectID)) }
+        if let status { keys.append(.status(status)) }
+        if let flavor { keys.append(.flavor(flavor)) }
+        if let reservationID { keys.append(.reservation(reservationID)) }
+        return keys.isEmpty ? [.all] : keys
+    }
+
     func matches(_ server: Server) -> Bool {
         if let projectID, server.projectID != projectID { return false }
         if let name, server.name != name { return false }
@@ -29,6 +40,27 @@ public struct ServerFilter: Sendable, Equatable {
         if let reservationID, server.reservationID != reservationID { return false }
         return true
     }
+}
+
+/// Bytes derived from a server (its encoded API view), made when the server is stored or
+/// changed, so that reads copy them instead of encoding again.
+public typealias ServerRenderer = @Sendable (Server) -> [UInt8]
+
+/// A server and its rendered view. A class, so that handing a page of them out of the lock
+/// copies references, not every field; immutable, so a reader never sees it change (a view
+/// added or dropped means a new entry in the inventory).
+public final class ServerEntry: Sendable {
+    public let server: Server
+    /// Nil until the server is first read (and after the view cache was emptied).
+    let renderedView: [UInt8]?
+
+    init(server: Server, view: [UInt8]? = nil) {
+        self.server = server
+        self.renderedView = view
+    }
+
+    /// The rendered view; entries handed out by reads always have it (empty without a renderer).
+    public var view: [UInt8] { renderedView ?? [] }
 }
 
 /// Who is asking: servers belong to a project and are created by a user.
@@ -74,13 +106,14 @@ public final class Inventory: Sendable {
 
     public init(
         records: LoadedRecords, networks: [NetworkConfig], persistence: any RecordPersistence,
-        clock: any Clock = SystemClock(), identifiers: any IdentifierSource = RandomIdentifiers()
+        clock: any Clock = SystemClock(), identifiers: any IdentifierSource = RandomIdentifiers(),
+        renderer: ServerRenderer? = nil
     ) {
         self.persistence = persistence
         self.clock = clock
         self.identifiers = identifiers
         self.defaultNetwork = networks.first?.name
-        var state = State(networks: networks)
+        var state = State(networks: networks, renderer: renderer)
         var warnings: [String] = []
         for flavor in records.flavors.sorted(by: { $0.created < $1.created }) {
             if state.flavors[flavor.id] != nil || state.flavorIDsByName[flavor.name] != nil {
@@ -101,12 +134,22 @@ public final class Inventory: Sendable {
 
     /// The server `reference` names in the caller's project: its id, else its name.
     public func server(_ reference: String, projectID: String) throws(ComputeError) -> Server {
-        try state.withLock { s throws(ComputeError) in try s.server(reference, projectID: projectID) }
+        try entry(reference, projectID: projectID).server
+    }
+
+    /// The same, with its rendered view.
+    public func entry(_ reference: String, projectID: String) throws(ComputeError) -> ServerEntry {
+        try state.withLock { s throws(ComputeError) in s.withView(try s.entry(reference, projectID: projectID)) }
     }
 
     /// A page of servers, newest first, starting after `marker` (a server id).
     public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
-        try state.withLock { s throws(ComputeError) in try s.page(filter, limit: limit, marker: marker) }
+        try entries(matching: filter, limit: limit, marker: marker).map(\.server)
+    }
+
+    /// The same, with their rendered views.
+    public func entries(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [ServerEntry] {
+        try state.withLock { s throws(ComputeError) in try s.page(filter, limit: limit, marker: marker).map { s.withView($0) } }
     }
 
     public var storeHealth: StoreHealth { persistence.health }
@@ -179,7 +222,7 @@ public final class Inventory: Sendable {
     public func updateServer(_ reference: String, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server {
         try writer.withLock { _ throws(ComputeError) in
             let (old, new) = try state.withLock { s throws(ComputeError) -> (Server, Server) in
-                let old = try s.server(reference, projectID: projectID)
+                let old = try s.entry(reference, projectID: projectID).server
                 var new = old
                 if let name = update.name, name != old.name {
                     if s.serverIDsByName[NameKey(projectID: projectID, name: name)] != nil {
@@ -203,7 +246,7 @@ public final class Inventory: Sendable {
     @discardableResult
     public func deleteServer(_ reference: String, projectID: String) throws(ComputeError) -> Server {
         try writer.withLock { _ throws(ComputeError) in
-            let server = try state.withLock { s throws(ComputeError) in try s.server(reference, projectID: projectID) }
+            let server = try state.withLock { s throws(ComputeError) in try s.entry(reference, projectID: projectID).server }
             try persist([.delete(RecordReference(kind: .server, key: server.id))]) { s in s.remove(server) }
             return server
         }
@@ -298,28 +341,58 @@ struct NameKey: Hashable, Sendable {
     var name: String
 }
 
+/// Which ordered index: every server, or those a filter value selects.
+enum IndexKey: Hashable, Sendable {
+    case all
+    case project(String)
+    case status(ServerStatus)
+    /// A flavor id or name, as in the server's flavor snapshot.
+    case flavor(String)
+    case reservation(String)
+}
+
 /// The in-memory indexes, all derived from the records.
 private struct State: Sendable {
-    var servers: [String: Server] = [:]
-    /// Listing order, ascending; listings read it backwards (newest first).
-    var order: [ServerOrderKey] = []
+    var servers: [String: ServerEntry] = [:]
+    /// Listing order (ascending; listings walk it backwards, newest first), per index key.
+    var indexes: [IndexKey: SortedKeys<ServerOrderKey>] = [:]
     var serverIDsByName: [NameKey: String] = [:]
     var pools: [String: AddressPool] = [:]
     var networkNames: [String]
     var flavors: [String: Flavor] = [:]
     var flavorIDsByName: [String: String] = [:]
+    let renderer: ServerRenderer?
+    /// How many entries hold a rendered view. Views are made on first read and kept up to
+    /// `viewCacheLimit`; then they are all dropped and the ones in use come back. This keeps
+    /// memory bounded at 100,000 servers while the pages people read stay rendered.
+    var renderedViews = 0
+    static let viewCacheLimit = 20_000
 
-    init(networks: [NetworkConfig]) {
+    init(networks: [NetworkConfig], renderer: ServerRenderer?) {
+        self.renderer = renderer
         networkNames = networks.map(\.name)
         for network in networks { pools[network.name] = AddressPool(config: network) }
     }
 
-    func server(_ reference: String, projectID: String) throws(ComputeError) -> Server {
-        if let server = servers[reference], server.projectID == projectID { return server }
-        if let id = serverIDsByName[NameKey(projectID: projectID, name: reference)], let server = servers[id] {
-            return server
+    func entry(_ reference: String, projectID: String) throws(ComputeError) -> ServerEntry {
+        if let entry = servers[reference], entry.server.projectID == projectID { return entry }
+        if let id = serverIDsByName[NameKey(projectID: projectID, name: reference)], let entry = servers[id] {
+            return entry
         }
         throw .notFound("Server \(reference) could not be found.")
+    }
+
+    /// The entry with its view rendered (and kept, within the limit).
+    mutating func withView(_ entry: ServerEntry) -> ServerEntry {
+        guard entry.renderedView == nil, let renderer else { return entry }
+        if renderedViews >= Self.viewCacheLimit {
+            for (id, cached) in servers where cached.renderedView != nil { servers[id] = ServerEntry(server: cached.server) }
+            renderedViews = 0
+        }
+        let rendered = ServerEntry(server: entry.server, view: renderer(entry.server))
+        servers[entry.server.id] = rendered
+        renderedViews += 1
+        return rendered
     }
 
     func flavor(_ reference: String) -> Flavor? {
@@ -327,46 +400,52 @@ private struct State: Sendable {
         return flavorIDsByName[reference].flatMap { flavors[$0] }
     }
 
-    func page(_ filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
-        var index = order.count - 1
+    func page(_ filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [ServerEntry] {
+        var bound: ServerOrderKey? = nil
         if let marker {
-            guard let server = servers[marker], filter.projectID == nil || server.projectID == filter.projectID else {
+            guard let entry = servers[marker], filter.projectID == nil || entry.server.projectID == filter.projectID else {
                 throw .invalidInput("Marker \(marker) could not be found.")
             }
-            index = position(of: server.order) - 1
+            bound = entry.server.order
         }
         if let name = filter.name, let projectID = filter.projectID {
-            // A name is unique in a project: at most one server, found without a scan.
-            guard let id = serverIDsByName[NameKey(projectID: projectID, name: name)], let server = servers[id],
-                filter.matches(server), index >= 0, server.order <= order[index]
+            // A name is unique in a project: at most one server, found without a walk.
+            guard let id = serverIDsByName[NameKey(projectID: projectID, name: name)], let entry = servers[id],
+                filter.matches(entry.server), bound.map({ entry.server.order < $0 }) ?? true
             else { return [] }
-            return [server]
+            return [entry]
         }
-        var page: [Server] = []
-        page.reserveCapacity(min(limit, servers.count))
-        while index >= 0, page.count < limit {
-            if let server = servers[order[index].id], filter.matches(server) { page.append(server) }
-            index -= 1
+        // Walk the smallest index that holds every match; a missing index means no match.
+        var smallest: SortedKeys<ServerOrderKey>? = nil
+        for key in filter.indexKeys {
+            guard let index = indexes[key] else { return [] }
+            if smallest == nil || index.count < smallest!.count { smallest = index }
+        }
+        guard let index = smallest else { return [] }
+        var page: [ServerEntry] = []
+        page.reserveCapacity(min(limit, index.count))
+        for key in index.descending(below: bound) {
+            guard page.count < limit else { break }
+            if let entry = servers[key.id], filter.matches(entry.server) { page.append(entry) }
         }
         return page
     }
 
-    /// Index of the first key not less than `key` (binary search).
-    func position(of key: ServerOrderKey) -> Int {
-        var low = 0
-        var high = order.count
-        while low < high {
-            let mid = (low + high) / 2
-            if order[mid] < key { low = mid + 1 } else { high = mid }
-        }
-        return low
+    /// The indexes a server appears in.
+    static func indexKeys(of server: Server) -> [IndexKey] {
+        var keys: [IndexKey] = [
+            .all, .project(server.projectID), .status(server.status), .flavor(server.flavor.id),
+            .reservation(server.reservationID),
+        ]
+        if server.flavor.name != server.flavor.id { keys.append(.flavor(server.flavor.name)) }
+        return keys
     }
 
     /// Indexes a server; returns what was wrong with it (only loaded records can be wrong).
     mutating func insert(_ server: Server) -> [String] {
         var warnings: [String] = []
-        servers[server.id] = server
-        order.insert(server.order, at: position(of: server.order))
+        servers[server.id] = ServerEntry(server: server)
+        for key in Self.indexKeys(of: server) { indexes[key, default: SortedKeys()].insert(server.order) }
         let key = NameKey(projectID: server.projectID, name: server.name)
         if serverIDsByName[key] == nil {
             serverIDsByName[key] = server.id
@@ -375,15 +454,17 @@ private struct State: Sendable {
                 "server \(server.id): the name \(server.name) is already used by another server; reachable by id only")
         }
         if let address = server.address {
-            if let network = server.network, var pool = pools[network] {
-                if pool.claim(address) {
-                    pool.advanceHint()
-                } else if pool.config.contains(address) {
+            // Mutated in place through the subscript: a copy of the pool would copy its whole
+            // bitmap on write (128 KiB for a /12) for every server loaded.
+            if let network = server.network, pools[network] != nil {
+                if pools[network]!.claim(address) {
+                    pools[network]!.advanceHint()
+                } else if pools[network]!.config.contains(address) {
                     warnings.append("server \(server.id): address \(address) is also held by another server")
                 } else {
-                    warnings.append("server \(server.id): address \(address) is outside network \(network) (\(pool.config.cidr))")
+                    warnings.append(
+                        "server \(server.id): address \(address) is outside network \(network) (\(pools[network]!.config.cidr))")
                 }
-                pools[network] = pool
             } else {
                 warnings.append(
                     "server \(server.id): network \(server.network ?? "-") is not configured; its address \(address) is kept but not managed"
@@ -394,9 +475,11 @@ private struct State: Sendable {
     }
 
     mutating func remove(_ server: Server) {
-        servers[server.id] = nil
-        let at = position(of: server.order)
-        if at < order.count, order[at] == server.order { order.remove(at: at) }
+        if servers.removeValue(forKey: server.id)?.renderedView != nil { renderedViews -= 1 }
+        for key in Self.indexKeys(of: server) {
+            indexes[key]?.remove(server.order)
+            if indexes[key]?.isEmpty == true { indexes[key] = nil }
+        }
         let key = NameKey(projectID: server.projectID, name: server.name)
         if serverIDsByName[key] == server.id { serverIDsByName[key] = nil }
         if let address = server.address, let network = server.network, pools[network] != nil {

@@ -1,5 +1,5 @@
 /// The states a server can be in, by the status name both APIs show.
-public enum ServerStatus: String, Sendable, CaseIterable, Codable {
+public enum ServerStatus: String, Sendable, CaseIterable, Encodable {
     case active = "ACTIVE"
     case build = "BUILD"
     case shutoff = "SHUTOFF"
@@ -71,8 +71,13 @@ struct ServerOrderKey: Sendable, Comparable, Hashable {
     }
 }
 
-extension Server: Codable {
-    /// Version of the record layout on disk; bump it with a migration in `init(from:)`.
+/// A record file that is not a valid record of this release; the store sets it aside.
+public struct RecordFormatError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+extension Server: Encodable {
+    /// Version of the record layout on disk; bump it with a migration in `init(record:)`.
     public static let recordFormat = 1
 
     enum CodingKeys: String, CodingKey {
@@ -84,24 +89,71 @@ extension Server: Codable {
         case launchIndex = "launch_index"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let format = try c.decode(Int.self, forKey: .format)
-        guard format == Self.recordFormat else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .format, in: c, debugDescription: "unsupported server record format \(format)")
+    /// Reads a record file's bytes (what `encode(to:)` wrote, through `JSONEncoder`).
+    public init(record bytes: [UInt8]) throws(RecordFormatError) {
+        do {
+            self = try RecordScanner.scan(bytes) { scanner throws(RecordScanner.Failure) in
+                var format: Int?
+                var id: String?
+                var name: String?
+                var projectID: String?
+                var userID: String?
+                var status: String?
+                var flavor: FlavorSnapshot?
+                var image: String?
+                var keyName: String?
+                var network: String?
+                var address: String?
+                var metadata: [String: String]?
+                var reservationID: String?
+                var launchIndex: Int?
+                var created: String?
+                var updated: String?
+                try scanner.object { key, s throws(RecordScanner.Failure) in
+                    switch key {
+                    case "format": format = try s.int()
+                    case "id": id = try s.string()
+                    case "name": name = try s.string()
+                    case "project_id": projectID = try s.string()
+                    case "user_id": userID = try s.string()
+                    case "status": status = try s.string()
+                    case "flavor": flavor = try FlavorSnapshot(scanning: &s)
+                    case "image": image = try s.string()
+                    case "key_name": keyName = try s.null() ? nil : s.string()
+                    case "network": network = try s.null() ? nil : s.string()
+                    case "address": address = try s.null() ? nil : s.string()
+                    case "metadata": metadata = try s.stringMap()
+                    case "reservation_id": reservationID = try s.string()
+                    case "launch_index": launchIndex = try s.int()
+                    case "created": created = try s.string()
+                    case "updated": updated = try s.string()
+                    default: try s.skipValue()
+                    }
+                }
+                guard format == Self.recordFormat else {
+                    throw scanner.failure("unsupported server record format \(format.map(String.init) ?? "(none)")")
+                }
+                func required<T>(_ value: T?, _ field: String) throws(RecordScanner.Failure) -> T {
+                    guard let value else { throw RecordScanner.Failure(description: "missing or invalid \(field)") }
+                    return value
+                }
+                return Server(
+                    id: try required(id, "id"), name: try required(name, "name"),
+                    projectID: try required(projectID, "project_id"), userID: try required(userID, "user_id"),
+                    status: try required(status.flatMap(ServerStatus.init(rawValue:)), "status"),
+                    flavor: try required(flavor, "flavor"), image: try required(image, "image"), keyName: keyName,
+                    network: network,
+                    address: try address.map { a throws(RecordScanner.Failure) in
+                        try required(IPv4Address(a), "address")
+                    },
+                    metadata: try required(metadata, "metadata"), reservationID: try required(reservationID, "reservation_id"),
+                    launchIndex: try required(launchIndex, "launch_index"),
+                    created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
+                    updated: try required(updated.flatMap(Timestamp.init(canonical:)), "updated"))
+            }
+        } catch {
+            throw RecordFormatError(description: error.description)
         }
-        self.init(
-            id: try c.decode(String.self, forKey: .id), name: try c.decode(String.self, forKey: .name),
-            projectID: try c.decode(String.self, forKey: .projectID), userID: try c.decode(String.self, forKey: .userID),
-            status: try c.decode(ServerStatus.self, forKey: .status), flavor: try c.decode(FlavorSnapshot.self, forKey: .flavor),
-            image: try c.decode(String.self, forKey: .image), keyName: try c.decodeIfPresent(String.self, forKey: .keyName),
-            network: try c.decodeIfPresent(String.self, forKey: .network),
-            address: try c.decodeIfPresent(IPv4Address.self, forKey: .address),
-            metadata: try c.decode([String: String].self, forKey: .metadata),
-            reservationID: try c.decode(String.self, forKey: .reservationID),
-            launchIndex: try c.decode(Int.self, forKey: .launchIndex),
-            created: try c.decode(Timestamp.self, forKey: .created), updated: try c.decode(Timestamp.self, forKey: .updated))
     }
 
     public func encode(to encoder: any Encoder) throws {

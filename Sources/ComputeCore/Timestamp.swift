@@ -6,7 +6,7 @@
 ///
 /// Records keep microseconds so that ordering by creation time is stable; views show whole
 /// seconds (`2026-11-29T05:11:36Z`), the form the contract and Nova use.
-public struct Timestamp: Sendable, Hashable, Comparable, Codable {
+public struct Timestamp: Sendable, Hashable, Comparable, Encodable {
     public var microsecondsSinceEpoch: Int64
 
     public init(microsecondsSinceEpoch: Int64) {
@@ -18,22 +18,55 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     }
 
     /// `2026-11-29T05:11:36Z`: what clients see.
-    public var iso8601Seconds: String { format(fraction: false) }
+    public var iso8601Seconds: String {
+        var bytes: [UInt8] = []
+        appendISO8601(to: &bytes, fraction: false)
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     /// `2026-11-29T05:11:36.123456Z`: what records store.
-    public var iso8601Microseconds: String { format(fraction: true) }
+    public var iso8601Microseconds: String {
+        var bytes: [UInt8] = []
+        appendISO8601(to: &bytes, fraction: true)
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
-    private func format(fraction: Bool) -> String {
+    /// Appends the ISO 8601 form (with microseconds when `fraction`) as ASCII bytes; views
+    /// write timestamps this way, without making a `String`.
+    public func appendISO8601(to bytes: inout [UInt8], fraction: Bool = false) {
         let (seconds, micros) = microsecondsSinceEpoch.floorDividedAndRemainder(by: 1_000_000)
         let (days, secondOfDay) = seconds.floorDividedAndRemainder(by: 86_400)
         let (year, month, day) = Self.civilDate(fromDaysSinceEpoch: days)
-        var text = ""
-        text.reserveCapacity(27)
-        text += Self.pad(year, 4) + "-" + Self.pad(month, 2) + "-" + Self.pad(day, 2)
-        text += "T" + Self.pad(secondOfDay / 3600, 2) + ":" + Self.pad(secondOfDay / 60 % 60, 2)
-        text += ":" + Self.pad(secondOfDay % 60, 2)
-        if fraction { text += "." + Self.pad(micros, 6) }
-        return text + "Z"
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            if rest >= divisor * 10 {  // a year past 9999
+                for d in String(rest).utf8 { bytes.append(d) }
+                return
+            }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        if fraction {
+            bytes.append(UInt8(ascii: "."))
+            digits(micros, 6)
+        }
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// Parses the two forms this type writes (`…:36Z` and `…:36.123456Z`, any number of
@@ -64,16 +97,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
         self.microsecondsSinceEpoch = seconds * 1_000_000 + micros
     }
 
-    // MARK: Codable: records store the canonical microsecond string, which `jq` users can read.
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let value = Timestamp(canonical: text) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not a UTC timestamp: \(text)"))
-        }
-        self = value
-    }
+    // MARK: Encodable: records store the canonical microsecond string, which `jq` users can read.
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
@@ -101,11 +125,6 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     private static func digits(_ bytes: [UInt8], _ start: Int, _ count: Int) -> Int64? {

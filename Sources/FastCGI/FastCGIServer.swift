@@ -38,23 +38,45 @@ public struct FastCGIResponse: Sendable {
         self.body = body
     }
 
-    /// The CGI header block. `Content-Length` is always the body's length; CR and LF are
-    /// removed from values so nothing can inject a header.
+    /// The CGI header block. `Content-Length` is the body's length unless a header gives it
+    /// (HEAD); CR and LF are left out of names and values so nothing can inject a header.
     public var headerBlock: [UInt8] {
-        var text = "Status: \(status) \(Self.clean(reason))\r\n"
+        var block: [UInt8] = []
+        block.reserveCapacity(64 + headers.count * 48)
+        block.append(contentsOf: "Status: ".utf8)
+        Self.appendDecimal(status, to: &block)
+        block.append(UInt8(ascii: " "))
+        Self.appendClean(reason, to: &block)
+        block.append(contentsOf: Self.crlf)
         var hasLength = false
         for (name, value) in headers {
-            if name.lowercased() == "content-length" { hasLength = true }
-            text += "\(Self.clean(name)): \(Self.clean(value))\r\n"
+            hasLength = hasLength || name.utf8.elementsEqual("content-length".utf8) { Self.lowercase($0) == $1 }
+            Self.appendClean(name, to: &block)
+            block.append(contentsOf: ": ".utf8)
+            Self.appendClean(value, to: &block)
+            block.append(contentsOf: Self.crlf)
         }
-        if !hasLength { text += "Content-Length: \(body.count)\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+        if !hasLength {
+            block.append(contentsOf: "Content-Length: ".utf8)
+            Self.appendDecimal(body.count, to: &block)
+            block.append(contentsOf: Self.crlf)
+        }
+        block.append(contentsOf: Self.crlf)
+        return block
     }
 
-    private static func clean(_ text: String) -> String {
-        text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
-            ? String(text.filter { $0 != "\r" && $0 != "\n" && $0 != "\r\n" }) : text
+    private static let crlf: [UInt8] = [0x0D, 0x0A]
+
+    private static func lowercase(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+    }
+
+    private static func appendClean(_ text: String, to block: inout [UInt8]) {
+        for byte in text.utf8 where byte != 0x0D && byte != 0x0A { block.append(byte) }
+    }
+
+    private static func appendDecimal(_ value: Int, to block: inout [UInt8]) {
+        block.append(contentsOf: String(value).utf8)
     }
 }
 
@@ -62,9 +84,10 @@ public struct FastCGIResponse: Sendable {
 ///
 /// What FASTCGI-NOTES measured, applied: no accept mutex (Linux accept() is safe to share),
 /// an explicit `FCGX_Finish_r` after each response (else it sits in libfcgi's buffer), no
-/// kept connections. Shutdown never `shutdown()`s the socket: threads `poll()` the socket
-/// and a wake pipe, the listening socket is non-blocking so a thread that loses the race to
-/// `accept()` just polls again, and SIGTERM stops new accepts and drains in-flight requests.
+/// kept connections. Shutdown never `shutdown()`s the socket: threads wait in epoll on the
+/// socket and a wake pipe, the listening socket is non-blocking so a thread that loses the
+/// race to `accept()` just waits again, and SIGTERM stops new accepts and drains in-flight
+/// requests.
 public final class FastCGIServer: Sendable {
     public struct Configuration: Sendable {
         public var threads: Int
@@ -169,23 +192,41 @@ public final class FastCGIServer: Sendable {
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
         FCGX_InitRequest(request, listener.fd, 0)
-        var fds = [
-            pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
-        ]
+        // Each thread waits in its own epoll set: the listening socket with EPOLLEXCLUSIVE, so
+        // a connection wakes one waiting thread rather than all of them, and the wake pipe
+        // (shared, level-triggered), so shutdown wakes every thread.
+        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epoll >= 0 else {
+            logger.critical("epoll_create1 failed in thread \(index): \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { close(epoll) }
+        var listenEvent = epoll_event(events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, data: epoll_data(fd: listener.fd))
+        var wakeEvent = epoll_event(events: EPOLLIN.rawValue, data: epoll_data(fd: wakeRead))
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, listener.fd, &listenEvent) == 0,
+            epoll_ctl(epoll, EPOLL_CTL_ADD, wakeRead, &wakeEvent) == 0
+        else {
+            logger.critical("epoll_ctl failed in thread \(index): \(String(cString: strerror(errno)))")
+            return
+        }
+        var events = [epoll_event](repeating: epoll_event(), count: 2)
         while true {
-            fds[0].revents = 0
-            fds[1].revents = 0
-            if poll(&fds, 2, -1) < 0 {
+            let ready = epoll_wait(epoll, &events, 2, -1)
+            if ready < 0 {
                 if errno == EINTR { continue }
-                logger.critical("poll failed in thread \(index): \(String(cString: strerror(errno)))")
+                logger.critical("epoll_wait failed in thread \(index): \(String(cString: strerror(errno)))")
                 return
             }
-            if fds[1].revents != 0 { return }  // shutting down; the byte stays for the others
-            guard fds[0].revents & Int16(POLLIN) != 0 else {
-                logger.error("listening socket \(listener.description) reports an error (revents \(fds[0].revents))")
-                usleep(100_000)
-                continue
+            var listenerReady = false
+            for event in events.prefix(Int(ready)) {
+                if event.data.fd == wakeRead { return }  // shutting down; the byte stays for the others
+                if event.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+                    logger.error("listening socket \(listener.description) reports an error (events \(event.events))")
+                    usleep(100_000)
+                }
+                listenerReady = listenerReady || event.events & EPOLLIN.rawValue != 0
             }
+            guard listenerReady else { continue }
             inFlight.add(1, ordering: .sequentiallyConsistent)
             if stopping.load(ordering: .sequentiallyConsistent) {
                 inFlight.subtract(1, ordering: .sequentiallyConsistent)
@@ -209,6 +250,12 @@ public final class FastCGIServer: Sendable {
     private func respond(to request: UnsafeMutablePointer<FCGX_Request>) {
         let params = Self.params(request.pointee.envp)
         let body = readBody(request.pointee.in, declaredLength: params["CONTENT_LENGTH"])
+        if case .complete = body, FCGX_HasSeenEOF(request.pointee.in) == EOF {
+            // Everything nginx sent is read, so a plain close() cannot reset the connection:
+            // skip libfcgi's shutdown-then-wait-for-EOF (up to 2 s) at Finish, which holds the
+            // thread for a round trip to nginx. A body left unread keeps that careful close.
+            FCGX_Detach(request)
+        }
         let response = handler(FastCGIRequest(params: params, body: body))
         let out = request.pointee.out
         let header = response.headerBlock
@@ -221,14 +268,17 @@ public final class FastCGIServer: Sendable {
         }
     }
 
-    /// The NULL-terminated `NAME=value` array, copied out (libfcgi frees it at Finish).
+    /// The NULL-terminated `NAME=value` array, copied out (libfcgi frees it at Finish). Split on
+    /// bytes: this runs for every parameter of every request.
     static func params(_ envp: FCGX_ParamArray?) -> [String: String] {
         var params: [String: String] = [:]
+        params.reserveCapacity(32)
         guard var entry = envp else { return params }
         while let pointer = entry.pointee {
-            let pair = String(cString: pointer)
-            if let equals = pair.firstIndex(of: "=") {
-                params[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            let pair = UnsafeRawBufferPointer(start: pointer, count: strlen(pointer))
+            if let equals = pair.firstIndex(of: UInt8(ascii: "=")) {
+                params[String(decoding: pair[..<equals], as: UTF8.self)] = String(
+                    decoding: pair[(equals + 1)...], as: UTF8.self)
             }
             entry += 1
         }

@@ -33,13 +33,12 @@ public final class RequestFuzzer: Sendable {
     }
 
     private static func makeTarget() -> Target {
-        let inventory = Inventory(
-            records: LoadedRecords(isNew: true), networks: [.defaultPrivate], persistence: MemoryPersistence())
-        try? inventory.seedDefaultFlavors()
         let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
         let service = ComputeService(
-            inventory: inventory, configuration: .init(maxBodyBytes: maxBodyBytes, version: "fuzz"), logger: logger)
-        return Target(inventory: inventory, adapter: FastCGIAdapter(service: service, logger: logger))
+            records: LoadedRecords(isNew: true), networks: [.defaultPrivate], persistence: MemoryPersistence(),
+            configuration: .init(maxBodyBytes: maxBodyBytes, version: "fuzz"), logger: logger)
+        try? service.inventory.seedDefaultFlavors()
+        return Target(inventory: service.inventory, adapter: FastCGIAdapter(service: service, logger: logger))
     }
 
     /// The request an input describes.

@@ -96,7 +96,6 @@ struct Loader {
         let fds = kindFDs
         let directory = directory
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-            let decoder = JSONDecoder()
             let range = (chunk * chunkSize)..<min(work.count, (chunk + 1) * chunkSize)
             guard !range.isEmpty else { return }
             var local: [(kind: RecordKind, name: String, outcome: Result<Record, RecordProblem>)] = []
@@ -104,7 +103,7 @@ struct Loader {
             for (kind, name) in work[range] {
                 let path = "\(directory)/\(kind.rawValue)/\(name)"
                 let outcome = Result { () throws(RecordProblem) -> Record in
-                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path, decoder: decoder)
+                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path)
                 }
                 local.append((kind, name, outcome))
             }
@@ -130,7 +129,7 @@ struct Loader {
         case damaged(String)
     }
 
-    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String, decoder: JSONDecoder)
+    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String)
         throws(RecordProblem) -> Record
     {
         let bytes: [UInt8]
@@ -143,12 +142,12 @@ struct Loader {
         do {
             switch kind {
             case .server:
-                let server = try decoder.decode(Server.self, from: Data(bytes))
+                let server = try Server(record: bytes)
                 guard server.id == key else { throw RecordProblem.damaged("its id \(server.id) does not match its file name") }
                 try Validation.name(server.name, field: "name")
                 return .server(server)
             case .flavor:
-                let flavor = try decoder.decode(Flavor.self, from: Data(bytes))
+                let flavor = try Flavor(record: bytes)
                 guard flavor.recordKey == key else { throw RecordProblem.damaged("its record_key does not match its file name") }
                 try Validation.flavorID(flavor.id, field: "id")
                 try Validation.name(flavor.name, field: "name")
@@ -156,20 +155,10 @@ struct Loader {
             }
         } catch let problem as RecordProblem {
             throw problem
-        } catch let error as DecodingError {
-            throw .damaged("not a valid \(kind) record: \(Self.describe(error))")
+        } catch let error as RecordFormatError {
+            throw .damaged("not a valid \(kind) record: \(error)")
         } catch {
             throw .damaged("not a valid \(kind) record: \(error)")
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let c): "\(c.codingPath.map(\.stringValue).joined(separator: ".")) \(c.debugDescription)"
-        case .keyNotFound(let key, _): "missing \(key.stringValue)"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c):
-            "wrong type at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
-        @unknown default: "\(error)"
         }
     }
 

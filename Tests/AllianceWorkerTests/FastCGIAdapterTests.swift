@@ -52,7 +52,7 @@ let capturedParams: [String: String] = [
         (["HTTPS": "on", "HTTP_HOST": "h", "SERVER_PORT": "8443"], "https://h:8443"),
     ])
     func baseURLLeavesOutDefaultPorts(params: [String: String], expected: String) {
-        #expect(FastCGIAdapter.baseURL(params) == expected)
+        #expect(FastCGIAdapter.origin(params)?.url == expected)
     }
 
     @Test func anInvalidMethodIsNotARequest() {

@@ -11,11 +11,12 @@ struct TestClient {
     let service: ComputeService
 
     init(networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024) {
-        inventory = Inventory(records: LoadedRecords(isNew: true), networks: networks, persistence: persistence)
-        try! inventory.seedDefaultFlavors()
         service = ComputeService(
-            inventory: inventory, configuration: .init(maxBodyBytes: maxBodyBytes, version: "test"),
+            records: LoadedRecords(isNew: true), networks: networks, persistence: persistence,
+            configuration: .init(maxBodyBytes: maxBodyBytes, version: "test"),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        inventory = service.inventory
+        try! inventory.seedDefaultFlavors()
     }
 
     func send(_ method: HTTPRequest.Method, _ target: String, json: String? = nil, bytes: [UInt8]? = nil) -> TestResponse {

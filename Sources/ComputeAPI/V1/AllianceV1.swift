@@ -12,7 +12,7 @@ struct AllianceV1: Sendable {
         router.add(.get, "/servers") { context, _ in try listServers(context) }
         router.add(.post, "/servers") { context, _ in try createServers(context) }
         router.add(.get, "/servers/{ref}") { context, p in
-            .json(.ok, V1View.serverDocument(try inventory.server(p["ref"], projectID: context.caller.projectID)))
+            .json(.ok, V1View.serverDocument(try inventory.entry(p["ref"], projectID: context.caller.projectID)))
         }
         router.add(.patch, "/servers/{ref}") { context, p in
             let request = try context.decodeBody(V1ServerUpdateRequest.self)
@@ -52,12 +52,12 @@ struct AllianceV1: Sendable {
             filter.status = value
         }
         let limit = try query.integer("limit", in: Self.listLimit) ?? Self.listLimit.upperBound
-        let servers = try inventory.servers(matching: filter, limit: limit, marker: query.value("marker"))
+        let entries = try inventory.entries(matching: filter, limit: limit, marker: query.value("marker"))
 
-        var w = JSONWriter(capacity: 128 + servers.count * 560)
+        var w = JSONWriter(capacity: 128 + entries.reduce(0) { $0 + $1.view.count + 1 })
         w.beginObject()
-        V1View.servers(servers, into: &w)
-        if servers.count == limit, let last = servers.last {
+        V1View.servers(entries, into: &w)
+        if entries.count == limit, let last = entries.last?.server {
             // A full page: link to the next one, with the same filters.
             var next = query.pairs.filter { Self.listFilters.contains($0.name) }
             next += [("limit", String(limit)), ("marker", last.id)]

@@ -25,7 +25,8 @@ enum V1View {
             w.beginArray()
             w.beginObject()
             w.field("version", 4)
-            w.field("addr", address.description)
+            w.key("addr")
+            w.unescapedString { address.appendDottedQuad(to: &$0) }
             w.endObject()
             w.endArray()
         }
@@ -33,9 +34,18 @@ enum V1View {
         w.key("metadata")
         w.stringDictionary(server.metadata)
         w.field("reservation_id", server.reservationID)
-        w.field("created", server.created.iso8601Seconds)
-        w.field("updated", server.updated.iso8601Seconds)
+        w.key("created")
+        w.unescapedString { server.created.appendISO8601(to: &$0) }
+        w.key("updated")
+        w.unescapedString { server.updated.appendISO8601(to: &$0) }
         w.endObject()
+    }
+
+    /// The view of one server, as the inventory keeps it (see `ComputeService`).
+    static let render: ServerRenderer = { server in
+        var w = JSONWriter(capacity: 512)
+        Self.server(server, into: &w)
+        return w.bytes
     }
 
     /// `"servers": [view…]` inside an open object.
@@ -44,6 +54,24 @@ enum V1View {
         w.beginArray()
         for server in servers { Self.server(server, into: &w) }
         w.endArray()
+    }
+
+    /// `"servers": [view…]` from the views the inventory keeps.
+    static func servers(_ entries: [ServerEntry], into w: inout JSONWriter) {
+        w.key("servers")
+        w.beginArray()
+        for entry in entries { w.raw(entry.view) }
+        w.endArray()
+    }
+
+    /// `{"server": view}` from the view the inventory keeps.
+    static func serverDocument(_ entry: ServerEntry) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(entry.view.count + 12)
+        bytes.append(contentsOf: #"{"server":"#.utf8)
+        bytes.append(contentsOf: entry.view)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     static func flavor(_ flavor: Flavor, into w: inout JSONWriter) {
