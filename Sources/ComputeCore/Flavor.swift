@@ -129,6 +129,14 @@ extension Flavor: Encodable {
 
     /// Reads a record file's bytes (what `encode(to:)` wrote, through `JSONEncoder`).
     public init(record bytes: [UInt8]) throws(RecordFormatError) {
+        let outcome = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(RecordFormatError) in try Self(record: buffer) }
+        }
+        self = try outcome.get()
+    }
+
+    /// The same, from a buffer (the store reads files into a reused one).
+    public init(record bytes: UnsafeBufferPointer<UInt8>) throws(RecordFormatError) {
         do {
             self = try RecordScanner.scan(bytes) { scanner throws(RecordScanner.Failure) in
                 var format: Int?

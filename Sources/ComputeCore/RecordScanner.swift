@@ -20,19 +20,14 @@ struct RecordScanner {
     }
 
     /// Scans a whole document: `body` reads the top-level value, then only whitespace may follow.
-    static func scan<T>(_ data: [UInt8], _ body: (inout RecordScanner) throws(Failure) -> T) throws(Failure) -> T {
-        let outcome: Result<T, Failure> = data.withUnsafeBufferPointer { buffer in
-            var scanner = RecordScanner(buffer)
-            do {
-                let value = try body(&scanner)
-                scanner.skipWhitespace()
-                guard scanner.position == buffer.count else { throw scanner.failure("unexpected data after the value") }
-                return .success(value)
-            } catch {
-                return .failure(error as! Failure)
-            }
-        }
-        return try outcome.get()
+    static func scan<T>(_ buffer: UnsafeBufferPointer<UInt8>, _ body: (inout RecordScanner) throws(Failure) -> T) throws(Failure)
+        -> T
+    {
+        var scanner = RecordScanner(buffer)
+        let value = try body(&scanner)
+        scanner.skipWhitespace()
+        guard scanner.position == buffer.count else { throw scanner.failure("unexpected data after the value") }
+        return value
     }
 
     func failure(_ message: String) -> Failure { Failure(description: "\(message) at byte \(position)") }

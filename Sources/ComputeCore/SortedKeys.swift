@@ -43,7 +43,8 @@ struct SortedKeys<Key: Comparable & Sendable>: Sendable {
             count = 1
             return true
         }
-        let c = chunkIndex(for: key)
+        // New servers are the newest: most inserts go at the very end.
+        let c = chunks[chunks.count - 1].last! < key ? chunks.count - 1 : chunkIndex(for: key)
         let at = Self.position(of: key, in: chunks[c])
         if at < chunks[c].count, chunks[c][at] == key { return false }
         chunks[c].insert(key, at: at)

@@ -18,6 +18,13 @@ public enum Validation {
 
     /// A free-text reference (image, key name): 1–max characters, printable, no surrounding whitespace.
     public static func text(_ value: String, field: String, maxLength: Int) throws(ComputeError) {
+        // Most names are printable ASCII without surrounding spaces: no Unicode tables needed.
+        let utf8 = value.utf8
+        if !utf8.isEmpty, utf8.count <= maxLength, utf8.first != 0x20, utf8.last != 0x20,
+            utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+        {
+            return
+        }
         let scalars = value.unicodeScalars
         guard !scalars.isEmpty else { throw .invalidField(field, "must not be empty.") }
         guard scalars.count <= maxLength else {

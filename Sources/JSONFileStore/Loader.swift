@@ -98,12 +98,13 @@ struct Loader {
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             let range = (chunk * chunkSize)..<min(work.count, (chunk + 1) * chunkSize)
             guard !range.isEmpty else { return }
+            let buffer = POSIX.ReadBuffer()
             var local: [(kind: RecordKind, name: String, outcome: Result<Record, RecordProblem>)] = []
             local.reserveCapacity(range.count)
             for (kind, name) in work[range] {
                 let path = "\(directory)/\(kind.rawValue)/\(name)"
                 let outcome = Result { () throws(RecordProblem) -> Record in
-                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path)
+                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path, buffer: buffer)
                 }
                 local.append((kind, name, outcome))
             }
@@ -129,15 +130,15 @@ struct Loader {
         case damaged(String)
     }
 
-    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String)
+    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String, buffer: POSIX.ReadBuffer)
         throws(RecordProblem) -> Record
     {
-        let bytes: [UInt8]
         do {
-            bytes = try POSIX.readFile(directory: fd, name: name, path: path)
+            try buffer.read(directory: fd, name: name, path: path)
         } catch {
             throw error.errno == EISDIR ? .damaged("a directory, not a record") : .unreadable(error)
         }
+        let bytes = buffer.bytes
         let key = String(name.dropLast(5))
         do {
             switch kind {
