@@ -16,6 +16,7 @@ public struct FastCGIAdapter: Sendable {
 
     public func handle(_ request: FastCGIRequest) -> FastCGIResponse {
         let started = ContinuousClock.now
+        service.statistics.begin()
         let response: APIResponse
         if let apiRequest = Self.apiRequest(from: request) {
             response = service.respond(to: apiRequest)
@@ -24,8 +25,10 @@ public struct FastCGIAdapter: Sendable {
         }
         let elapsed = ContinuousClock.now - started
         let micros = Int(elapsed.components.seconds) * 1_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000_000)
-        logger.info(
-            "\(request.params["REQUEST_METHOD"] ?? "-") \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms",
+        let slow = service.statistics.end(status: response.status.code, microseconds: micros)
+        logger.log(
+            level: slow ? .warning : .info,
+            "\(request.params["REQUEST_METHOD"] ?? "-") \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms\(slow ? " slow (over \(service.statistics.slowThresholdMicroseconds / 1000) ms)" : "")",
             metadata: ["request_id": "\(request.params["REQUEST_ID"] ?? "-")"])
         return Self.fastCGIResponse(from: response)
     }

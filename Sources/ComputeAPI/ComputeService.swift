@@ -27,15 +27,23 @@ public final class ComputeService: Sendable {
         public var version: String
         /// Who unauthenticated requests act as.
         public var anonymousCaller: Caller
+        /// Requests at least this slow are counted in `/healthz` and logged as slow.
+        public var slowRequestMilliseconds: Int
 
-        public init(maxBodyBytes: Int = 64 * 1024, version: String, anonymousCaller: Caller = .anonymous) {
+        public init(
+            maxBodyBytes: Int = 64 * 1024, version: String, anonymousCaller: Caller = .anonymous,
+            slowRequestMilliseconds: Int = 1000
+        ) {
             self.maxBodyBytes = maxBodyBytes
             self.version = version
             self.anonymousCaller = anonymousCaller
+            self.slowRequestMilliseconds = slowRequestMilliseconds
         }
     }
 
     public let inventory: Inventory
+    /// Served, in flight, slow: updated by the transport, reported by `/healthz`.
+    public let statistics: RequestStatistics
     private let configuration: Configuration
     private let logger: Logger
     private let router: Router<RequestContext>
@@ -53,9 +61,12 @@ public final class ComputeService: Sendable {
         self.inventory = inventory
         self.configuration = configuration
         self.logger = logger
+        let statistics = RequestStatistics(slowThresholdMicroseconds: configuration.slowRequestMilliseconds * 1000)
+        self.statistics = statistics
         var router = Router<RequestContext>()
         AllianceV1(inventory: inventory).register(into: &router)
-        HealthEndpoint(inventory: inventory, version: configuration.version, startedAt: startedAt).register(into: &router)
+        HealthEndpoint(inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
+            .register(into: &router)
         self.router = router
     }
 

@@ -1,10 +1,12 @@
 import ComputeCore
 import HTTPTypes
 
-/// `GET /healthz`: liveness and readiness in one JSON document. 200 when the store accepts
-/// writes, 503 (same document, `"status": "degraded"`) when it does not.
+/// `GET /healthz`: liveness, readiness and status in one JSON document, like php-fpm's
+/// status page. 200 when the store accepts writes, 503 (same document, `"status":
+/// "degraded"`) when it does not. nginx serves it to localhost only.
 struct HealthEndpoint: Sendable {
     let inventory: Inventory
+    let statistics: RequestStatistics
     let version: String
     let startedAt: Timestamp
 
@@ -26,6 +28,15 @@ struct HealthEndpoint: Sendable {
         w.field("writable", store.writable)
         w.field("problem", store.problem?.rawValue)
         w.field("damaged_files", store.damagedFiles)
+        w.endObject()
+        let requests = statistics.snapshot
+        w.key("requests")
+        w.beginObject()
+        w.field("served", requests.served)
+        w.field("in_flight", requests.inFlight)
+        w.field("slow", requests.slow)
+        w.field("slow_threshold_ms", statistics.slowThresholdMicroseconds / 1000)
+        w.field("server_errors", requests.serverErrors)
         w.endObject()
         w.field("servers", counts.servers)
         w.field("flavors", counts.flavors)
