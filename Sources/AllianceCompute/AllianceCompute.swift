@@ -19,6 +19,6 @@ struct AllianceCompute: ParsableCommand {
               alliance-compute serve --bind fd0 --data-dir /var/lib/alliance-compute
             """,
         version: version,
-        subcommands: [Serve.self]
+        subcommands: [Serve.self, Check.self]
     )
 }

@@ -77,6 +77,11 @@ struct Serve: ParsableCommand {
             "Seconds SIGTERM waits for requests in progress (keep it under systemd's TimeoutStopSec).", valueName: "seconds"))
     var drainTimeout = 10.0
 
+    @Option(
+        help: ArgumentHelp(
+            "Requests at least this slow are logged as warnings and counted in /healthz.", valueName: "milliseconds"))
+    var slowRequestMs = 1000
+
     @Option(help: ArgumentHelp("Least severe log level written.", valueName: "trace|debug|info|notice|warning|error|critical"))
     var logLevel: LogLevel = .info
 
@@ -85,10 +90,16 @@ struct Serve: ParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256.") }
         guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes.") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative.") }
+        guard slowRequestMs >= 1 else { throw ValidationError("--slow-request-ms must be at least 1.") }
         _ = try networkConfigs()
     }
 
     func networkConfigs() throws -> [NetworkConfig] {
+        try Self.parseNetworks(networks)
+    }
+
+    /// `NAME=CIDR` options as networks (shared with `check`).
+    static func parseNetworks(_ networks: [String]) throws -> [NetworkConfig] {
         var configs: [NetworkConfig] = []
         for item in networks {
             let parts = item.split(separator: "=", maxSplits: 1)
@@ -134,7 +145,9 @@ struct Serve: ParsableCommand {
             isNew = records.isNew
             service = ComputeService(
                 records: records, networks: try networkConfigs(), persistence: store,
-                configuration: .init(maxBodyBytes: maxBodySize, version: AllianceCompute.version), logger: logger,
+                configuration: .init(
+                    maxBodyBytes: maxBodySize, version: AllianceCompute.version, slowRequestMilliseconds: slowRequestMs),
+                logger: logger,
                 startedAt: startedAt)
         } catch {
             logger.critical("\(error)")

@@ -132,6 +132,57 @@ public final class JSONFileStore: RecordPersistence {
         return (store, records)
     }
 
+    /// What `inspect` found.
+    public struct Inspection: Sendable {
+        public var records: LoadedRecords
+        public var damaged: [DamagedFile]
+        public var temporaryFiles: [String]
+        public var unfinishedCommits: [String]
+    }
+
+    /// Reads every record without taking the lock or changing anything (a running worker may
+    /// own the directory): what `alliance-compute check` reports.
+    public static func inspect(directory: String, logger: Logger) throws(StoreOpenError) -> Inspection {
+        var opened: [Int32] = []
+        defer { for fd in opened { close(fd) } }
+        do {
+            let directoryFD = try POSIX.call("open", directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            opened.append(directoryFD)
+            var isNew = true
+            if let meta = try? POSIX.readFile(directory: directoryFD, name: "store.json", path: "\(directory)/store.json") {
+                let format = (try? JSONDecoder().decode(DirectoryMeta.self, from: Data(meta)))?.format ?? 0
+                guard format == directoryFormat else {
+                    throw StoreOpenError.unsupportedFormat(directory: directory, format: format)
+                }
+                isNew = false
+            }
+            var kindFDs: [RecordKind: Int32] = [:]
+            for kind in RecordKind.allCases {
+                kindFDs[kind] = try POSIX.openDirectory(
+                    parent: directoryFD, name: kind.rawValue, path: "\(directory)/\(kind.rawValue)", create: false
+                ).fd
+                opened.append(kindFDs[kind]!)
+            }
+            let intentsFD = try POSIX.openDirectory(
+                parent: directoryFD, name: "intents", path: "\(directory)/intents", create: false
+            ).fd
+            opened.append(intentsFD)
+            var loader = Loader(
+                directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: -1, logger: logger, readOnly: true)
+            let unfinished = try loader.rollBackUnfinishedCommits()
+            let records = try loader.loadRecords(isNew: isNew, excluding: unfinished)
+            return Inspection(
+                records: records, damaged: loader.damaged, temporaryFiles: loader.temporaryFiles,
+                unfinishedCommits: loader.unfinishedCommits)
+        } catch let error as StoreOpenError {
+            throw error
+        } catch let error as SystemCallError {
+            throw .system(error)
+        } catch {
+            throw .system(SystemCallError(call: "open", path: directory, errno: EIO))
+        }
+    }
+
     private init(
         directory: String, directoryFD: Int32, lockFD: Int32, kindFDs: [RecordKind: Int32], intentsFD: Int32,
         logger: Logger, damaged: [DamagedFile], problem: PersistenceFailure.Reason?

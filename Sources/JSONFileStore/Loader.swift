@@ -20,14 +20,33 @@ struct Loader {
     let intentsFD: Int32
     let damagedFD: Int32
     let logger: Logger
+    /// Inspecting (`alliance-compute check`): report what start-up would change, change nothing.
+    let readOnly: Bool
     private(set) var damaged: [DamagedFile] = []
+    /// Temporary files of writes that never finished (start-up deletes them).
+    private(set) var temporaryFiles: [String] = []
+    /// Intents of multi-record commits that never finished (start-up rolls them back).
+    private(set) var unfinishedCommits: [String] = []
 
-    init(directory: String, kindFDs: [RecordKind: Int32], intentsFD: Int32, damagedFD: Int32, logger: Logger) {
+    init(
+        directory: String, kindFDs: [RecordKind: Int32], intentsFD: Int32, damagedFD: Int32, logger: Logger,
+        readOnly: Bool = false
+    ) {
         self.directory = directory
         self.kindFDs = kindFDs
         self.intentsFD = intentsFD
         self.damagedFD = damagedFD
         self.logger = logger
+        self.readOnly = readOnly
+    }
+
+    /// A leftover temporary file: deleted, or noted when inspecting.
+    private mutating func leftover(_ name: String, in fd: Int32, kind: String) {
+        if readOnly {
+            temporaryFiles.append("\(kind)/\(name)")
+        } else {
+            unlinkat(fd, name, 0)
+        }
     }
 
     /// Deletes the records of every commit that did not finish (its intent is still there).
@@ -37,7 +56,7 @@ struct Loader {
         var excluded = Set<RecordReference>()
         for name in try POSIX.directoryEntries(intentsFD, path: "\(directory)/intents").sorted() {
             if Self.isTemporary(name) {
-                unlinkat(intentsFD, name, 0)
+                leftover(name, in: intentsFD, kind: "intents")
                 continue
             }
             let path = "intents/\(name)"
@@ -52,6 +71,11 @@ struct Loader {
             let references = intent.records.compactMap { entry in
                 RecordKind(rawValue: entry.kind).map { RecordReference(kind: $0, key: entry.key) }
             }.filter { !$0.key.contains("/") }
+            unfinishedCommits.append(path)
+            if readOnly {
+                excluded.formUnion(references)
+                continue
+            }
             do {
                 for reference in references {
                     let file = "\(directory)/\(reference.kind.rawValue)/\(reference.key).json"
@@ -78,7 +102,7 @@ struct Loader {
             let fd = kindFDs[kind]!
             for name in try POSIX.directoryEntries(fd, path: "\(directory)/\(kind.rawValue)") {
                 if Self.isTemporary(name) {
-                    unlinkat(fd, name, 0)  // a write that never reached its rename
+                    leftover(name, in: fd, kind: kind.rawValue)  // a write that never reached its rename
                 } else if name.hasSuffix(".json") && name.count > 5 {
                     if !excluded.contains(RecordReference(kind: kind, key: String(name.dropLast(5)))) {
                         candidates.append((kind, name))
@@ -165,8 +189,12 @@ struct Loader {
 
     private static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".tmp-") || name == ".probe" }
 
-    /// Moves a file to `damaged/` and reports it; never fatal.
+    /// Moves a file to `damaged/` and reports it; never fatal. Inspecting only reports it.
     private mutating func setAside(_ name: String, in fd: Int32, kind: String, reason: String) {
+        if readOnly {
+            damaged.append(DamagedFile(path: "\(kind)/\(name)", reason: reason, movedTo: nil))
+            return
+        }
         let stamp = String(SystemClock().now().iso8601Seconds.filter { $0 != ":" })
         let target = "\(kind)-\(name)-\(stamp)"
         var movedTo: String? = nil
