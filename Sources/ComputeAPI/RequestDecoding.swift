@@ -108,7 +108,21 @@ public struct StrictObject {
         return try container.contains(k) && !container.decodeNil(forKey: k)
     }
 
+    /// True when the key is present. A `null` there is refused as the wrong type: fields take
+    /// `null` only where the API says so (the `nullable…` readers).
+    private func present(_ key: String, expected: String) throws -> Bool {
+        let k = AnyKey(key)
+        guard container.contains(k) else { return false }
+        if try container.decodeNil(forKey: k) { throw ComputeError.invalidField(field(key), "expected \(expected), not null.") }
+        return true
+    }
+
     public func string(_ key: String) throws -> String? {
+        try present(key, expected: "a string") ? container.decode(String.self, forKey: AnyKey(key)) : nil
+    }
+
+    /// A string that may also be `null` (read as absent).
+    public func nullableString(_ key: String) throws -> String? {
         try has(key) ? container.decode(String.self, forKey: AnyKey(key)) : nil
     }
 
@@ -119,7 +133,7 @@ public struct StrictObject {
 
     /// An integer given as a JSON number or as a string of digits (Nova accepts both).
     public func integer(_ key: String) throws -> Int? {
-        guard try has(key) else { return nil }
+        guard try present(key, expected: "an integer") else { return nil }
         let k = AnyKey(key)
         if let number = try? container.decode(Double.self, forKey: k) {
             guard number.rounded() == number else {
@@ -141,7 +155,7 @@ public struct StrictObject {
 
     /// A boolean given as JSON `true`/`false` or as one of the strings Nova accepts.
     public func boolean(_ key: String) throws -> Bool? {
-        guard try has(key) else { return nil }
+        guard try present(key, expected: "a boolean") else { return nil }
         let k = AnyKey(key)
         if let value = try? container.decode(Bool.self, forKey: k) { return value }
         if let text = try? container.decode(String.self, forKey: k) {
@@ -156,12 +170,13 @@ public struct StrictObject {
 
     /// An object of string values (metadata, extra specs).
     public func stringMap(_ key: String) throws -> [String: String]? {
-        try has(key) ? container.decode([String: String].self, forKey: AnyKey(key)) : nil
+        try present(key, expected: "an object") ? container.decode([String: String].self, forKey: AnyKey(key)) : nil
     }
 
     /// A nested object that may only contain `allowed` keys.
     public func object(_ key: String, allowed: [String]) throws -> StrictObject? {
-        try has(key) ? StrictObject(container.superDecoder(forKey: AnyKey(key)), allowed: allowed) : nil
+        try present(key, expected: "an object")
+            ? StrictObject(container.superDecoder(forKey: AnyKey(key)), allowed: allowed) : nil
     }
 
     public func requiredObject(_ key: String, allowed: [String]) throws -> StrictObject {

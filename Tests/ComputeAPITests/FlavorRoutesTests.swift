@@ -80,6 +80,10 @@ import Testing
             #"{"flavor": {"name": "x", "vcpus": true, "ram": 1, "disk": 0}}"#, 400,
             "Invalid input for field 'flavor.vcpus': must be an integer."
         ),
+        (
+            #"{"flavor": {"name": "x", "vcpus": 1, "ram": 1, "disk": 0, "id": -5}}"#, 400,
+            "Invalid input for field 'flavor.id': must be a string or a non-negative integer."
+        ),
     ])
     func createErrors(body: String, status: Int, message: String) {
         let response = TestClient().post("/flavors", body)

@@ -60,7 +60,23 @@ import Testing
         (#""server""#, "The request body must be a JSON object."),
         ("null", "The request body must be a JSON object."),
         ("{}", "'server' is a required property."),
-        (#"{"server": null}"#, "'server' is a required property."),
+        (#"{"server": null}"#, "Invalid input for field 'server': expected an object, not null."),
+        (
+            #"{"server": {"name": null, "flavor": "1", "image": "i"}}"#,
+            "Invalid input for field 'server.name': expected a string, not null."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "network": null}}"#,
+            "Invalid input for field 'server.network': expected a string, not null."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": null}}"#,
+            "Invalid input for field 'server.metadata': expected an object, not null."
+        ),
+        (
+            #"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": null}}"#,
+            "Invalid input for field 'server.min_count': expected an integer, not null."
+        ),
         (#"{"server": []}"#, "Invalid input for field 'server': expected an object."),
         (#"{"server": "x"}"#, "Invalid input for field 'server': expected an object."),
         (#"{"servers": {}}"#, "The request body unknown property 'servers'. Allowed: server."),

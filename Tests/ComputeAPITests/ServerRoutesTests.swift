@@ -81,6 +81,21 @@ import Testing
         #expect(empty.fault?.message == "Invalid input for field 'server': give 'new_name', 'metadata' or both.")
         #expect(client.patch("/servers/a", #"{"server": {"name": "c"}}"#).status == 400, "the field is new_name")
         #expect(client.patch("/servers/a", #"{"server": {"new_name": "a/b"}}"#).status == 400)
+        #expect(
+            client.patch("/servers/a", #"{"server": {"new_name": null, "metadata": {}}}"#).fault?.message
+                == "Invalid input for field 'server.new_name': expected a string, not null.")
+    }
+
+    @Test func nullIsAcceptedOnlyWhereDocumented() {
+        let client = TestClient()
+        #expect(
+            client.post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "i", "keyname": null}}"#).status == 200)
+        #expect(
+            client.post(
+                "/flavors", #"{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": 0, "id": null, "description": null}}"#
+            ).status == 200)
+        #expect(
+            client.post("/flavors", #"{"flavor": {"name": "g", "vcpus": 1, "ram": 1, "disk": 0, "swap": null}}"#).status == 400)
     }
 
     @Test func deleteReturns204WithNoBodyThen404() {

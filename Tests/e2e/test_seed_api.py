@@ -96,11 +96,3 @@ def test_health(service):
     assert reply.status == 200
     assert reply.json["status"] == "ok" and reply.json["store"]["writable"] is True
     assert reply.json["flavors"] >= 5
-
-
-def test_docs_are_served_by_nginx(service):
-    reply = service.get("/docs/")
-    assert reply.status == 200
-    assert reply.headers["content-type"].startswith("text/html")
-    assert b"Alliance Compute API" in reply.body
-    assert service.get("/docs").status == 301

@@ -15,7 +15,7 @@ struct V1ServerCreateRequest: Decodable {
             ])
         draft = try ServerDraft(
             name: server.requiredString("name"), flavorReference: server.requiredString("flavor"),
-            image: server.requiredString("image"), keyName: server.string("keyname"),
+            image: server.requiredString("image"), keyName: server.nullableString("keyname"),
             network: server.string("network").map { .named($0) } ?? .automatic,
             metadata: server.stringMap("metadata") ?? [:], minCount: server.integer("min_count") ?? 1,
             maxCount: server.integer("max_count"))
@@ -49,16 +49,17 @@ struct V1FlavorCreateRequest: Decodable {
             id: flavor.flavorID("id"), name: flavor.requiredString("name"), vcpus: flavor.requiredInteger("vcpus"),
             ram: flavor.requiredInteger("ram"), disk: flavor.requiredInteger("disk"), swap: flavor.integer("swap") ?? 0,
             ephemeral: flavor.integer("ephemeral") ?? 0, isPublic: flavor.boolean("is_public") ?? true,
-            description: flavor.string("description"))
+            description: flavor.nullableString("description"))
     }
 }
 
 extension StrictObject {
-    /// A flavor id: a string, or a number (Nova accepts `"id": 42`); null means "generate one".
+    /// A flavor id: a string, or a non-negative integer (Nova accepts `"id": 42`); null means
+    /// "generate one".
     func flavorID(_ key: String) throws -> String? {
         guard try has(key) else { return nil }
         if let text = try? string(key) { return text }
-        if let number = try? integer(key) { return String(number) }
-        throw ComputeError.invalidField(field(key), "must be a string or an integer.")
+        if let number = try? integer(key), number >= 0 { return String(number) }
+        throw ComputeError.invalidField(field(key), "must be a string or a non-negative integer.")
     }
 }
