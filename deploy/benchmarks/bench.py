@@ -132,58 +132,63 @@ class Bench:
             s.close()
 
     def scale(self):
-        """Get-one, first page (limit 100) and create at 100 servers, then at options.scale."""
-        s = self.service()
+        """Get-one, first page (limit 100) and create: a store of 100 servers beside one of
+        options.scale, both running, measured in three interleaved rounds (median), so that both
+        sides see the same machine. Then start-up, RSS and size of the large one."""
         d = self.options.duration
+        small, large = self.service(), self.service()
         try:
-            multi_create(s, "few", 100)
-            one = json.loads(fetch(s, "/servers?name=few-50"))["servers"][0]["id"]
-            small = {"get": wrk(s, f"/servers/{one}", 1, d), "page": wrk(s, "/servers?limit=100", 1, d),
-                     "create": wrk(s, "/", 1, d, "create.lua", "small")}
+            multi_create(small, "few", 100)
+            multi_create(large, "few", 100)
             started = time.time()
-            count = len(json.loads(fetch(s, "/servers"))["servers"])
-            batch = 0
+            count, batch = 100, 0
             while count < self.options.scale:
                 n = min(100, self.options.scale - count)
-                multi_create(s, f"fill{batch}", n)
+                multi_create(large, f"fill{batch}", n)
                 batch += 1
                 count += n
             populate_seconds = time.time() - started
             os.sync()  # measure steady state, not the kernel writing back what was just populated
-            large = {"get": wrk(s, f"/servers/{one}", 1, d), "page": wrk(s, "/servers?limit=100", 1, d),
-                     "create": wrk(s, "/", 1, d, "create.lua", "large")}
-            total = json.loads(fetch(s, "/healthz"))["servers"]
+            ids = {s: json.loads(fetch(s, "/servers?name=few-50"))["servers"][0]["id"] for s in (small, large)}
+            cells = {}
+            for what, path, script in (("get", None, None), ("page", "/servers?limit=100", None), ("create", "/", "create.lua")):
+                runs = {small: [], large: []}
+                for round_number in range(3):
+                    for s in (small, large):
+                        target = path or f"/servers/{ids[s]}"
+                        args = (f"r{round_number}",) if script else ()
+                        runs[s].append(wrk(s, target, 1, d, script, *args))
+                cells[what] = {s: sorted(runs[s], key=lambda r: r["p50"])[1] for s in runs}
+                errors = sum(r["errors"] for rs in runs.values() for r in rs)
+                assert errors == 0, f"{errors} failed requests in the scaling run ({what})"
+            total = json.loads(fetch(large, "/healthz"))["servers"]
             startups, loads = [], []
             for _ in range(3):  # the median of three restarts: the page cache is warm after the first
-                assert s.stop_worker() == 0
+                assert large.stop_worker() == 0
                 started = time.time()
-                s.start_worker(*WORKER_ARGS)
+                large.start_worker(*WORKER_ARGS)
                 # The socket listens before the records load; serving means /healthz answers.
                 while True:
                     try:
-                        fetch(s, "/healthz")
+                        fetch(large, "/healthz")
                         break
                     except OSError:
                         time.sleep(0.01)
                 startups.append(time.time() - started)
-                loads.append(float(re.findall(r"loaded in ([\d.]+) s", s.log())[-1]))
-            startup, loaded = sorted(startups)[1], sorted(loads)[1]
-            wrk(s, "/servers?limit=100", 32, d)
-            rss = rss_mb(s.worker.pid)
-            size = subprocess.run(["du", "-sm", str(s.data)], capture_output=True, text=True).stdout.split()[0]
-            for what, key in (("create p50 (c1)", "create"), ("get one p50 (c1)", "get"),
-                              ("first page ?limit=100 p50 (c1)", "page")):
-                self.scaling.append((what, f"{small[key]['p50']:.3f} ms", f"{large[key]['p50']:.3f} ms",
-                                     f"{large[key]['p50'] / small[key]['p50']:.2f}x"))
-            self.scaling.append(("create p99 (c1)", f"{small['create']['p99']:.3f} ms",
-                                 f"{large['create']['p99']:.3f} ms",
-                                 f"{large['create']['p99'] / small['create']['p99']:.2f}x"))
-            self.scale_facts = {"servers": total, "populate_s": populate_seconds, "startup_s": startup,
-                                "loaded_s": loaded, "rss_mb": rss, "data_mb": int(size)}
-            errors = sum(r["errors"] for r in list(small.values()) + list(large.values()))
-            assert errors == 0, f"{errors} failed requests in the scaling run"
+                loads.append(float(re.findall(r"loaded in ([\d.]+) s", large.log())[-1]))
+            wrk(large, "/servers?limit=100", 32, d)
+            rss = rss_mb(large.worker.pid)
+            size = subprocess.run(["du", "-sm", str(large.data)], capture_output=True, text=True).stdout.split()[0]
+            for label, key, percentile in (("create p50 (c1)", "create", "p50"), ("get one p50 (c1)", "get", "p50"),
+                                           ("first page ?limit=100 p50 (c1)", "page", "p50"),
+                                           ("create p99 (c1)", "create", "p99")):
+                a, b = cells[key][small][percentile], cells[key][large][percentile]
+                self.scaling.append((label, f"{a:.3f} ms", f"{b:.3f} ms", f"{b / a:.2f}x"))
+            self.scale_facts = {"servers": total, "populate_s": populate_seconds, "startup_s": sorted(startups)[1],
+                                "loaded_s": sorted(loads)[1], "rss_mb": rss, "data_mb": int(size)}
         finally:
-            s.close()
+            small.close()
+            large.close()
 
     def print(self):
         o = self.options
@@ -199,8 +204,8 @@ class Bench:
                   f"{static} {ratio} {r['rss']:7.1f} {r['errors']:>6}")
         if self.scaling:
             f = self.scale_facts
-            print(f"\nScaling: 100 servers vs {f['servers']:,} servers (populated by multi-create through nginx "
-                  f"in {f['populate_s']:.0f} s)\n")
+            print(f"\nScaling: 100 servers vs {f['servers']:,} (populated by multi-create through nginx in "
+                  f"{f['populate_s']:.0f} s), both running; median of 3 interleaved {o.duration} s runs each\n")
             print(f"{'measure':<36} {'at 100':>12} {'at ' + format(f['servers'], ','):>12} {'ratio':>7}")
             for what, small, large, ratio in self.scaling:
                 print(f"{what:<36} {small:>12} {large:>12} {ratio:>7}")
