@@ -63,9 +63,16 @@ struct Serve: ParsableCommand {
     @Option(
         name: .customLong("network"),
         help: ArgumentHelp(
-            "A network servers get IPv4 addresses from, NAME=CIDR (first host .2); repeat for more. The first is the default.",
-            valueName: "name=cidr"))
-    var networks: [String] = ["private=10.0.0.0/24"]
+            "A network servers get IPv4 addresses from, NAME=CIDR (first host .2), with ',id=ID' for the id OpenStack clients see (default: the name); repeat for more. The first is the default.",
+            valueName: "name=cidr[,id=id]"))
+    var networks: [String] = ["private=10.0.0.0/24,id=\(NetworkConfig.defaultPrivateID)"]
+
+    @Option(
+        name: .customLong("image"),
+        help: ArgumentHelp(
+            "An image servers may be created from, NAME=ID; repeat for more. Giving any replaces the defaults (\(Image.defaults.map { "\($0.name)=\($0.id)" }.joined(separator: ", "))).",
+            valueName: "name=id"))
+    var images: [String] = []
 
     @Option(
         help: ArgumentHelp(
@@ -92,26 +99,56 @@ struct Serve: ParsableCommand {
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative.") }
         guard slowRequestMs >= 1 else { throw ValidationError("--slow-request-ms must be at least 1.") }
         _ = try networkConfigs()
+        _ = try Self.parseImages(images)
     }
 
     func networkConfigs() throws -> [NetworkConfig] {
         try Self.parseNetworks(networks)
     }
 
-    /// `NAME=CIDR` options as networks (shared with `check`).
+    /// `NAME=CIDR[,id=ID]` options as networks (shared with `check`).
     static func parseNetworks(_ networks: [String]) throws -> [NetworkConfig] {
         var configs: [NetworkConfig] = []
         for item in networks {
             let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { throw ValidationError("--network expects NAME=CIDR, got '\(item)'.") }
+            guard parts.count == 2 else { throw ValidationError("--network expects NAME=CIDR[,id=ID], got '\(item)'.") }
+            let settings = parts[1].split(separator: ",", omittingEmptySubsequences: false)
+            var id: String? = nil
+            for setting in settings.dropFirst() {
+                guard setting.hasPrefix("id="), id == nil else {
+                    throw ValidationError("--network expects NAME=CIDR[,id=ID], got '\(item)'.")
+                }
+                id = String(setting.dropFirst(3))
+            }
             do {
-                configs.append(try NetworkConfig(name: String(parts[0]), cidr: String(parts[1])))
+                configs.append(try NetworkConfig(name: String(parts[0]), cidr: String(settings[0]), id: id))
             } catch {
                 throw ValidationError(error.message)
             }
         }
-        guard Set(configs.map(\.name)).count == configs.count else { throw ValidationError("--network names must be unique.") }
+        guard Set(configs.map(\.name)).count == configs.count, Set(configs.map(\.id)).count == configs.count else {
+            throw ValidationError("--network names and ids must be unique.")
+        }
         return configs
+    }
+
+    /// `NAME=ID` options as the image catalog; none given means the defaults.
+    static func parseImages(_ images: [String]) throws -> [Image] {
+        guard !images.isEmpty else { return Image.defaults }
+        var catalog: [Image] = []
+        for item in images {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--image expects NAME=ID, got '\(item)'.") }
+            do {
+                catalog.append(try Image(id: String(parts[1]), name: String(parts[0])))
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        guard Set(catalog.map(\.name)).count == catalog.count, Set(catalog.map(\.id)).count == catalog.count else {
+            throw ValidationError("--image names and ids must be unique.")
+        }
+        return catalog
     }
 
     func run() throws {
@@ -144,7 +181,7 @@ struct Serve: ParsableCommand {
             store = opened
             isNew = records.isNew
             service = ComputeService(
-                records: records, networks: try networkConfigs(), persistence: store,
+                records: records, networks: try networkConfigs(), images: try Self.parseImages(images), persistence: store,
                 configuration: .init(
                     maxBodyBytes: maxBodySize, version: AllianceCompute.version, slowRequestMilliseconds: slowRequestMs),
                 logger: logger,

@@ -51,13 +51,14 @@ public final class ComputeService: Sendable {
     /// Builds the inventory from the loaded records, with the API's views rendered and kept
     /// beside each server (so a read copies bytes rather than encoding).
     public init(
-        records: LoadedRecords, networks: [NetworkConfig], persistence: any RecordPersistence,
-        clock: any Clock = SystemClock(), identifiers: any IdentifierSource = RandomIdentifiers(),
-        configuration: Configuration, logger: Logger, startedAt: Timestamp = SystemClock().now()
+        records: LoadedRecords, networks: [NetworkConfig], images: [Image] = Image.defaults,
+        persistence: any RecordPersistence, clock: any Clock = SystemClock(),
+        identifiers: any IdentifierSource = RandomIdentifiers(), configuration: Configuration, logger: Logger,
+        startedAt: Timestamp = SystemClock().now()
     ) {
         let inventory = Inventory(
-            records: records, networks: networks, persistence: persistence, clock: clock, identifiers: identifiers,
-            renderer: V1View.render)
+            records: records, networks: networks, images: images, persistence: persistence, clock: clock,
+            identifiers: identifiers, renderer: V1View.render)
         self.inventory = inventory
         self.configuration = configuration
         self.logger = logger

@@ -4,9 +4,11 @@
 /// are left) happen in `Inventory.createServers`, under its lock.
 public struct ServerDraft: Sendable, Equatable {
     public var name: String
-    /// A flavor id or name.
-    public var flavorReference: String
-    public var image: String
+    /// A flavor id or name (v1), or id (Nova).
+    public var flavorReference: Reference
+    /// An image in the catalog.
+    public var image: Reference
+    public var description: String?
     public var keyName: String?
     public var network: NetworkChoice
     public var metadata: [String: String]
@@ -18,20 +20,24 @@ public struct ServerDraft: Sendable, Equatable {
         case automatic
         /// No network, no address.
         case none
-        case named(String)
+        case reference(Reference)
+
+        /// A network by id or name (the v1 API's `network`).
+        public static func named(_ name: String) -> NetworkChoice { .reference(.idOrName(name)) }
     }
 
     public static let maxCountLimit = 100
 
     /// Checks every field; `fields` maps each to the name the client used (for error messages).
     public init(
-        name: String, flavorReference: String, image: String, keyName: String? = nil,
-        network: NetworkChoice = .automatic, metadata: [String: String] = [:], minCount: Int = 1, maxCount: Int? = nil,
-        fields: FieldNames = FieldNames()
+        name: String, flavorReference: Reference, image: Reference, description: String? = nil,
+        keyName: String? = nil, network: NetworkChoice = .automatic, metadata: [String: String] = [:], minCount: Int = 1,
+        maxCount: Int? = nil, fields: FieldNames = FieldNames()
     ) throws(ComputeError) {
         try Validation.name(name, field: fields.name)
-        guard !flavorReference.isEmpty else { throw .invalidField(fields.flavor, "must not be empty.") }
-        try Validation.text(image, field: fields.image, maxLength: Validation.maxNameLength)
+        guard !flavorReference.text.isEmpty else { throw .invalidField(fields.flavor, "must not be empty.") }
+        try Validation.text(image.text, field: fields.image, maxLength: Validation.maxNameLength)
+        if let description { try Validation.description(description, field: fields.description) }
         if let keyName { try Validation.text(keyName, field: fields.keyName, maxLength: Validation.maxNameLength) }
         try Validation.metadata(metadata, field: fields.metadata)
         try Validation.integer(minCount, field: fields.minCount, min: 1, max: Self.maxCountLimit)
@@ -43,6 +49,7 @@ public struct ServerDraft: Sendable, Equatable {
         self.name = name
         self.flavorReference = flavorReference
         self.image = image
+        self.description = description
         self.keyName = keyName
         self.network = network
         self.metadata = metadata
@@ -55,6 +62,7 @@ public struct ServerDraft: Sendable, Equatable {
         public var name = "server.name"
         public var flavor = "server.flavor"
         public var image = "server.image"
+        public var description = "server.description"
         public var keyName = "server.keyname"
         public var metadata = "server.metadata"
         public var minCount = "server.min_count"
@@ -68,15 +76,20 @@ public struct ServerDraft: Sendable, Equatable {
 public struct ServerUpdate: Sendable, Equatable {
     public var name: String?
     public var metadata: [String: String]?
+    /// `.some(nil)` clears the description.
+    public var description: String??
 
     public init(
-        name: String? = nil, metadata: [String: String]? = nil, nameField: String = "server.new_name",
-        metadataField: String = "server.metadata"
+        name: String? = nil, metadata: [String: String]? = nil, description: String?? = nil,
+        nameField: String = "server.new_name", metadataField: String = "server.metadata",
+        descriptionField: String = "server.description"
     ) throws(ComputeError) {
         if let name { try Validation.name(name, field: nameField) }
         if let metadata { try Validation.metadata(metadata, field: metadataField) }
+        if case .some(.some(let text)) = description { try Validation.description(text, field: descriptionField) }
         self.name = name
         self.metadata = metadata
+        self.description = description
     }
 }
 
@@ -99,7 +112,7 @@ public struct FlavorDraft: Sendable, Equatable {
         id: String?, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int = 0, ephemeral: Int = 0,
         isPublic: Bool = true, description: String? = nil, fieldPrefix: String = "flavor"
     ) throws(ComputeError) {
-        if let id { try Validation.flavorID(id, field: "\(fieldPrefix).id") }
+        if let id { try Validation.identifier(id, field: "\(fieldPrefix).id") }
         try Validation.name(name, field: "\(fieldPrefix).name")
         try Validation.integer(vcpus, field: "\(fieldPrefix).vcpus", min: 1)
         try Validation.integer(ram, field: "\(fieldPrefix).ram", min: 1)

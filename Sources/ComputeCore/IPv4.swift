@@ -45,6 +45,8 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
 /// A configured network: a name clients use and the IPv4 range servers get addresses from.
 public struct NetworkConfig: Sendable, Hashable {
+    /// What Nova's `networks: [{"uuid": …}]` and the Neutron-shaped listing use.
+    public var id: String
     public var name: String
     public var network: IPv4Address
     public var prefixLength: Int
@@ -54,11 +56,14 @@ public struct NetworkConfig: Sendable, Hashable {
     public var lastHost: IPv4Address
 
     /// `private=10.0.0.0/24`; the first host is network + 2 unless `firstHost` says otherwise.
-    public init(name: String, cidr: String, firstHost: IPv4Address? = nil) throws(ComputeError) {
+    /// The id is the name unless one is given.
+    public init(name: String, cidr: String, firstHost: IPv4Address? = nil, id: String? = nil) throws(ComputeError) {
         guard Validation.isNetworkName(name) else {
             throw .invalidInput(
                 "Network name '\(name)' must be 1–64 characters of letters, digits, '-', '_' or '.'.")
         }
+        if let id { try Validation.identifier(id, field: "network \(name): id") }
+        self.id = id ?? name
         let parts = cidr.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let address = IPv4Address(String(parts[0])),
             let prefix = Int(parts[1]), (8...30).contains(prefix)
@@ -90,10 +95,12 @@ public struct NetworkConfig: Sendable, Hashable {
 
     /// The default network the contract names: `private`, 10.0.0.0/24, first usable .2.
     public static let defaultPrivate: NetworkConfig = {
-        do { return try NetworkConfig(name: "private", cidr: "10.0.0.0/24") } catch {
+        do { return try NetworkConfig(name: "private", cidr: "10.0.0.0/24", id: defaultPrivateID) } catch {
             preconditionFailure("the built-in network is valid")
         }
     }()
+
+    public static let defaultPrivateID = "c3a5f0d2-6e1b-4a7c-8f2d-0b9e4d6a1c57"
 }
 
 /// The addresses of one network in use, as a bitmap; hands out the lowest free one.

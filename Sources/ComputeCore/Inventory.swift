@@ -6,10 +6,17 @@ public struct ServerFilter: Sendable, Equatable {
     public var projectID: String?
     /// Exact name.
     public var name: String?
+    /// A regular expression the name contains a match of (Nova's `?name=`).
+    public var namePattern: NamePattern?
     public var status: ServerStatus?
     /// A flavor id or name, matched against each server's flavor snapshot.
     public var flavor: String?
+    public var imageID: String?
     public var reservationID: String?
+    /// Changed (`updated`) at or after this instant (Nova's `changes-since`).
+    public var changedSince: Timestamp?
+    /// Changed at or before this instant (Nova's `changes-before`).
+    public var changedBefore: Timestamp?
 
     public init(
         projectID: String?, name: String? = nil, status: ServerStatus? = nil, flavor: String? = nil, reservationID: String? = nil
@@ -38,6 +45,10 @@ public struct ServerFilter: Sendable, Equatable {
         if let status, server.status != status { return false }
         if let flavor, server.flavor.id != flavor, server.flavor.name != flavor { return false }
         if let reservationID, server.reservationID != reservationID { return false }
+        if let imageID, server.imageID != imageID { return false }
+        if let changedSince, server.updated < changedSince { return false }
+        if let changedBefore, changedBefore < server.updated { return false }
+        if let namePattern, !namePattern.matches(server.name) { return false }
         return true
     }
 }
@@ -99,20 +110,26 @@ public final class Inventory: Sendable {
     private let clock: any Clock
     private let identifiers: any IdentifierSource
     private let defaultNetwork: String?
+    /// The images servers may be created from (configuration, not records).
+    public let images: [Image]
+    /// The networks servers get addresses on, the default first.
+    public let networks: [NetworkConfig]
     private let writer = Mutex(())
     private let state: Mutex<State>
     /// Problems found in the loaded records (duplicate names or addresses, unknown networks).
     public let loadWarnings: [String]
 
     public init(
-        records: LoadedRecords, networks: [NetworkConfig], persistence: any RecordPersistence,
-        clock: any Clock = SystemClock(), identifiers: any IdentifierSource = RandomIdentifiers(),
-        renderer: ServerRenderer? = nil
+        records: LoadedRecords, networks: [NetworkConfig], images: [Image] = Image.defaults,
+        persistence: any RecordPersistence, clock: any Clock = SystemClock(),
+        identifiers: any IdentifierSource = RandomIdentifiers(), renderer: ServerRenderer? = nil
     ) {
         self.persistence = persistence
         self.clock = clock
         self.identifiers = identifiers
         self.defaultNetwork = networks.first?.name
+        self.images = images
+        self.networks = networks
         var state = State(networks: networks, renderer: renderer)
         var warnings: [String] = []
         for flavor in records.flavors.sorted(by: { $0.created < $1.created }) {
@@ -123,7 +140,15 @@ public final class Inventory: Sendable {
             state.insert(flavor)
         }
         // Oldest first, so the server that had a name or an address first keeps it.
-        for server in records.servers.sorted(by: { $0.order < $1.order }) {
+        for var server in records.servers.sorted(by: { $0.order < $1.order }) {
+            if server.imageID.isEmpty {
+                // A format-1 record: it kept the image's name only.
+                if let image = images.first(where: { $0.name == server.image }) {
+                    server.imageID = image.id
+                } else {
+                    warnings.append("server \(server.id): image \(server.image) is not in the image catalog")
+                }
+            }
             warnings += state.insert(server)
         }
         self.state = Mutex(state)
@@ -132,19 +157,19 @@ public final class Inventory: Sendable {
 
     // MARK: Servers, reading
 
-    /// The server `reference` names in the caller's project: its id, else its name.
-    public func server(_ reference: String, projectID: String) throws(ComputeError) -> Server {
-        try entry(reference, projectID: projectID).server
+    /// The server `reference` names in the caller's project.
+    public func server(_ reference: Reference, projectID: String) throws(ComputeError) -> Server {
+        try state.withLock { s throws(ComputeError) in try s.entry(reference, projectID: projectID).server }
     }
 
     /// The same, with its rendered view.
-    public func entry(_ reference: String, projectID: String) throws(ComputeError) -> ServerEntry {
+    public func entry(_ reference: Reference, projectID: String) throws(ComputeError) -> ServerEntry {
         try state.withLock { s throws(ComputeError) in s.withView(try s.entry(reference, projectID: projectID)) }
     }
 
     /// A page of servers, newest first, starting after `marker` (a server id).
     public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
-        try entries(matching: filter, limit: limit, marker: marker).map(\.server)
+        try state.withLock { s throws(ComputeError) in try s.page(filter, limit: limit, marker: marker).map(\.server) }
     }
 
     /// The same, with their rendered views.
@@ -180,15 +205,20 @@ public final class Inventory: Sendable {
 
     private func plan(_ draft: ServerDraft, caller: Caller, in s: State) throws(ComputeError) -> [Server] {
         guard let flavor = s.flavor(draft.flavorReference) else {
-            throw .invalidInput("Flavor \(draft.flavorReference) could not be found.")
+            throw .invalidInput("Flavor \(draft.flavorReference.text) could not be found.")
+        }
+        guard let image = draft.image.resolve(in: images, id: \.id, name: \.name) else {
+            throw .invalidInput("Image \(draft.image.text) could not be found.")
         }
         let networkName: String?
         switch draft.network {
         case .none: networkName = nil
         case .automatic: networkName = defaultNetwork
-        case .named(let name):
-            guard s.pools[name] != nil else { throw .invalidInput("Network \(name) could not be found.") }
-            networkName = name
+        case .reference(let reference):
+            guard let network = reference.resolve(in: networks, id: \.id, name: \.name) else {
+                throw .invalidInput("Network \(reference.text) could not be found.")
+            }
+            networkName = network.name
         }
         var count = draft.maxCount
         var addresses: [IPv4Address?] = Array(repeating: nil, count: count)
@@ -212,25 +242,47 @@ public final class Inventory: Sendable {
         return names.enumerated().map { index, name in
             Server(
                 id: identifiers.uuid(), name: name, projectID: caller.projectID, userID: caller.userID,
-                flavor: flavor.snapshot, image: draft.image, keyName: draft.keyName, network: networkName,
+                flavor: flavor.snapshot, image: image.name, imageID: image.id, description: draft.description,
+                keyName: draft.keyName, network: networkName,
                 address: addresses[index], metadata: draft.metadata, reservationID: reservationID,
                 launchIndex: index, created: now, updated: now)
         }
     }
 
-    /// Renames a server or replaces its metadata.
-    public func updateServer(_ reference: String, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server {
+    /// Renames a server, replaces its metadata or sets its description.
+    public func updateServer(_ reference: Reference, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server {
+        try modifyServer(reference, projectID: projectID) { s, server throws(ComputeError) in
+            if let name = update.name, name != server.name {
+                if s.serverIDsByName[NameKey(projectID: projectID, name: name)] != nil {
+                    throw .conflict("Server name \(name) is already in use.")
+                }
+                server.name = name
+            }
+            if let metadata = update.metadata { server.metadata = metadata }
+            if let description = update.description { server.description = description }
+        }
+    }
+
+    /// Stops, starts or reboots a server; 409 when its status does not allow the action.
+    public func perform(_ action: ServerAction, on reference: Reference, projectID: String) throws(ComputeError) -> Server {
+        try modifyServer(reference, projectID: projectID) { _, server throws(ComputeError) in
+            guard let status = action.outcome(from: server.status) else {
+                throw .conflict(
+                    "Cannot '\(action.name)' instance \(server.id) while it is in vm_state \(server.status.vmState)")
+            }
+            server.status = status
+        }
+    }
+
+    /// Changes one server durably: `change` sees the state (under its lock) and edits a copy.
+    private func modifyServer(
+        _ reference: Reference, projectID: String, _ change: (State, inout Server) throws(ComputeError) -> Void
+    ) throws(ComputeError) -> Server {
         try writer.withLock { _ throws(ComputeError) in
             let (old, new) = try state.withLock { s throws(ComputeError) -> (Server, Server) in
                 let old = try s.entry(reference, projectID: projectID).server
                 var new = old
-                if let name = update.name, name != old.name {
-                    if s.serverIDsByName[NameKey(projectID: projectID, name: name)] != nil {
-                        throw .conflict("Server name \(name) is already in use.")
-                    }
-                    new.name = name
-                }
-                if let metadata = update.metadata { new.metadata = metadata }
+                try change(s, &new)
                 new.updated = clock.now()
                 return (old, new)
             }
@@ -244,7 +296,7 @@ public final class Inventory: Sendable {
 
     /// Deletes a server and frees its address.
     @discardableResult
-    public func deleteServer(_ reference: String, projectID: String) throws(ComputeError) -> Server {
+    public func deleteServer(_ reference: Reference, projectID: String) throws(ComputeError) -> Server {
         try writer.withLock { _ throws(ComputeError) in
             let server = try state.withLock { s throws(ComputeError) in try s.entry(reference, projectID: projectID).server }
             try persist([.delete(RecordReference(kind: .server, key: server.id))]) { s in s.remove(server) }
@@ -259,10 +311,26 @@ public final class Inventory: Sendable {
         state.withLock { s in s.flavors.values.sorted(by: Self.flavorOrder) }
     }
 
-    /// The flavor `reference` names: its id, else its name.
-    public func flavor(_ reference: String) throws(ComputeError) -> Flavor {
+    /// The flavor `reference` names.
+    public func flavor(_ reference: Reference) throws(ComputeError) -> Flavor {
         try state.withLock { s throws(ComputeError) in
-            guard let flavor = s.flavor(reference) else { throw .notFound("Flavor \(reference) could not be found.") }
+            guard let flavor = s.flavor(reference) else { throw .notFound("Flavor \(reference.text) could not be found.") }
+            return flavor
+        }
+    }
+
+    /// Changes a flavor's description or extra specs (its size never changes: servers keep
+    /// the snapshot they were created with).
+    public func updateFlavor(_ reference: Reference, _ change: (inout Flavor) throws(ComputeError) -> Void)
+        throws(ComputeError) -> Flavor
+    {
+        try writer.withLock { _ throws(ComputeError) in
+            var flavor = try self.flavor(reference)
+            let id = flavor.id
+            let name = flavor.name
+            try change(&flavor)
+            precondition(flavor.id == id && flavor.name == name, "a flavor update must not change its id or name")
+            try persist([.put(.flavor(flavor))]) { s in s.insert(flavor) }
             return flavor
         }
     }
@@ -282,12 +350,9 @@ public final class Inventory: Sendable {
         }
     }
 
-    public func deleteFlavor(_ reference: String) throws(ComputeError) {
+    public func deleteFlavor(_ reference: Reference) throws(ComputeError) {
         try writer.withLock { _ throws(ComputeError) in
-            let flavor = try state.withLock { s throws(ComputeError) in
-                guard let flavor = s.flavor(reference) else { throw .notFound("Flavor \(reference) could not be found.") }
-                return flavor
-            }
+            let flavor = try self.flavor(reference)
             try persist([.delete(RecordReference(kind: .flavor, key: flavor.recordKey))]) { s in s.remove(flavor) }
         }
     }
@@ -374,12 +439,17 @@ private struct State: Sendable {
         for network in networks { pools[network.name] = AddressPool(config: network) }
     }
 
-    func entry(_ reference: String, projectID: String) throws(ComputeError) -> ServerEntry {
-        if let entry = servers[reference], entry.server.projectID == projectID { return entry }
-        if let id = serverIDsByName[NameKey(projectID: projectID, name: reference)], let entry = servers[id] {
+    func entry(_ reference: Reference, projectID: String) throws(ComputeError) -> ServerEntry {
+        if let entry = servers[reference.text], entry.server.projectID == projectID { return entry }
+        if case .idOrName(let name) = reference, let id = serverIDsByName[NameKey(projectID: projectID, name: name)],
+            let entry = servers[id]
+        {
             return entry
         }
-        throw .notFound("Server \(reference) could not be found.")
+        switch reference {
+        case .id(let id): throw .notFound("Instance \(id) could not be found.")
+        case .idOrName(let text): throw .notFound("Server \(text) could not be found.")
+        }
     }
 
     /// The entry with its view rendered (and kept, within the limit).
@@ -395,9 +465,10 @@ private struct State: Sendable {
         return rendered
     }
 
-    func flavor(_ reference: String) -> Flavor? {
-        if let flavor = flavors[reference] { return flavor }
-        return flavorIDsByName[reference].flatMap { flavors[$0] }
+    func flavor(_ reference: Reference) -> Flavor? {
+        if let flavor = flavors[reference.text] { return flavor }
+        guard case .idOrName(let name) = reference else { return nil }
+        return flavorIDsByName[name].flatMap { flavors[$0] }
     }
 
     func page(_ filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [ServerEntry] {

@@ -1,4 +1,8 @@
 /// The states a server can be in, by the status name both APIs show.
+///
+/// The service runs no guests, so transitions are immediate: a create is ACTIVE when it is
+/// acknowledged and a reboot is over when it is; BUILD, REBOOT, HARD_REBOOT and ERROR are
+/// never entered, but records and filters accept them.
 public enum ServerStatus: String, Sendable, CaseIterable, Encodable {
     case active = "ACTIVE"
     case build = "BUILD"
@@ -6,6 +10,64 @@ public enum ServerStatus: String, Sendable, CaseIterable, Encodable {
     case reboot = "REBOOT"
     case hardReboot = "HARD_REBOOT"
     case error = "ERROR"
+
+    /// Nova's `OS-EXT-STS:vm_state`.
+    public var vmState: String {
+        switch self {
+        case .active, .reboot, .hardReboot: "active"
+        case .build: "building"
+        case .shutoff: "stopped"
+        case .error: "error"
+        }
+    }
+
+    /// Nova's `OS-EXT-STS:task_state`: what is under way (nothing, once a change is acknowledged).
+    public var taskState: String? {
+        switch self {
+        case .build: "spawning"
+        case .reboot: "rebooting"
+        case .hardReboot: "rebooting_hard"
+        case .active, .shutoff, .error: nil
+        }
+    }
+
+    /// Nova's `OS-EXT-STS:power_state`: 0 no state, 1 running, 4 shut down.
+    public var powerState: Int {
+        switch self {
+        case .active, .reboot, .hardReboot: 1
+        case .shutoff: 4
+        case .build, .error: 0
+        }
+    }
+}
+
+/// A change of a server's power state (Nova's `os-stop`, `os-start` and `reboot` actions).
+public enum ServerAction: Sendable, Equatable {
+    case stop
+    case start
+    case reboot(hard: Bool)
+
+    /// The name Nova's messages use.
+    public var name: String {
+        switch self {
+        case .stop: "stop"
+        case .start: "start"
+        case .reboot: "reboot"
+        }
+    }
+
+    /// Where the server ends up, or nil when it cannot take the action in `status` (Nova's
+    /// table: stop from ACTIVE or ERROR, start from SHUTOFF, soft reboot from ACTIVE, hard
+    /// reboot from anything but BUILD).
+    public func outcome(from status: ServerStatus) -> ServerStatus? {
+        switch (self, status) {
+        case (.stop, .active), (.stop, .error): .shutoff
+        case (.start, .shutoff): .active
+        case (.reboot(hard: false), .active): .active
+        case (.reboot(hard: true), let status) where status != .build: .active
+        default: nil
+        }
+    }
 }
 
 /// A server in the inventory.
@@ -18,7 +80,13 @@ public struct Server: Sendable, Equatable {
     public var userID: String
     public var status: ServerStatus
     public var flavor: FlavorSnapshot
+    /// The image's name, as the v1 API shows it.
     public var image: String
+    /// The image's id in the catalog; empty for a record written before ids were kept whose
+    /// image is no longer configured.
+    public var imageID: String
+    /// Free text (Nova's `description`, microversion 2.19), nil when not set.
+    public var description: String?
     public var keyName: String?
     /// The network the server is attached to, or nil for none.
     public var network: String?
@@ -34,8 +102,9 @@ public struct Server: Sendable, Equatable {
 
     public init(
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
-        flavor: FlavorSnapshot, image: String, keyName: String?, network: String?, address: IPv4Address?,
-        metadata: [String: String], reservationID: String, launchIndex: Int, created: Timestamp, updated: Timestamp
+        flavor: FlavorSnapshot, image: String, imageID: String, description: String? = nil, keyName: String?,
+        network: String?, address: IPv4Address?, metadata: [String: String], reservationID: String, launchIndex: Int,
+        created: Timestamp, updated: Timestamp
     ) {
         self.id = id
         self.name = name
@@ -44,6 +113,8 @@ public struct Server: Sendable, Equatable {
         self.status = status
         self.flavor = flavor
         self.image = image
+        self.imageID = imageID
+        self.description = description
         self.keyName = keyName
         self.network = network
         self.address = address
@@ -78,10 +149,13 @@ public struct RecordFormatError: Error, Sendable, CustomStringConvertible {
 
 extension Server: Encodable {
     /// Version of the record layout on disk; bump it with a migration in `init(record:)`.
-    public static let recordFormat = 1
+    /// Format 2 added `image_id` and `description`; a format-1 record reads with no image id
+    /// (the inventory looks it up by name) and no description.
+    public static let recordFormat = 2
 
     enum CodingKeys: String, CodingKey {
-        case format, id, name, status, flavor, image, network, address, metadata, created, updated
+        case format, id, name, status, flavor, image, description, network, address, metadata, created, updated
+        case imageID = "image_id"
         case projectID = "project_id"
         case userID = "user_id"
         case keyName = "key_name"
@@ -109,6 +183,8 @@ extension Server: Encodable {
                 var status: String?
                 var flavor: FlavorSnapshot?
                 var image: String?
+                var imageID: String?
+                var description: String?
                 var keyName: String?
                 var network: String?
                 var address: String?
@@ -127,6 +203,8 @@ extension Server: Encodable {
                     case "status": status = try s.string()
                     case "flavor": flavor = try FlavorSnapshot(scanning: &s)
                     case "image": image = try s.string()
+                    case "image_id": imageID = try s.string()
+                    case "description": description = try s.null() ? nil : s.string()
                     case "key_name": keyName = try s.null() ? nil : s.string()
                     case "network": network = try s.null() ? nil : s.string()
                     case "address": address = try s.null() ? nil : s.string()
@@ -138,7 +216,7 @@ extension Server: Encodable {
                     default: try s.skipValue()
                     }
                 }
-                guard format == Self.recordFormat else {
+                guard let format, (1...Self.recordFormat).contains(format) else {
                     throw scanner.failure("unsupported server record format \(format.map(String.init) ?? "(none)")")
                 }
                 func required<T>(_ value: T?, _ field: String) throws(RecordScanner.Failure) -> T {
@@ -149,8 +227,9 @@ extension Server: Encodable {
                     id: try required(id, "id"), name: try required(name, "name"),
                     projectID: try required(projectID, "project_id"), userID: try required(userID, "user_id"),
                     status: try required(status.flatMap(ServerStatus.init(rawValue:)), "status"),
-                    flavor: try required(flavor, "flavor"), image: try required(image, "image"), keyName: keyName,
-                    network: network,
+                    flavor: try required(flavor, "flavor"), image: try required(image, "image"),
+                    imageID: format == 1 ? "" : try required(imageID, "image_id"), description: description,
+                    keyName: keyName, network: network,
                     address: try address.map { a throws(RecordScanner.Failure) in
                         try required(IPv4Address(a), "address")
                     },
@@ -174,6 +253,8 @@ extension Server: Encodable {
         try c.encode(status, forKey: .status)
         try c.encode(flavor, forKey: .flavor)
         try c.encode(image, forKey: .image)
+        try c.encode(imageID, forKey: .imageID)
+        try c.encode(description, forKey: .description)
         try c.encode(keyName, forKey: .keyName)
         try c.encode(network, forKey: .network)
         try c.encode(address, forKey: .address)

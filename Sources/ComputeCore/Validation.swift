@@ -62,8 +62,30 @@ public enum Validation {
         }
     }
 
-    /// A flavor id: 1–255 of `[A-Za-z0-9._-]`.
-    public static func flavorID(_ value: String, field: String) throws(ComputeError) {
+    /// A server description (Nova 2.19): up to 255 characters, no control characters; may be empty.
+    public static func description(_ value: String, field: String) throws(ComputeError) {
+        guard !value.isEmpty else { return }
+        try text(value, field: field, maxLength: maxNameLength)
+    }
+
+    /// A flavor's extra specs (Nova's `os-extra_specs`): keys 1–255 of letters, digits and
+    /// `_-.: `, values up to 255 characters without control characters.
+    public static func extraSpecs(_ specs: [String: String], field: String) throws(ComputeError) {
+        for (key, value) in specs.sorted(by: { $0.key < $1.key }) {
+            guard (1...maxNameLength).contains(key.unicodeScalars.count),
+                key.utf8.allSatisfy({
+                    isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+                        || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: " ")
+                })
+            else {
+                throw .invalidField(field, "keys must be 1–255 characters of letters, digits, '_', '-', '.', ':' or ' '.")
+            }
+            if !value.isEmpty { try text(value, field: "\(field).\(key)", maxLength: maxNameLength) }
+        }
+    }
+
+    /// A flavor, image or network id: 1–255 of `[A-Za-z0-9._-]`.
+    public static func identifier(_ value: String, field: String) throws(ComputeError) {
         guard (1...maxNameLength).contains(value.utf8.count),
             value.utf8.allSatisfy({
                 isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")

@@ -174,7 +174,7 @@ struct Loader {
             case .flavor:
                 let flavor = try Flavor(record: bytes)
                 guard flavor.recordKey == key else { throw RecordProblem.damaged("its record_key does not match its file name") }
-                try Validation.flavorID(flavor.id, field: "id")
+                try Validation.identifier(flavor.id, field: "id")
                 try Validation.name(flavor.name, field: "name")
                 return .flavor(flavor)
             }

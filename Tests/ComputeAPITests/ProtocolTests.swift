@@ -62,70 +62,70 @@ import Testing
         ("{}", "'server' is a required property."),
         (#"{"server": null}"#, "Invalid input for field 'server': expected an object, not null."),
         (
-            #"{"server": {"name": null, "flavor": "1", "image": "i"}}"#,
+            #"{"server": {"name": null, "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': expected a string, not null."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "network": null}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "network": null}}"#,
             "Invalid input for field 'server.network': expected a string, not null."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": null}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "metadata": null}}"#,
             "Invalid input for field 'server.metadata': expected an object, not null."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": null}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "min_count": null}}"#,
             "Invalid input for field 'server.min_count': expected an integer, not null."
         ),
         (#"{"server": []}"#, "Invalid input for field 'server': expected an object."),
         (#"{"server": "x"}"#, "Invalid input for field 'server': expected an object."),
         (#"{"servers": {}}"#, "The request body unknown property 'servers'. Allowed: server."),
-        (#"{"server": {"flavor": "1", "image": "i"}}"#, "Invalid input for field 'server': 'name' is a required property."),
-        (#"{"server": {"name": 5, "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': expected a string."),
+        (#"{"server": {"flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server': 'name' is a required property."),
+        (#"{"server": {"name": 5, "flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server.name': expected a string."),
         (
-            #"{"server": {"name": ["a"], "flavor": "1", "image": "i"}}"#,
+            #"{"server": {"name": ["a"], "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': expected a string."
         ),
-        (#"{"server": {"name": "", "flavor": "1", "image": "i"}}"#, "Invalid input for field 'server.name': must not be empty."),
+        (#"{"server": {"name": "", "flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server.name': must not be empty."),
         (
-            #"{"server": {"name": "a/b", "flavor": "1", "image": "i"}}"#,
+            #"{"server": {"name": "a/b", "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': must not contain '/'."
         ),
         (
-            #"{"server": {"name": "a\u0000b", "flavor": "1", "image": "i"}}"#,
+            #"{"server": {"name": "a\u0000b", "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': must not contain control characters."
         ),
         (
-            #"{"server": {"name": "a\nb", "flavor": "1", "image": "i"}}"#,
+            #"{"server": {"name": "a\nb", "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': must not contain control characters."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "colour": "red"}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "colour": "red"}}"#,
             "Invalid input for field 'server': unknown property 'colour'. Allowed: name, flavor, image, keyname, network, metadata, min_count, max_count, return_reservation_id."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": {"k": 1}}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "metadata": {"k": 1}}}"#,
             "Invalid input for field 'server.metadata.k': expected a string."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": ["k"]}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "metadata": ["k"]}}"#,
             "Invalid input for field 'server.metadata': expected an object."
         ),
         (#"{"server": {"name": "a", "flavor": "1", "image": ""}}"#, "Invalid input for field 'server.image': must not be empty."),
         (
-            #"{"server": {"name": "a", "flavor": "", "image": "i"}}"#,
+            #"{"server": {"name": "a", "flavor": "", "image": "cirros"}}"#,
             "Invalid input for field 'server.flavor': must not be empty."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "keyname": 7}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "keyname": 7}}"#,
             "Invalid input for field 'server.keyname': expected a string."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 1e400}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "min_count": 1e400}}"#,
             "Invalid input for field 'server.min_count': must be an integer."
         ),
         (
-            #"{"server": {"name": "a", "flavor": "1", "image": "i", "min_count": 99999999999999999999}}"#,
+            #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "min_count": 99999999999999999999}}"#,
             "Invalid input for field 'server.min_count': must be 100 or less."
         ),
     ])
@@ -140,7 +140,7 @@ import Testing
 
     @Test func invalidUTF8BodyIs400() {
         let client = TestClient()
-        let bytes = Array(#"{"server": {"name": ""#.utf8) + [0xff, 0xfe] + Array(#"", "flavor": "1", "image": "i"}}"#.utf8)
+        let bytes = Array(#"{"server": {"name": ""#.utf8) + [0xff, 0xfe] + Array(#"", "flavor": "1", "image": "cirros"}}"#.utf8)
         let response = client.send(.post, "/servers", bytes: bytes)
         #expect(response.status == 400)
         #expect(response.fault?.message.hasPrefix("Malformed request body") == true)
@@ -149,7 +149,7 @@ import Testing
     @Test func deeplyNestedBodyIs400NotACrash() {
         let nested = String(repeating: "[", count: 60_000) + String(repeating: "]", count: 60_000)
         let response = TestClient().post(
-            "/servers", #"{"server": {"name": "a", "flavor": "1", "image": "i", "metadata": "# + nested + "}}")
+            "/servers", #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "metadata": "# + nested + "}}")
         #expect(response.status == 400)
     }
 
@@ -157,7 +157,7 @@ import Testing
         let client = TestClient()
         var request = APIRequest(
             method: .post, target: "/servers", headerFields: [.contentType: "text/plain"],
-            body: Array(#"{"server": {"name": "a", "flavor": "1", "image": "i"}}"#.utf8))
+            body: Array(#"{"server": {"name": "a", "flavor": "1", "image": "cirros"}}"#.utf8))
         request.requestID = "abc"
         #expect(client.service.respond(to: request).status == .ok)
     }

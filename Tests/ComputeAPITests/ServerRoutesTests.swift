@@ -35,7 +35,7 @@ import Testing
 
     @Test func networkAndKeynameAreOptional() {
         let client = TestClient()
-        let response = client.post("/servers", #"{"server":{"name":"a","flavor":"1","image":"img"}}"#)
+        let response = client.post("/servers", #"{"server":{"name":"a","flavor":"1","image": "cirros"}}"#)
         #expect(response.status == 200)
         #expect(response.json("server", "network") as? String == "private")
         #expect(response.json("server", "keyname") is NSNull)
@@ -89,7 +89,7 @@ import Testing
     @Test func nullIsAcceptedOnlyWhereDocumented() {
         let client = TestClient()
         #expect(
-            client.post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "i", "keyname": null}}"#).status == 200)
+            client.post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "keyname": null}}"#).status == 200)
         #expect(
             client.post(
                 "/flavors", #"{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": 0, "id": null, "description": null}}"#
@@ -119,7 +119,7 @@ import Testing
     @Test func unknownFlavorOrNetworkIs400() {
         let client = TestClient()
         #expect(client.createServer("a", flavor: "m9.giant").fault?.message == "Flavor m9.giant could not be found.")
-        let network = client.post("/servers", #"{"server":{"name":"a","flavor":"1","image":"i","network":"public"}}"#)
+        let network = client.post("/servers", #"{"server":{"name":"a","flavor":"1","image": "cirros","network":"public"}}"#)
         #expect(network.status == 400)
         #expect(network.fault?.message == "Network public could not be found.")
     }

@@ -45,9 +45,9 @@ import Testing
         let f = InventoryFixture()
         let a = try f.create("a")
         let b = try f.create(a.id)  // a server whose name is another's id
-        #expect(try f.inventory.server(a.id, projectID: "p1") == a)
+        #expect(try f.inventory.server(.id(a.id), projectID: "p1") == a)
         #expect(try f.inventory.server("a", projectID: "p1") == a)
-        #expect(try f.inventory.server(b.id, projectID: "p1") == b)
+        #expect(try f.inventory.server(.id(b.id), projectID: "p1") == b)
         #expect(throws: ComputeError.notFound("Server a could not be found.")) { try f.inventory.server("a", projectID: "p2") }
     }
 
@@ -62,7 +62,7 @@ import Testing
         let same = try f.inventory.updateServer("a", projectID: "p1", with: ServerUpdate(name: "a", metadata: ["k": "v"]))
         #expect(same.metadata == ["k": "v"])
         #expect(same.updated > a.updated)
-        let renamed = try f.inventory.updateServer(a.id, projectID: "p1", with: ServerUpdate(name: "z"))
+        let renamed = try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(name: "z"))
         #expect(renamed.name == "z")
         #expect(throws: ComputeError.self) { try f.inventory.server("a", projectID: "p1") }
         #expect(try f.create("a").name == "a", "the old name is free again")
@@ -261,7 +261,7 @@ import Testing
         let loaded = Inventory(records: records, networks: [.defaultPrivate], persistence: MemoryPersistence())
         #expect(loaded.loadWarnings.count == 2, "a duplicate name and a duplicate address")
         #expect(try loaded.server("a", projectID: "p1").id == a.id, "the older server keeps the name")
-        #expect(try loaded.server(twin.id, projectID: "p1").id == twin.id, "the other stays reachable by id")
+        #expect(try loaded.server(.id(twin.id), projectID: "p1").id == twin.id, "the other stays reachable by id")
     }
 }
 

@@ -16,7 +16,8 @@ import Testing
             id: "3f0e2a6c-5b1d-4c57-9d6e-0d3f1c2b7a10", name: name, projectID: "p", userID: "u", status: .shutoff,
             flavor: FlavorSnapshot(
                 id: "2", name: "m1.small", vcpus: 1, ram: 2048, disk: 20, swap: 0, ephemeral: 0, extraSpecs: ["a": "b"]),
-            image: "cirros-0.3.4-x86_64-uec", keyName: keyName, network: "private", address: IPv4Address("10.0.0.2"),
+            image: "cirros-0.3.4-x86_64-uec", imageID: Image.defaults[0].id, description: "web tier", keyName: keyName,
+            network: "private", address: IPv4Address("10.0.0.2"),
             metadata: metadata, reservationID: "r-abcdefgh", launchIndex: 3,
             created: Timestamp(microsecondsSinceEpoch: 1_795_928_696_123_456),
             updated: Timestamp(microsecondsSinceEpoch: 1_795_928_700_000_001))

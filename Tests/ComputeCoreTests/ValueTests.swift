@@ -85,9 +85,9 @@ import Testing
     }
 
     @Test func flavorIDs() throws {
-        try Validation.flavorID("m1.custom_2-x", field: "id")
+        try Validation.identifier("m1.custom_2-x", field: "id")
         for bad in ["", "a b", "a/b", "é", String(repeating: "x", count: 256)] {
-            #expect(throws: ComputeError.self) { try Validation.flavorID(bad, field: "id") }
+            #expect(throws: ComputeError.self) { try Validation.identifier(bad, field: "id") }
         }
     }
 

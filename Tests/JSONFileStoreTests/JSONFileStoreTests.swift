@@ -35,7 +35,8 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
     return Server(
         id: id, name: name, projectID: "p", userID: "u",
         flavor: FlavorSnapshot(id: "1", name: "m1.tiny", vcpus: 1, ram: 512, disk: 1, swap: 0, ephemeral: 0, extraSpecs: [:]),
-        image: "img", keyName: nil, network: "private", address: IPv4Address(address), metadata: ["k": "v"],
+        image: "cirros", imageID: "img-id", keyName: nil, network: "private", address: IPv4Address(address),
+        metadata: ["k": "v"],
         reservationID: "r-abcdefgh", launchIndex: 0, created: now, updated: now)
 }
 
@@ -66,7 +67,7 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
         let json =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("servers/\(server.id).json"))))
             as? [String: Any]
-        #expect(json?["format"] as? Int == 1)
+        #expect(json?["format"] as? Int == Server.recordFormat)
         #expect(json?["name"] as? String == "a")
         #expect(json?["address"] as? String == "10.0.0.2")
 
@@ -187,7 +188,7 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
             let inventory = Inventory(records: records, networks: [.defaultPrivate], persistence: store)
             try inventory.seedDefaultFlavors()
             try store.markInitialized(now: SystemClock().now())
-            let draft = try ServerDraft(name: "web", flavorReference: "m1.small", image: "img", minCount: 3)
+            let draft = try ServerDraft(name: "web", flavorReference: "m1.small", image: "cirros", minCount: 3)
             ids = try inventory.createServers(draft, caller: caller).map(\.id)
             try inventory.deleteServer("web-2", projectID: "p")
             _ = try inventory.updateServer("web-3", projectID: "p", with: ServerUpdate(name: "db"))

@@ -20,7 +20,7 @@ def server(name=b"ok", **extra):
 
 
 def nested(depth, open_, close):
-    return b'{"server": {"name": "n", "flavor": "1", "image": "i", "metadata": ' + open_ * depth + close * depth + b"}}"
+    return b'{"server": {"name": "n", "flavor": "1", "image": "cirros", "metadata": ' + open_ * depth + close * depth + b"}}"
 
 
 # (id, method, path, body, headers, status)
@@ -44,17 +44,17 @@ CATALOGUE = [
     ("deep arrays", "POST", "/servers", nested(5000, b"[", b"]"), None, 400),
     ("deep objects", "POST", "/servers", nested(3000, b'{"a":', b"}")[:-2] + b"1" + b"}" * 3002, None, 400),
     # -- wrong types, unknown fields --------------------------------------------------------
-    ("name is a number", "POST", "/servers", b'{"server": {"name": 7, "flavor": "1", "image": "i"}}', None, 400),
-    ("name is an array", "POST", "/servers", b'{"server": {"name": ["a"], "flavor": "1", "image": "i"}}', None, 400),
-    ("name is null", "POST", "/servers", b'{"server": {"name": null, "flavor": "1", "image": "i"}}', None, 400),
+    ("name is a number", "POST", "/servers", b'{"server": {"name": 7, "flavor": "1", "image": "cirros"}}', None, 400),
+    ("name is an array", "POST", "/servers", b'{"server": {"name": ["a"], "flavor": "1", "image": "cirros"}}', None, 400),
+    ("name is null", "POST", "/servers", b'{"server": {"name": null, "flavor": "1", "image": "cirros"}}', None, 400),
     ("server is a string", "POST", "/servers", b'{"server": "a"}', None, 400),
-    ("flavor is an object", "POST", "/servers", b'{"server": {"name": "a", "flavor": {}, "image": "i"}}', None, 400),
+    ("flavor is an object", "POST", "/servers", b'{"server": {"name": "a", "flavor": {}, "image": "cirros"}}', None, 400),
     ("metadata is a list", "POST", "/servers", server(metadata=["a"]), None, 400),
     ("metadata value is a number", "POST", "/servers", server(metadata={"k": 1}), None, 400),
     ("metadata value is null", "POST", "/servers", server(metadata={"k": None}), None, 400),
     ("unknown field", "POST", "/servers", server(size=9), None, 400),
     ("unknown top-level field", "POST", "/servers", b'{"server": {"name": "a"}, "extra": 1}', None, 400),
-    ("missing name", "POST", "/servers", b'{"server": {"flavor": "1", "image": "i"}}', None, 400),
+    ("missing name", "POST", "/servers", b'{"server": {"flavor": "1", "image": "cirros"}}', None, 400),
     ("missing image", "POST", "/servers", b'{"server": {"name": "a", "flavor": "1"}}', None, 400),
     # -- numbers and counts -----------------------------------------------------------------
     ("huge number", "POST", "/servers", server(min_count=b"1e999"), None, 400),
@@ -92,7 +92,7 @@ CATALOGUE = [
     ("metadata 129 pairs", "POST", "/servers", server(metadata={f"k{i}": "v" for i in range(129)}), None, 400),
     ("metadata key 256", "POST", "/servers", server(metadata={"k" * 256: "v"}), None, 400),
     ("metadata empty key", "POST", "/servers", server(metadata={"": "v"}), None, 400),
-    ("unknown flavor", "POST", "/servers", b'{"server": {"name": "a", "flavor": "m9", "image": "i"}}', None, 400),
+    ("unknown flavor", "POST", "/servers", b'{"server": {"name": "a", "flavor": "m9", "image": "cirros"}}', None, 400),
     ("unknown network", "POST", "/servers", server(network="public"), None, 400),
     ("empty image", "POST", "/servers", b'{"server": {"name": "a", "flavor": "1", "image": ""}}', None, 400),
     # -- sizes ------------------------------------------------------------------------------

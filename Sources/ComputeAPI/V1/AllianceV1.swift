@@ -12,15 +12,15 @@ struct AllianceV1: Sendable {
         router.add(.get, "/servers") { context, _ in try listServers(context) }
         router.add(.post, "/servers") { context, _ in try createServers(context) }
         router.add(.get, "/servers/{ref}") { context, p in
-            .json(.ok, V1View.serverDocument(try inventory.entry(p["ref"], projectID: context.caller.projectID)))
+            .json(.ok, V1View.serverDocument(try inventory.entry(.idOrName(p["ref"]), projectID: context.caller.projectID)))
         }
         router.add(.patch, "/servers/{ref}") { context, p in
             let request = try context.decodeBody(V1ServerUpdateRequest.self)
-            let server = try inventory.updateServer(p["ref"], projectID: context.caller.projectID, with: request.update)
+            let server = try inventory.updateServer(.idOrName(p["ref"]), projectID: context.caller.projectID, with: request.update)
             return .json(.ok, V1View.serverDocument(server))
         }
         router.add(.delete, "/servers/{ref}") { context, p in
-            try inventory.deleteServer(p["ref"], projectID: context.caller.projectID)
+            try inventory.deleteServer(.idOrName(p["ref"]), projectID: context.caller.projectID)
             return .empty(.noContent)
         }
         router.add(.get, "/flavors") { _, _ in listFlavors() }
@@ -28,9 +28,9 @@ struct AllianceV1: Sendable {
             let request = try context.decodeBody(V1FlavorCreateRequest.self)
             return .json(.ok, V1View.flavorDocument(try inventory.createFlavor(request.draft)))
         }
-        router.add(.get, "/flavors/{ref}") { _, p in .json(.ok, V1View.flavorDocument(try inventory.flavor(p["ref"]))) }
+        router.add(.get, "/flavors/{ref}") { _, p in .json(.ok, V1View.flavorDocument(try inventory.flavor(.idOrName(p["ref"])))) }
         router.add(.delete, "/flavors/{ref}") { _, p in
-            try inventory.deleteFlavor(p["ref"])
+            try inventory.deleteFlavor(.idOrName(p["ref"]))
             return .empty(.noContent)
         }
     }

@@ -14,8 +14,8 @@ struct V1ServerCreateRequest: Decodable {
                 "name", "flavor", "image", "keyname", "network", "metadata", "min_count", "max_count", "return_reservation_id",
             ])
         draft = try ServerDraft(
-            name: server.requiredString("name"), flavorReference: server.requiredString("flavor"),
-            image: server.requiredString("image"), keyName: server.nullableString("keyname"),
+            name: server.requiredString("name"), flavorReference: .idOrName(server.requiredString("flavor")),
+            image: .idOrName(server.requiredString("image")), keyName: server.nullableString("keyname"),
             network: server.string("network").map { .named($0) } ?? .automatic,
             metadata: server.stringMap("metadata") ?? [:], minCount: server.integer("min_count") ?? 1,
             maxCount: server.integer("max_count"))
