@@ -7,12 +7,13 @@ public struct RequestContext: Sendable {
     public var request: APIRequest
     public var caller: Caller
 
-    /// The body decoded as `T`; any problem is a 400 naming the field.
-    func decodeBody<T: Decodable>(_ type: T.Type) throws(ComputeError) -> T {
+    /// The body decoded as `T` (Nova types read it at `microversion`); any problem is a 400
+    /// naming the field.
+    func decodeBody<T: Decodable>(_ type: T.Type, microversion: Microversion? = nil) throws(ComputeError) -> T {
         guard case .complete(let bytes) = request.body else {
             throw .invalidInput("The request body is too large.")
         }
-        return try RequestDecoding.decode(type, from: bytes)
+        return try RequestDecoding.decode(type, from: bytes, microversion: microversion)
     }
 }
 
@@ -66,6 +67,7 @@ public final class ComputeService: Sendable {
         self.statistics = statistics
         var router = Router<RequestContext>()
         AllianceV1(inventory: inventory).register(into: &router)
+        NovaAPI(inventory: inventory).register(into: &router)
         HealthEndpoint(inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
             .register(into: &router)
         self.router = router

@@ -12,12 +12,17 @@ public import ComputeCore
 /// Bodies are parsed as JSON whatever `Content-Type` says (the contract: Postman "raw" bodies,
 /// curl without `-H`). Request types decode through `StrictObject`, which refuses unknown keys.
 public enum RequestDecoding {
-    public static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws(ComputeError) -> T {
+    /// `microversion` is what Nova request types read fields at (`decoder.microversion`).
+    public static func decode<T: Decodable>(
+        _ type: T.Type, from body: [UInt8], microversion: Microversion? = nil
+    ) throws(ComputeError) -> T {
         guard body.contains(where: { !Self.isJSONWhitespace($0) }) else {
             throw .invalidInput("The request body is empty; it must be a JSON object.")
         }
         do {
-            return try JSONDecoder().decode(type, from: Data(body))
+            let decoder = JSONDecoder()
+            if let microversion { decoder.userInfo[.microversion] = microversion }
+            return try decoder.decode(type, from: Data(body))
         } catch let error as ComputeError {
             throw error
         } catch let error as DecodingError {
@@ -101,6 +106,9 @@ public struct StrictObject {
     }
 
     public func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// True when the key is present, whatever its value (null too).
+    public func contains(_ key: String) -> Bool { container.contains(AnyKey(key)) }
 
     /// True when the key is present with a value other than null.
     public func has(_ key: String) throws -> Bool {
@@ -212,4 +220,13 @@ public struct AnyKey: CodingKey, Sendable {
         stringValue = String(intValue)
         self.intValue = intValue
     }
+}
+
+extension CodingUserInfoKey {
+    static let microversion = CodingUserInfoKey(rawValue: "microversion")!
+}
+
+extension Decoder {
+    /// The microversion a Nova request body is read at (2.1 when none was set).
+    var microversion: Microversion { userInfo[.microversion] as? Microversion ?? .minimum }
 }

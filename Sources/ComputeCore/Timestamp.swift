@@ -97,6 +97,29 @@ public struct Timestamp: Sendable, Hashable, Comparable, Encodable {
         self.microsecondsSinceEpoch = seconds * 1_000_000 + micros
     }
 
+    /// Parses an ISO 8601 instant as clients send it (Nova's `changes-since`):
+    /// `2026-11-29T05:11:36`, with an optional fraction (up to 6 digits) and an optional zone
+    /// (`Z`, `+01:00`, `-0530`); no zone means UTC.
+    public init?(iso8601 text: String) {
+        var body = Substring(text)
+        var offsetSeconds: Int64 = 0
+        if body.hasSuffix("Z") || body.hasSuffix("z") {
+            body = body.dropLast()
+        } else if body.count > 19 {
+            let zoneStart = body.index(body.startIndex, offsetBy: 19)
+            if let sign = body[zoneStart...].firstIndex(where: { $0 == "+" || $0 == "-" }) {
+                let zone = body[body.index(after: sign)...].filter { $0 != ":" }
+                guard zone.count == 4, let hours = Int64(zone.prefix(2)), let minutes = Int64(zone.suffix(2)),
+                    hours < 24, minutes < 60
+                else { return nil }
+                offsetSeconds = (hours * 3600 + minutes * 60) * (body[sign] == "-" ? -1 : 1)
+                body = body[..<sign]
+            }
+        }
+        guard let local = Timestamp(canonical: body + "Z") else { return nil }
+        self.init(microsecondsSinceEpoch: local.microsecondsSinceEpoch - offsetSeconds * 1_000_000)
+    }
+
     // MARK: Encodable: records store the canonical microsecond string, which `jq` users can read.
 
     public func encode(to encoder: any Encoder) throws {

@@ -1,0 +1,240 @@
+import ComputeCore
+
+/// What a Nova request body may say, decoded strictly: unknown keys are refused (Nova's
+/// schemas say `additionalProperties: false`), and so are known Nova fields this service cannot
+/// honour, rather than being dropped silently.
+enum NovaRequests {}
+
+/// `POST /servers`.
+struct NovaServerCreateRequest: Decodable {
+    var draft: ServerDraft
+    var returnReservationID: Bool
+    var adminPass: String?
+
+    init(from decoder: any Decoder) throws {
+        let version = decoder.microversion
+        let body = try StrictObject(decoder, allowed: ["server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"])
+        for key in ["os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"] where body.contains(key) {
+            guard (try? body.object(key, allowed: [])) != nil else {
+                throw ComputeError.invalidInput("Scheduler hints are not supported by this service: it has one host.")
+            }
+        }
+        var allowed = [
+            "name", "imageRef", "flavorRef", "networks", "block_device_mapping_v2", "metadata", "key_name", "min_count",
+            "max_count", "return_reservation_id", "adminPass",
+        ]
+        if version >= Microversion(19) { allowed.append("description") }
+        let server = try body.requiredObject("server", allowed: allowed)
+
+        let network: ServerDraft.NetworkChoice
+        switch try server.decode(NetworksField.self, "networks") {
+        case nil:
+            guard version < Microversion(37) else {
+                throw ComputeError.invalidField("server", "'networks' is a required property.")
+            }
+            network = .automatic
+        case .keyword(let word):
+            guard version >= Microversion(37), word == "auto" || word == "none" else {
+                throw ComputeError.invalidField(
+                    "server.networks", "'\(word.prefix(32))' is not valid here: give a list of {\"uuid\": …}"
+                        + (version >= Microversion(37) ? ", \"auto\" or \"none\"." : " (\"auto\" and \"none\" need 2.37)."))
+            }
+            network = word == "auto" ? .automatic : .none
+        case .list(let items):
+            guard items.count <= 1 else {
+                throw ComputeError.invalidField("server.networks", "a server has at most one network here.")
+            }
+            if let item = items.first {
+                guard let uuid = item["uuid"], item.keys.allSatisfy({ $0 == "uuid" || $0 == "tag" }) else {
+                    throw ComputeError.invalidField(
+                        "server.networks[0]", "only 'uuid' is supported (ports and fixed IPs are not).")
+                }
+                network = .reference(.id(uuid))
+            } else {
+                network = .automatic
+            }
+        }
+
+        let bootImage = try server.decode([BlockDeviceMapping].self, "block_device_mapping_v2").map {
+            mappings throws -> String in
+            guard mappings.count == 1, let root = mappings.first, root.bootIndex == 0 else {
+                throw ComputeError.invalidField(
+                    "server.block_device_mapping_v2", "only one mapping, the boot disk (boot_index 0), is supported.")
+            }
+            return root.imageID
+        }
+        let imageRef = try server.string("imageRef").map(Self.lastPathSegment) ?? ""
+        if let bootImage, !imageRef.isEmpty, bootImage != imageRef {
+            throw ComputeError.invalidInput("imageRef and the boot disk's image (block_device_mapping_v2) differ.")
+        }
+        guard let image = bootImage ?? (imageRef.isEmpty ? nil : imageRef) else {
+            throw ComputeError.invalidInput("Missing imageRef attribute")
+        }
+        draft = try ServerDraft(
+            name: server.requiredString("name"), flavorReference: .id(Self.lastPathSegment(server.requiredString("flavorRef"))),
+            image: .id(image), description: server.nullableString("description"), keyName: server.string("key_name"),
+            network: network, metadata: server.stringMap("metadata") ?? [:], minCount: server.integer("min_count") ?? 1,
+            maxCount: server.integer("max_count"), fields: Self.fieldNames)
+        returnReservationID = try server.boolean("return_reservation_id") ?? false
+        adminPass = try server.string("adminPass")
+    }
+
+    static let fieldNames: ServerDraft.FieldNames = {
+        var names = ServerDraft.FieldNames()
+        names.flavor = "server.flavorRef"
+        names.image = "server.imageRef"
+        names.keyName = "server.key_name"
+        return names
+    }()
+
+    /// `http://host/v2.1/flavors/2` → `2`: Nova takes references as ids or as links.
+    static func lastPathSegment(_ reference: String) -> String {
+        guard reference.contains("/") else { return reference }
+        return reference.split(separator: "/").last.map(String.init) ?? reference
+    }
+}
+
+/// `networks`: `"auto"`, `"none"`, or `[{"uuid": …}]`.
+enum NetworksField: Decodable {
+    case keyword(String)
+    case list([[String: String]])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let word = try? container.decode(String.self) {
+            self = .keyword(word)
+        } else {
+            self = .list(try container.decode([[String: String]].self))
+        }
+    }
+}
+
+/// One item of `block_device_mapping_v2`: only an image-backed local boot disk is supported.
+struct BlockDeviceMapping: Decodable {
+    var bootIndex: Int?
+    var imageID: String
+
+    init(from decoder: any Decoder) throws {
+        let item = try StrictObject(
+            decoder,
+            allowed: [
+                "boot_index", "uuid", "source_type", "destination_type", "delete_on_termination", "volume_size",
+                "device_name", "device_type", "disk_bus", "guest_format", "tag",
+            ])
+        // OSC sends boot_index as a number or a string.
+        bootIndex = try item.integer("boot_index")
+        guard try item.string("source_type") == "image", let uuid = try item.string("uuid") else {
+            throw ComputeError.invalidField(item.path, "only source_type 'image' with a 'uuid' is supported.")
+        }
+        let destination = try item.string("destination_type") ?? "local"
+        guard destination == "local" else {
+            throw ComputeError.invalidField(item.field("destination_type"), "only 'local' is supported (there are no volumes).")
+        }
+        imageID = uuid
+    }
+}
+
+/// `PUT /servers/{id}`.
+struct NovaServerUpdateRequest: Decodable {
+    var update: ServerUpdate
+
+    init(from decoder: any Decoder) throws {
+        let body = try StrictObject(decoder, allowed: ["server"])
+        let allowed = decoder.microversion >= Microversion(19) ? ["name", "description"] : ["name"]
+        let server = try body.requiredObject("server", allowed: allowed)
+        let description: String?? = server.contains("description") ? .some(try server.nullableString("description")) : nil
+        update = try ServerUpdate(
+            name: server.string("name"), description: description, nameField: "server.name",
+            descriptionField: "server.description")
+    }
+}
+
+/// `POST /servers/{id}/action`: exactly one action.
+struct NovaServerActionRequest: Decodable {
+    var action: ServerAction
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        guard container.allKeys.count == 1, let key = container.allKeys.first else {
+            throw ComputeError.invalidInput("The action body must hold exactly one action.")
+        }
+        switch key.stringValue {
+        case "os-stop": action = .stop
+        case "os-start": action = .start
+        case "reboot":
+            let reboot = try StrictObject(container.superDecoder(forKey: key), allowed: ["type"])
+            switch try reboot.requiredString("type").uppercased() {
+            case "SOFT": action = .reboot(hard: false)
+            case "HARD": action = .reboot(hard: true)
+            default: throw ComputeError.invalidField("reboot.type", "must be 'SOFT' or 'HARD'.")
+            }
+        default:
+            throw ComputeError.invalidInput("There is no such action: \(key.stringValue.prefix(64))")
+        }
+    }
+}
+
+/// `POST /flavors`.
+struct NovaFlavorCreateRequest: Decodable {
+    var draft: FlavorDraft
+
+    init(from decoder: any Decoder) throws {
+        let body = try StrictObject(decoder, allowed: ["flavor"])
+        var allowed = [
+            "name", "ram", "vcpus", "disk", "id", "OS-FLV-EXT-DATA:ephemeral", "swap", "rxtx_factor",
+            "os-flavor-access:is_public",
+        ]
+        if decoder.microversion >= Microversion(55) { allowed.append("description") }
+        let flavor = try body.requiredObject("flavor", allowed: allowed)
+        if let factor = try flavor.decode(Double.self, "rxtx_factor"), factor != 1 {
+            throw ComputeError.invalidField("flavor.rxtx_factor", "only 1.0 is supported.")
+        }
+        draft = try FlavorDraft(
+            id: flavor.flavorID("id"), name: flavor.requiredString("name"), vcpus: flavor.requiredInteger("vcpus"),
+            ram: flavor.requiredInteger("ram"), disk: flavor.requiredInteger("disk"),
+            swap: flavor.swapSize("swap"), ephemeral: flavor.integer("OS-FLV-EXT-DATA:ephemeral") ?? 0,
+            isPublic: flavor.boolean("os-flavor-access:is_public") ?? true,
+            description: flavor.nullableString("description"))
+    }
+}
+
+/// `PUT /flavors/{id}` (2.55): `{"flavor": {"description": …}}`.
+struct NovaFlavorUpdateRequest: Decodable {
+    var description: String?
+
+    init(from decoder: any Decoder) throws {
+        let body = try StrictObject(decoder, allowed: ["flavor"])
+        let flavor = try body.requiredObject("flavor", allowed: ["description"])
+        guard flavor.contains("description") else {
+            throw ComputeError.invalidField("flavor", "'description' is a required property.")
+        }
+        description = try flavor.nullableString("description")
+        if let description, description.unicodeScalars.count > FlavorDraft.maxDescriptionLength {
+            throw ComputeError.invalidField(
+                "flavor.description", "must be at most \(FlavorDraft.maxDescriptionLength) characters long.")
+        }
+    }
+}
+
+/// `{"extra_specs": {…}}` (POST), or `{"KEY": "value"}` (PUT of one key).
+struct NovaExtraSpecsRequest: Decodable {
+    var specs: [String: String]
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        if container.contains(AnyKey("extra_specs")) && container.allKeys.count == 1 {
+            specs = try container.decode([String: String].self, forKey: AnyKey("extra_specs"))
+        } else {
+            specs = try decoder.singleValueContainer().decode([String: String].self)
+        }
+        try Validation.extraSpecs(specs, field: "extra_specs")
+    }
+}
+
+extension StrictObject {
+    /// Nova's `swap`: an integer, or `""` for none.
+    func swapSize(_ key: String) throws -> Int {
+        if let text = try? decode(String.self, key), text.isEmpty { return 0 }
+        return try integer(key) ?? 0
+    }
+}

@@ -1,0 +1,265 @@
+import ComputeCore
+
+/// Absolute links, as Nova writes them: `self` under `/v2.1`, `bookmark` without a version.
+struct NovaLinks {
+    /// `scheme://host[:port]` the client used.
+    let base: String
+
+    func versioned(_ path: String) -> String { "\(base)/v2.1/\(path)" }
+
+    /// `"links": [self, bookmark]` for `collection/id`.
+    func write(_ collection: String, _ id: String, into w: inout JSONWriter, bookmarkOnly: Bool = false) {
+        w.key("links")
+        w.beginArray()
+        if !bookmarkOnly { Self.link("self", versioned("\(collection)/\(id)"), into: &w) }
+        Self.link("bookmark", "\(base)/\(collection)/\(id)", into: &w)
+        w.endArray()
+    }
+
+    static func link(_ rel: String, _ href: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("rel", rel)
+        w.field("href", href)
+        w.endObject()
+    }
+}
+
+/// The Nova representations, per microversion (NOVA-COMPAT §1.3–1.4, checked key by key in
+/// `NovaViewTests` against what tempest's schemas require and allow).
+enum NovaView {
+    /// Where a server view is used: the keys differ.
+    enum ServerShape {
+        /// `GET /servers/detail` items.
+        case detail
+        /// `GET /servers/{id}`: the detail view plus `server_groups` (2.71).
+        case show
+        /// `PUT /servers/{id}`: below 2.75 the basic view without the detail-only keys.
+        case update
+    }
+
+    static func server(
+        _ server: Server, shape: ServerShape, version v: Microversion, links: NovaLinks, into w: inout JSONWriter
+    ) {
+        let detailKeys = shape != .update || v >= Microversion(75)
+        w.beginObject()
+        w.field("id", server.id)
+        w.field("name", server.name)
+        w.field("status", server.status.rawValue)
+        w.field("tenant_id", server.projectID)
+        w.field("user_id", server.userID)
+        w.key("metadata")
+        w.stringDictionary(server.metadata)
+        w.field("hostId", "")
+        w.key("image")
+        if server.imageID.isEmpty {
+            w.string("")
+        } else {
+            w.beginObject()
+            w.field("id", server.imageID)
+            links.write("images", server.imageID, into: &w, bookmarkOnly: true)
+            w.endObject()
+        }
+        w.key("flavor")
+        flavorOfServer(server.flavor, version: v, links: links, into: &w)
+        w.key("created")
+        w.unescapedString { server.created.appendISO8601(to: &$0) }
+        w.key("updated")
+        w.unescapedString { server.updated.appendISO8601(to: &$0) }
+        w.key("addresses")
+        w.beginObject()
+        if let network = server.network, let address = server.address {
+            w.key(network)
+            w.beginArray()
+            w.beginObject()
+            w.field("version", 4)
+            w.key("addr")
+            w.unescapedString { address.appendDottedQuad(to: &$0) }
+            if detailKeys {
+                w.field("OS-EXT-IPS:type", "fixed")
+                w.field("OS-EXT-IPS-MAC:mac_addr", macAddress(address))
+            }
+            w.endObject()
+            w.endArray()
+        }
+        w.endObject()
+        w.field("accessIPv4", "")
+        w.field("accessIPv6", "")
+        links.write("servers", server.id, into: &w)
+        w.field("OS-DCF:diskConfig", "MANUAL")
+        if server.status == .active || server.status == .build { w.field("progress", 0) }
+        if detailKeys {
+            w.field("key_name", server.keyName)
+            w.field("config_drive", "")
+            w.field("OS-EXT-AZ:availability_zone", "nova")
+            w.field("OS-EXT-STS:vm_state", server.status.vmState)
+            w.field("OS-EXT-STS:task_state", server.status.taskState)
+            w.field("OS-EXT-STS:power_state", server.status.powerState)
+            w.key("OS-SRV-USG:launched_at")
+            w.unescapedString { server.created.appendISO8601(to: &$0) }
+            w.field("OS-SRV-USG:terminated_at", nil)
+            w.key("os-extended-volumes:volumes_attached")
+            w.beginArray()
+            w.endArray()
+            if v >= Microversion(3) {
+                w.field("OS-EXT-SRV-ATTR:reservation_id", server.reservationID)
+                w.field("OS-EXT-SRV-ATTR:launch_index", server.launchIndex)
+                w.field("OS-EXT-SRV-ATTR:hostname", server.name)
+            }
+        }
+        if v >= Microversion(9) { w.field("locked", false) }
+        if v >= Microversion(19) { w.field("description", server.description) }
+        if v >= Microversion(26) {
+            w.key("tags")
+            w.beginArray()
+            w.endArray()
+        }
+        if v >= Microversion(63) {
+            w.key("trusted_image_certificates")
+            w.null()
+        }
+        if v >= Microversion(71) && shape != .detail {
+            w.key("server_groups")
+            w.beginArray()
+            w.endArray()
+        }
+        if v >= Microversion(73) { w.field("locked_reason", nil) }
+        if v >= Microversion(96) { w.field("pinned_availability_zone", nil) }
+        if v >= Microversion(100) {
+            w.key("scheduler_hints")
+            w.beginObject()
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    /// A server's flavor: a reference below 2.47, the embedded snapshot from 2.47.
+    static func flavorOfServer(_ flavor: FlavorSnapshot, version: Microversion, links: NovaLinks, into w: inout JSONWriter) {
+        w.beginObject()
+        if version < Microversion(47) {
+            w.field("id", flavor.id)
+            links.write("flavors", flavor.id, into: &w, bookmarkOnly: true)
+        } else {
+            w.field("original_name", flavor.name)
+            w.field("vcpus", flavor.vcpus)
+            w.field("ram", flavor.ram)
+            w.field("disk", flavor.disk)
+            w.field("ephemeral", flavor.ephemeral)
+            w.field("swap", flavor.swap)
+            w.key("extra_specs")
+            w.stringDictionary(flavor.extraSpecs)
+        }
+        w.endObject()
+    }
+
+    /// A locally administered MAC (Neutron's `fa:16:3e` prefix) derived from the address, so
+    /// it is stable and unique within a network.
+    static func macAddress(_ address: IPv4Address) -> String {
+        let bytes = [0xfa, 0x16, 0x3e, (address.value >> 16) & 0xff, (address.value >> 8) & 0xff, address.value & 0xff]
+        return bytes.map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined(separator: ":")
+    }
+
+    /// `{id, name, links}`: the items of `GET /servers`.
+    static func serverBrief(_ server: Server, links: NovaLinks, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", server.id)
+        w.field("name", server.name)
+        links.write("servers", server.id, into: &w)
+        w.endObject()
+    }
+
+    static func flavor(_ flavor: Flavor, detailed: Bool, version v: Microversion, links: NovaLinks, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", flavor.id)
+        w.field("name", flavor.name)
+        links.write("flavors", flavor.id, into: &w)
+        if v >= Microversion(55) { w.field("description", flavor.description) }
+        if detailed {
+            w.field("ram", flavor.ram)
+            w.field("vcpus", flavor.vcpus)
+            w.field("disk", flavor.disk)
+            if flavor.swap == 0 && v < Microversion(75) {
+                w.field("swap", "")
+            } else {
+                w.field("swap", flavor.swap)
+            }
+            w.field("OS-FLV-EXT-DATA:ephemeral", flavor.ephemeral)
+            w.field("OS-FLV-DISABLED:disabled", false)
+            w.field("os-flavor-access:is_public", flavor.isPublic)
+            w.key("rxtx_factor")
+            w.raw(Array("1.0".utf8))
+            if v >= Microversion(61) {
+                w.key("extra_specs")
+                w.stringDictionary(flavor.extraSpecs)
+            }
+        }
+        w.endObject()
+    }
+
+    /// A Glance v2 image (unwrapped, as the image service returns it).
+    static func image(_ image: Image, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", image.id)
+        w.field("name", image.name)
+        w.field("status", "active")
+        w.field("visibility", "public")
+        w.field("protected", false)
+        w.field("os_hidden", false)
+        w.field("container_format", "bare")
+        w.field("disk_format", "qcow2")
+        w.field("min_disk", 0)
+        w.field("min_ram", 0)
+        w.key("tags")
+        w.beginArray()
+        w.endArray()
+        w.field("self", "/v2/images/\(image.id)")
+        w.field("file", "/v2/images/\(image.id)/file")
+        w.field("schema", "/v2/schemas/image")
+        w.endObject()
+    }
+
+    /// A Neutron network.
+    static func network(_ network: NetworkConfig, projectID: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", network.id)
+        w.field("name", network.name)
+        w.field("status", "ACTIVE")
+        w.field("admin_state_up", true)
+        w.field("shared", true)
+        w.field("router:external", false)
+        w.field("mtu", 1500)
+        w.field("description", "IPv4 \(network.cidr)")
+        w.key("subnets")
+        w.beginArray()
+        w.endArray()
+        w.field("project_id", projectID)
+        w.field("tenant_id", projectID)
+        w.endObject()
+    }
+
+    /// The v2.1 entry of the version documents.
+    static func version(links: NovaLinks, mediaTypes: Bool, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", "v2.1")
+        w.field("status", "CURRENT")
+        w.field("version", Microversion.maximum.description)
+        w.field("min_version", Microversion.minimum.description)
+        w.field("updated", "2013-07-23T11:33:21Z")
+        w.key("links")
+        w.beginArray()
+        NovaLinks.link("self", links.versioned(""), into: &w)
+        w.endArray()
+        if mediaTypes {
+            w.key("media-types")
+            w.beginArray()
+            w.beginObject()
+            w.field("base", "application/json")
+            w.field("type", "application/vnd.openstack.compute+json;version=2.1")
+            w.endObject()
+            w.endArray()
+        }
+        w.endObject()
+    }
+}

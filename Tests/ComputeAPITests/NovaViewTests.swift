@@ -1,0 +1,184 @@
+import ComputeAPI
+import ComputeCore
+import HTTPTypes
+import Testing
+
+/// What tempest's response schemas require and allow at each microversion (NOVA-COMPAT §1.2–1.4),
+/// written down as data and checked against the views key by key: a missing required key or
+/// any key outside the allowed set fails, as `additionalProperties: false` does in tempest.
+enum TempestRules {
+    enum ServerShape { case detail, show, update }
+
+    static let serverRequired: Set<String> = [
+        "id", "name", "status", "image", "flavor", "user_id", "tenant_id", "created", "updated", "metadata", "links",
+        "addresses", "hostId",
+    ]
+    static let commonOptional: Set<String> = ["progress", "fault", "OS-DCF:diskConfig", "accessIPv4", "accessIPv6"]
+    static let detailOnly: Set<String> = [
+        "key_name", "security_groups", "config_drive", "OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
+        "OS-EXT-AZ:availability_zone", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state", "OS-EXT-STS:power_state",
+        "OS-EXT-SRV-ATTR:host", "OS-EXT-SRV-ATTR:hypervisor_hostname", "OS-EXT-SRV-ATTR:instance_name",
+        "os-extended-volumes:volumes_attached",
+    ]
+    static let detailOnlyFrom2_3: Set<String> = [
+        "OS-EXT-SRV-ATTR:reservation_id", "OS-EXT-SRV-ATTR:launch_index", "OS-EXT-SRV-ATTR:kernel_id",
+        "OS-EXT-SRV-ATTR:ramdisk_id", "OS-EXT-SRV-ATTR:hostname", "OS-EXT-SRV-ATTR:root_device_name",
+        "OS-EXT-SRV-ATTR:user_data",
+    ]
+
+    /// (required, allowed) top-level keys of a server view.
+    static func server(_ shape: ServerShape, _ v: Int) -> (required: Set<String>, allowed: Set<String>) {
+        var required = serverRequired
+        var optional = commonOptional
+        let detailKeys = shape != .update || v >= 75
+        if detailKeys {
+            optional.formUnion(detailOnly)
+            if v >= 3 { optional.formUnion(detailOnlyFrom2_3) }
+        }
+        if v >= 9 {
+            if shape == .update || v < 16 { required.insert("locked") } else { optional.insert("locked") }
+        }
+        if v >= 16 && detailKeys { optional.insert("host_status") }
+        if v >= 19 { required.insert("description") }
+        if v >= 26 { required.insert("tags") }
+        if v >= 63 { required.insert("trusted_image_certificates") }
+        if v >= 71 && shape != .detail { required.insert("server_groups") }
+        if v >= 73 { required.insert("locked_reason") }
+        if v >= 96 { required.insert("pinned_availability_zone") }
+        if v >= 100 { required.insert("scheduler_hints") }
+        return (required, required.union(optional))
+    }
+
+    static func flavor(_ v: Int) -> (required: Set<String>, allowed: Set<String>) {
+        var required: Set<String> = ["id", "name", "links", "ram", "vcpus", "disk", "swap"]
+        var allowed: Set<String> = [
+            "OS-FLV-EXT-DATA:ephemeral", "OS-FLV-DISABLED:disabled", "os-flavor-access:is_public", "rxtx_factor",
+        ]
+        if v >= 55 { required.insert("description") }
+        if v >= 61 { allowed.insert("extra_specs") }
+        return (required, required.union(allowed))
+    }
+
+    static let versions = [1, 2, 3, 8, 9, 15, 16, 18, 19, 25, 26, 37, 46, 47, 54, 55, 60, 61, 62, 63, 70, 71, 72, 73, 74, 75, 95, 96, 97, 98, 99, 100]
+}
+
+extension TestClient {
+    func nova(
+        _ method: HTTPRequest.Method, _ target: String, _ json: String? = nil, version: String? = nil,
+        headers: HTTPFields = [:]
+    ) -> TestResponse {
+        var request = APIRequest(method: method, target: target, headerFields: headers, body: Array((json ?? "").utf8))
+        request.origin = Origin(scheme: "https", host: "compute.example", port: "443")
+        if let version { request.headerFields[HTTPField.Name("X-OpenStack-Nova-API-Version")!] = version }
+        return TestResponse(service.respond(to: request))
+    }
+
+    /// Creates a server through `/v2.1` and returns its id.
+    func novaServer(_ name: String, version: String = "2.1") -> String {
+        let networks = (Int(version.split(separator: ".").last ?? "1") ?? 1) >= 37 ? #", "networks": "auto""# : ""
+        let response = nova(
+            .post, "/v2.1/servers",
+            #"{"server": {"name": "\#(name)", "imageRef": "\#(Image.defaults[0].id)", "flavorRef": "2"\#(networks)}}"#,
+            version: version)
+        return response.json("server", "id") as? String ?? "(create failed: \(response.text))"
+    }
+}
+
+func checkKeys(_ object: Any?, _ rules: (required: Set<String>, allowed: Set<String>), _ context: String) {
+    guard let object = object as? [String: Any] else {
+        Issue.record("\(context): not an object")
+        return
+    }
+    let keys = Set(object.keys)
+    #expect(rules.required.subtracting(keys).isEmpty, "\(context): missing \(rules.required.subtracting(keys).sorted())")
+    #expect(keys.subtracting(rules.allowed).isEmpty, "\(context): not allowed \(keys.subtracting(rules.allowed).sorted())")
+}
+
+func checkLinks(_ links: Any?, _ context: String) {
+    guard let links = links as? [[String: Any]], !links.isEmpty else {
+        Issue.record("\(context): no links")
+        return
+    }
+    for link in links {
+        #expect(Set(link.keys) == ["href", "rel"], "\(context)")
+        #expect((link["href"] as? String)?.hasPrefix("https://compute.example/") == true, "\(context)")
+    }
+}
+
+@Suite struct NovaViewTests {
+    @Test(arguments: TempestRules.versions)
+    func serverViewsHaveExactlyTheKeysOfTheirMicroversion(v: Int) throws {
+        let client = TestClient()
+        let version = "2.\(v)"
+        let id = client.novaServer("vm", version: version)
+        let show = client.nova(.get, "/v2.1/servers/\(id)", version: version)
+        #expect(show.status == 200)
+        #expect(show.headers[HTTPField.Name("X-OpenStack-Nova-API-Version")!] == version)
+        checkKeys(show.json("server"), TempestRules.server(.show, v), "show \(version)")
+        let detail = client.nova(.get, "/v2.1/servers/detail", version: version)
+        checkKeys(detail.json("servers", 0), TempestRules.server(.detail, v), "detail \(version)")
+        let update = client.nova(.put, "/v2.1/servers/\(id)", #"{"server": {"name": "vm2"}}"#, version: version)
+        #expect(update.status == 200)
+        checkKeys(update.json("server"), TempestRules.server(.update, v), "update \(version)")
+        #expect(update.json("server", "name") as? String == "vm2")
+
+        for (label, server) in [("show", show.json("server")), ("update", update.json("server"))] {
+            let server = try #require(server as? [String: Any])
+            checkLinks(server["links"], "\(label) \(version) links")
+            let image = try #require(server["image"] as? [String: Any])
+            #expect(Set(image.keys) == ["id", "links"])
+            let flavor = try #require(server["flavor"] as? [String: Any])
+            if v < 47 {
+                #expect(Set(flavor.keys) == ["id", "links"], "\(label) \(version) flavor")
+            } else {
+                #expect(
+                    Set(flavor.keys) == ["original_name", "vcpus", "ram", "disk", "ephemeral", "swap", "extra_specs"],
+                    "\(label) \(version) flavor")
+                #expect(flavor["swap"] as? Int == 0)
+            }
+            let address = try #require((server["addresses"] as? [String: [[String: Any]]])?["private"]?.first)
+            let addressKeys: Set<String> =
+                label == "update" && v < 75 ? ["version", "addr"] : ["version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"]
+            #expect(Set(address.keys) == addressKeys, "\(label) \(version) address")
+            if v < 3 {
+                #expect(Timestamp(canonical: server["created"] as? String ?? "") != nil, "ISO 8601 created at \(version)")
+            }
+        }
+        let list = client.nova(.get, "/v2.1/servers", version: version)
+        checkKeys(list.json("servers", 0), (["id", "name", "links"], ["id", "name", "links"]), "list \(version)")
+    }
+
+    @Test(arguments: TempestRules.versions)
+    func flavorViewsHaveExactlyTheKeysOfTheirMicroversion(v: Int) throws {
+        let client = TestClient()
+        let version = "2.\(v)"
+        let show = client.nova(.get, "/v2.1/flavors/1", version: version)
+        checkKeys(show.json("flavor"), TempestRules.flavor(v), "flavor show \(version)")
+        checkLinks(show.json("flavor", "links"), "flavor links \(version)")
+        if v < 75 {
+            #expect(show.json("flavor", "swap") as? String == "", "swap is \"\" below 2.75")
+        } else {
+            #expect(show.json("flavor", "swap") as? Int == 0)
+        }
+        let detail = client.nova(.get, "/v2.1/flavors/detail", version: version)
+        checkKeys(detail.json("flavors", 0), TempestRules.flavor(v), "flavor detail \(version)")
+        let brief: Set<String> = v >= 55 ? ["id", "name", "links", "description"] : ["id", "name", "links"]
+        checkKeys(client.nova(.get, "/v2.1/flavors", version: version).json("flavors", 0), (brief, brief), "flavor list \(version)")
+        let created = client.nova(
+            .post, "/v2.1/flavors", #"{"flavor": {"name": "f", "ram": 64, "vcpus": 1, "disk": 0}}"#, version: version)
+        #expect(created.status == 200)
+        checkKeys(created.json("flavor"), TempestRules.flavor(v), "flavor create \(version)")
+    }
+
+    @Test func createRepliesWithOnlyWhatTempestAllows() throws {
+        let client = TestClient()
+        let response = client.nova(
+            .post, "/v2.1/servers", #"{"server": {"name": "a", "imageRef": "\#(Image.defaults[1].id)", "flavorRef": "1"}}"#)
+        #expect(response.status == 202)
+        let server = try #require(response.json("server") as? [String: Any])
+        #expect(Set(["id", "links", "adminPass"]).isSubset(of: Set(server.keys)))
+        #expect(Set(server.keys).isSubset(of: ["id", "links", "adminPass", "OS-DCF:diskConfig", "security_groups"]))
+        #expect(response.headers[.location] == "https://compute.example/v2.1/servers/\(server["id"] as? String ?? "")")
+        #expect((server["adminPass"] as? String)?.count == 12)
+    }
+}
