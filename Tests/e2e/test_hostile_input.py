@@ -148,6 +148,34 @@ CATALOGUE = [
     ("unknown method", "BREW", "/servers", None, None, 405),
     ("POST to the docs", "POST", "/docs/", b"x", None, 405),
     ("TRACE", "TRACE", "/servers", None, None, 405),
+    # -- the OpenStack surface ---------------------------------------------------------------
+    ("nova malformed body", "POST", "/v2.1/servers", b'{"server": {', None, 400),
+    ("nova malformed microversion", "GET", "/v2.1/servers", None, {"X-OpenStack-Nova-API-Version": "2.x"}, 400),
+    ("nova microversion too new", "GET", "/v2.1/servers", None, {"OpenStack-API-Version": "compute 2.101"}, 406),
+    ("nova microversion 3.0", "GET", "/v2.1/flavors", None, {"X-OpenStack-Nova-API-Version": "3.0"}, 406),
+    ("nova name is not an id", "GET", "/v2.1/servers/existing", None, None, 404),
+    ("nova bad name regex", "GET", "/v2.1/servers?name=%28", None, None, 400),
+    ("nova bad changes-since", "GET", "/v2.1/servers/detail?changes-since=soon", None, None, 400),
+    ("nova unknown filter at 2.75", "GET", "/v2.1/servers?x=1", None, {"X-OpenStack-Nova-API-Version": "2.75"}, 400),
+    ("nova unknown image", "POST", "/v2.1/servers", b'{"server": {"name": "n", "imageRef": "nope", "flavorRef": "1"}}',
+     None, 400),
+    ("nova image name as imageRef", "POST", "/v2.1/servers",
+     b'{"server": {"name": "n", "imageRef": "cirros", "flavorRef": "1"}}', None, 400),
+    ("nova two networks", "POST", "/v2.1/servers",
+     b'{"server": {"name": "n", "imageRef": "9e6f3a44-2d1b-4f8e-8c5a-7b0d2e4f6a13", "flavorRef": "1", '
+     b'"networks": [{"uuid": "a"}, {"uuid": "b"}]}}', {"X-OpenStack-Nova-API-Version": "2.37"}, 400),
+    ("nova volume boot", "POST", "/v2.1/servers",
+     b'{"server": {"name": "n", "flavorRef": "1", "block_device_mapping_v2": [{"source_type": "volume", '
+     b'"uuid": "v", "boot_index": 0}]}}', None, 400),
+    ("nova unknown action", "POST", "/v2.1/servers/x/action", b'{"pause": null}', None, 400),
+    ("nova action on nothing", "POST", "/v2.1/servers/x/action", b'{"os-stop": null}', None, 404),
+    ("nova two actions", "POST", "/v2.1/servers/x/action", b'{"os-stop": null, "os-start": null}', None, 400),
+    ("nova oversized body", "POST", "/v2.1/servers", b'{"server": {"name": "' + b"a" * 70_000 + b'"}}', None, 413),
+    ("nova wrong method", "PATCH", "/v2.1/servers/detail", None, None, 405),
+    ("nova duplicate flavor", "POST", "/v2.1/flavors", b'{"flavor": {"name": "m1.tiny", "ram": 1, "vcpus": 1, "disk": 0}}',
+     None, 409),
+    ("nova bad extra spec key", "POST", "/v2.1/flavors/1/os-extra_specs", b'{"extra_specs": {"a/b": "c"}}', None, 400),
+    ("nova flavor description before 2.55", "PUT", "/v2.1/flavors/1", b'{"flavor": {"description": "d"}}', None, 404),
 ]
 
 # Malformed HTTP itself, sent byte for byte: (id, bytes, status on the wire)
