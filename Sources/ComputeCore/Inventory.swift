@@ -250,7 +250,8 @@ public final class Inventory: Sendable {
     }
 
     /// Renames a server, replaces its metadata or sets its description.
-    public func updateServer(_ reference: Reference, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server {
+    public func updateServer(_ reference: Reference, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server
+    {
         try modifyServer(reference, projectID: projectID) { s, server throws(ComputeError) in
             if let name = update.name, name != server.name {
                 if s.serverIDsByName[NameKey(projectID: projectID, name: name)] != nil {

@@ -21,21 +21,22 @@ private let cirros = Image.defaults[1].id
         #expect(client.nova(.get, "/").json("versions", 0, "id") as? String == "v2.1")
     }
 
-    @Test(arguments: [
-        ([String: String](), 200, "2.1"),
-        (["X-OpenStack-Nova-API-Version": "2.55"], 200, "2.55"),
-        (["X-OpenStack-Nova-API-Version": "latest"], 200, "2.100"),
-        (["OpenStack-API-Version": "compute 2.61"], 200, "2.61"),
-        (["OpenStack-API-Version": "compute latest"], 200, "2.100"),
-        (["OpenStack-API-Version": "compute 2.20", "X-OpenStack-Nova-API-Version": "2.30"], 200, "2.20"),
-        (["OpenStack-API-Version": "volume 3.0", "X-OpenStack-Nova-API-Version": "2.30"], 200, "2.30"),
-        (["X-OpenStack-Nova-API-Version": "2.101"], 406, nil),
-        (["X-OpenStack-Nova-API-Version": "3.0"], 406, nil),
-        (["X-OpenStack-Nova-API-Version": "2.0"], 406, nil),
-        (["X-OpenStack-Nova-API-Version": "two"], 400, nil),
-        (["OpenStack-API-Version": "compute 2.x"], 400, nil),
-        (["X-OpenStack-Nova-API-Version": "2.-1"], 400, nil),
-    ] as [([String: String], Int, String?)])
+    @Test(
+        arguments: [
+            ([String: String](), 200, "2.1"),
+            (["X-OpenStack-Nova-API-Version": "2.55"], 200, "2.55"),
+            (["X-OpenStack-Nova-API-Version": "latest"], 200, "2.100"),
+            (["OpenStack-API-Version": "compute 2.61"], 200, "2.61"),
+            (["OpenStack-API-Version": "compute latest"], 200, "2.100"),
+            (["OpenStack-API-Version": "compute 2.20", "X-OpenStack-Nova-API-Version": "2.30"], 200, "2.20"),
+            (["OpenStack-API-Version": "volume 3.0", "X-OpenStack-Nova-API-Version": "2.30"], 200, "2.30"),
+            (["X-OpenStack-Nova-API-Version": "2.101"], 406, nil),
+            (["X-OpenStack-Nova-API-Version": "3.0"], 406, nil),
+            (["X-OpenStack-Nova-API-Version": "2.0"], 406, nil),
+            (["X-OpenStack-Nova-API-Version": "two"], 400, nil),
+            (["OpenStack-API-Version": "compute 2.x"], 400, nil),
+            (["X-OpenStack-Nova-API-Version": "2.-1"], 400, nil),
+        ] as [([String: String], Int, String?)])
     func negotiation(headers: [String: String], status: Int, echoed: String?) {
         var fields = HTTPFields()
         for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
@@ -81,27 +82,35 @@ private let cirros = Image.defaults[1].id
         #expect(client.nova(.get, "/v2.1/servers?name=(").status == 400)
     }
 
-    @Test(arguments: [
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "auto"}"#, "2.37", 202),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "none"}"#, "2.37", 202),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": [{"uuid": "NET"}]}"#, "2.37", 202),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1"}"#, "2.37", 400),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "auto"}"#, "2.36", 400),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": []}"#, "2.1", 202),
-        (#"{"name": "a", "imageRef": "", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{"uuid": "IMG", "source_type": "image", "destination_type": "local", "boot_index": 0, "delete_on_termination": true}]}"#, "2.100", 202),
-        (#"{"name": "a", "imageRef": "", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{"uuid": "IMG", "source_type": "image", "destination_type": "volume", "boot_index": "0"}]}"#, "2.100", 400),
-        (#"{"name": "a", "imageRef": "", "flavorRef": "1"}"#, "2.1", 400),
-        (#"{"name": "a", "imageRef": "cirros", "flavorRef": "1"}"#, "2.1", 400),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "m1.tiny"}"#, "2.1", 400),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "https://compute.example/v2.1/flavors/1"}"#, "2.1", 202),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": [{"port": "p"}]}"#, "2.1", 400),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "description": "d"}"#, "2.18", 400),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "description": "d"}"#, "2.19", 202),
-        (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "availability_zone": "nova"}"#, "2.1", 400),
-    ] as [(String, String, Int)])
+    @Test(
+        arguments: [
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "auto"}"#, "2.37", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "none"}"#, "2.37", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": [{"uuid": "NET"}]}"#, "2.37", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1"}"#, "2.37", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "auto"}"#, "2.36", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": []}"#, "2.1", 202),
+            (
+                #"{"name": "a", "imageRef": "", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{"uuid": "IMG", "source_type": "image", "destination_type": "local", "boot_index": 0, "delete_on_termination": true}]}"#,
+                "2.100", 202
+            ),
+            (
+                #"{"name": "a", "imageRef": "", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{"uuid": "IMG", "source_type": "image", "destination_type": "volume", "boot_index": "0"}]}"#,
+                "2.100", 400
+            ),
+            (#"{"name": "a", "imageRef": "", "flavorRef": "1"}"#, "2.1", 400),
+            (#"{"name": "a", "imageRef": "cirros", "flavorRef": "1"}"#, "2.1", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "m1.tiny"}"#, "2.1", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "https://compute.example/v2.1/flavors/1"}"#, "2.1", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": [{"port": "p"}]}"#, "2.1", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "description": "d"}"#, "2.18", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "description": "d"}"#, "2.19", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "availability_zone": "nova"}"#, "2.1", 400),
+        ] as [(String, String, Int)])
     func createBodies(server: String, version: String, status: Int) {
         let client = TestClient()
-        let body = #"{"server": "#
+        let body =
+            #"{"server": "#
             + server.replacingOccurrences(of: "NET", with: NetworkConfig.defaultPrivateID)
             .replacingOccurrences(of: "IMG", with: cirros) + "}"
         let response = client.nova(.post, "/v2.1/servers", body, version: version)
@@ -126,7 +135,8 @@ private let cirros = Image.defaults[1].id
 
         let many = client.nova(
             .post, "/v2.1/servers",
-            #"{"server": {"name": "w", "imageRef": "\#(cirros)", "flavorRef": "1", "min_count": "3", "return_reservation_id": "True"}}"#)
+            #"{"server": {"name": "w", "imageRef": "\#(cirros)", "flavorRef": "1", "min_count": "3", "return_reservation_id": "True"}}"#
+        )
         #expect(many.status == 202)
         let reservation = try #require(many.json("reservation_id") as? String)
         let members = client.nova(.get, "/v2.1/servers?reservation_id=\(reservation)").json("servers") as? [[String: Any]]
@@ -149,7 +159,9 @@ private let cirros = Image.defaults[1].id
         let detail = client.nova(.get, "/v2.1/servers/\(id)")
         #expect(detail.json("server", "status") as? String == "ACTIVE")
         #expect(detail.json("server", "OS-EXT-STS:vm_state") as? String == "active")
-        #expect(client.nova(.post, "/v2.1/servers/\(id)/action", #"{"pause": null}"#).fault?.message == "There is no such action: pause")
+        #expect(
+            client.nova(.post, "/v2.1/servers/\(id)/action", #"{"pause": null}"#).fault?.message
+                == "There is no such action: pause")
         #expect(client.nova(.post, "/v2.1/servers/\(id)/action", #"{"reboot": {"type": "WARM"}}"#).status == 400)
         #expect(client.nova(.post, "/v2.1/servers/\(id)/action", #"{"os-stop": null, "os-start": null}"#).status == 400)
         #expect(client.nova(.post, "/v2.1/servers/nope/action", #"{"os-stop": null}"#).status == 404)
@@ -199,14 +211,17 @@ private let cirros = Image.defaults[1].id
 @Suite struct NovaFlavorTests {
     @Test func createGeneratesIdsAndRefusesDuplicates() throws {
         let client = TestClient()
-        let body = #"{"flavor": {"name": "custom", "ram": 1024, "vcpus": 2, "disk": 10, "id": null, "OS-FLV-EXT-DATA:ephemeral": 0, "swap": 0, "os-flavor-access:is_public": true, "rxtx_factor": 1.0}}"#
+        let body =
+            #"{"flavor": {"name": "custom", "ram": 1024, "vcpus": 2, "disk": 10, "id": null, "OS-FLV-EXT-DATA:ephemeral": 0, "swap": 0, "os-flavor-access:is_public": true, "rxtx_factor": 1.0}}"#
         let created = client.nova(.post, "/v2.1/flavors", body)
         #expect(created.status == 200)
         #expect((created.json("flavor", "id") as? String)?.count == 36)
         #expect(client.nova(.post, "/v2.1/flavors", body).status == 409)
         let withId = client.nova(.post, "/v2.1/flavors", #"{"flavor": {"name": "n", "ram": 1, "vcpus": 1, "disk": 0, "id": 42}}"#)
         #expect(withId.json("flavor", "id") as? String == "42")
-        #expect(client.nova(.post, "/v2.1/flavors", #"{"flavor": {"name": "r", "ram": 1, "vcpus": 1, "disk": 0, "rxtx_factor": 2}}"#).status == 400)
+        #expect(
+            client.nova(.post, "/v2.1/flavors", #"{"flavor": {"name": "r", "ram": 1, "vcpus": 1, "disk": 0, "rxtx_factor": 2}}"#)
+                .status == 400)
         let deleted = client.nova(.delete, "/v2.1/flavors/42")
         #expect(deleted.status == 202 && deleted.body.isEmpty)
         #expect(client.nova(.get, "/v2.1/flavors/42").status == 404)
@@ -215,7 +230,8 @@ private let cirros = Image.defaults[1].id
     @Test func extraSpecsAndDescription() {
         let client = TestClient()
         #expect(client.nova(.get, "/v2.1/flavors/2/os-extra_specs").json("extra_specs") as? [String: String] == [:])
-        let set = client.nova(.post, "/v2.1/flavors/2/os-extra_specs", #"{"extra_specs": {"hw:cpu_policy": "dedicated", "k": "v"}}"#)
+        let set = client.nova(
+            .post, "/v2.1/flavors/2/os-extra_specs", #"{"extra_specs": {"hw:cpu_policy": "dedicated", "k": "v"}}"#)
         #expect(set.status == 200)
         #expect(client.nova(.get, "/v2.1/flavors/2/os-extra_specs/k").json("k") as? String == "v")
         #expect(client.nova(.put, "/v2.1/flavors/2/os-extra_specs/k", #"{"k": "w"}"#).json("k") as? String == "w")
@@ -254,7 +270,8 @@ private let cirros = Image.defaults[1].id
         let client = TestClient()
         #expect(client.nova(.get, "/v2.1/images/\(cirros)").json("name") as? String == "cirros")
         #expect(client.nova(.get, "/v2.1/images/cirros").status == 404)
-        #expect((client.nova(.get, "/v2.1/images?name=cirros").json("images") as? [[String: Any]])?.first?["id"] as? String == cirros)
+        #expect(
+            (client.nova(.get, "/v2.1/images?name=cirros").json("images") as? [[String: Any]])?.first?["id"] as? String == cirros)
         let both = client.nova(.get, "/v2.1/images?id=in:\(cirros),\(Image.defaults[0].id),nope").json("images") as? [Any]
         #expect(both?.count == 2)
     }
@@ -264,7 +281,9 @@ private let cirros = Image.defaults[1].id
         let id = NetworkConfig.defaultPrivateID
         #expect(client.nova(.get, "/v2.1/networks/\(id)").json("network", "name") as? String == "private")
         #expect(client.nova(.get, "/v2.1/networks/private").status == 404)
-        #expect((client.nova(.get, "/v2.1/networks?name=private").json("networks") as? [[String: Any]])?.first?["id"] as? String == id)
+        #expect(
+            (client.nova(.get, "/v2.1/networks?name=private").json("networks") as? [[String: Any]])?.first?["id"] as? String == id
+        )
     }
 
     @Test func v1ChecksImagesAndNetworksAgainstTheSameCatalogs() {
@@ -273,6 +292,8 @@ private let cirros = Image.defaults[1].id
         #expect(unknownImage.status == 400 && unknownImage.fault?.message == "Image ubuntu could not be found.")
         let byID = client.post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "\#(cirros)"}}"#)
         #expect(byID.json("server", "image") as? String == "cirros")
-        #expect(client.post("/servers", #"{"server": {"name": "b", "flavor": "1", "image": "cirros", "network": "public"}}"#).status == 400)
+        #expect(
+            client.post("/servers", #"{"server": {"name": "b", "flavor": "1", "image": "cirros", "network": "public"}}"#).status
+                == 400)
     }
 }

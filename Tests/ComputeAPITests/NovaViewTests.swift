@@ -20,7 +20,7 @@ enum TempestRules {
         "OS-EXT-SRV-ATTR:host", "OS-EXT-SRV-ATTR:hypervisor_hostname", "OS-EXT-SRV-ATTR:instance_name",
         "os-extended-volumes:volumes_attached",
     ]
-    static let detailOnlyFrom2_3: Set<String> = [
+    static let detailOnlySince2Point3: Set<String> = [
         "OS-EXT-SRV-ATTR:reservation_id", "OS-EXT-SRV-ATTR:launch_index", "OS-EXT-SRV-ATTR:kernel_id",
         "OS-EXT-SRV-ATTR:ramdisk_id", "OS-EXT-SRV-ATTR:hostname", "OS-EXT-SRV-ATTR:root_device_name",
         "OS-EXT-SRV-ATTR:user_data",
@@ -33,7 +33,7 @@ enum TempestRules {
         let detailKeys = shape != .update || v >= 75
         if detailKeys {
             optional.formUnion(detailOnly)
-            if v >= 3 { optional.formUnion(detailOnlyFrom2_3) }
+            if v >= 3 { optional.formUnion(detailOnlySince2Point3) }
         }
         if v >= 9 {
             if shape == .update || v < 16 { required.insert("locked") } else { optional.insert("locked") }
@@ -59,7 +59,10 @@ enum TempestRules {
         return (required, required.union(allowed))
     }
 
-    static let versions = [1, 2, 3, 8, 9, 15, 16, 18, 19, 25, 26, 37, 46, 47, 54, 55, 60, 61, 62, 63, 70, 71, 72, 73, 74, 75, 95, 96, 97, 98, 99, 100]
+    static let versions = [
+        1, 2, 3, 8, 9, 15, 16, 18, 19, 25, 26, 37, 46, 47, 54, 55, 60, 61, 62, 63, 70, 71, 72, 73, 74, 75, 95, 96, 97, 98, 99,
+        100,
+    ]
 }
 
 extension TestClient {
@@ -138,7 +141,8 @@ func checkLinks(_ links: Any?, _ context: String) {
             }
             let address = try #require((server["addresses"] as? [String: [[String: Any]]])?["private"]?.first)
             let addressKeys: Set<String> =
-                label == "update" && v < 75 ? ["version", "addr"] : ["version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"]
+                label == "update" && v < 75
+                ? ["version", "addr"] : ["version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"]
             #expect(Set(address.keys) == addressKeys, "\(label) \(version) address")
             if v < 3 {
                 #expect(Timestamp(canonical: server["created"] as? String ?? "") != nil, "ISO 8601 created at \(version)")
@@ -163,7 +167,8 @@ func checkLinks(_ links: Any?, _ context: String) {
         let detail = client.nova(.get, "/v2.1/flavors/detail", version: version)
         checkKeys(detail.json("flavors", 0), TempestRules.flavor(v), "flavor detail \(version)")
         let brief: Set<String> = v >= 55 ? ["id", "name", "links", "description"] : ["id", "name", "links"]
-        checkKeys(client.nova(.get, "/v2.1/flavors", version: version).json("flavors", 0), (brief, brief), "flavor list \(version)")
+        checkKeys(
+            client.nova(.get, "/v2.1/flavors", version: version).json("flavors", 0), (brief, brief), "flavor list \(version)")
         let created = client.nova(
             .post, "/v2.1/flavors", #"{"flavor": {"name": "f", "ram": 64, "vcpus": 1, "disk": 0}}"#, version: version)
         #expect(created.status == 200)

@@ -81,12 +81,18 @@ import Testing
         (#"{"server": "x"}"#, "Invalid input for field 'server': expected an object."),
         (#"{"servers": {}}"#, "The request body unknown property 'servers'. Allowed: server."),
         (#"{"server": {"flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server': 'name' is a required property."),
-        (#"{"server": {"name": 5, "flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server.name': expected a string."),
+        (
+            #"{"server": {"name": 5, "flavor": "1", "image": "cirros"}}"#,
+            "Invalid input for field 'server.name': expected a string."
+        ),
         (
             #"{"server": {"name": ["a"], "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': expected a string."
         ),
-        (#"{"server": {"name": "", "flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server.name': must not be empty."),
+        (
+            #"{"server": {"name": "", "flavor": "1", "image": "cirros"}}"#,
+            "Invalid input for field 'server.name': must not be empty."
+        ),
         (
             #"{"server": {"name": "a/b", "flavor": "1", "image": "cirros"}}"#,
             "Invalid input for field 'server.name': must not contain '/'."

@@ -89,7 +89,8 @@ import Testing
     @Test func nullIsAcceptedOnlyWhereDocumented() {
         let client = TestClient()
         #expect(
-            client.post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "keyname": null}}"#).status == 200)
+            client.post("/servers", #"{"server": {"name": "a", "flavor": "1", "image": "cirros", "keyname": null}}"#).status
+                == 200)
         #expect(
             client.post(
                 "/flavors", #"{"flavor": {"name": "f", "vcpus": 1, "ram": 1, "disk": 0, "id": null, "description": null}}"#

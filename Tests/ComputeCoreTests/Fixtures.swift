@@ -47,7 +47,8 @@ struct InventoryFixture {
         network: ServerDraft.NetworkChoice = .automatic
     ) throws -> ServerDraft {
         try ServerDraft(
-            name: name, flavorReference: .idOrName(flavor), image: "cirros-0.3.4-x86_64-uec", network: network, minCount: min, maxCount: max)
+            name: name, flavorReference: .idOrName(flavor), image: "cirros-0.3.4-x86_64-uec", network: network, minCount: min,
+            maxCount: max)
     }
 
     @discardableResult

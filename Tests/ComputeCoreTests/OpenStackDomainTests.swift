@@ -93,9 +93,12 @@ import Testing
     @Test func descriptionIsSetAndCleared() throws {
         let f = InventoryFixture()
         let a = try f.create("a")
-        #expect(try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(description: "db")).description == "db")
+        #expect(
+            try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(description: "db")).description == "db")
         #expect(try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(name: "b")).description == "db")
-        #expect(try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(description: .some(nil))).description == nil)
+        #expect(
+            try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(description: .some(nil))).description
+                == nil)
     }
 }
 

@@ -31,7 +31,8 @@ import Testing
         for text in ["2026-11-29T05:04:56", "2026-11-29T05:04:56Z", "2026-11-29T06:04:56+01:00", "2026-11-28T23:34:56-0530"] {
             #expect(Timestamp(iso8601: text) == utc, "\(text)")
         }
-        #expect(Timestamp(iso8601: "2026-11-29T05:04:56.25+00:00")?.microsecondsSinceEpoch == utc.microsecondsSinceEpoch + 250_000)
+        #expect(
+            Timestamp(iso8601: "2026-11-29T05:04:56.25+00:00")?.microsecondsSinceEpoch == utc.microsecondsSinceEpoch + 250_000)
         for bad in ["", "yesterday", "2026-11-29T05:04:56+1", "2026-11-29T05:04:56+25:00", "2026-11-29 05:04:56"] {
             #expect(Timestamp(iso8601: bad) == nil, "\(bad)")
         }

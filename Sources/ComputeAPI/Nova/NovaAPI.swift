@@ -336,7 +336,8 @@ struct NovaAPI: Sendable {
         for flavor in flavors { NovaView.flavor(flavor, detailed: detailed, version: n.version, links: n.links, into: &w) }
         w.endArray()
         if flavors.count == limit, let last = flavors.last {
-            Self.nextLink("flavors", detailed: detailed, query: query, limit: limit, marker: last.id, key: "flavors_links", n, into: &w)
+            Self.nextLink(
+                "flavors", detailed: detailed, query: query, limit: limit, marker: last.id, key: "flavors_links", n, into: &w)
         }
         w.endObject()
         return .json(.ok, w.bytes)
@@ -433,7 +434,8 @@ struct NovaAPI: Sendable {
         pairs += [("limit", String(limit)), ("marker", marker)]
         let path = detailed ? "\(collection)/detail" : collection
         let href =
-            n.links.versioned(path) + "?" + pairs.map { "\(PercentDecoding.encode($0.name))=\(PercentDecoding.encode($0.value))" }
+            n.links.versioned(path) + "?"
+            + pairs.map { "\(PercentDecoding.encode($0.name))=\(PercentDecoding.encode($0.value))" }
             .joined(separator: "&")
         w.key(key)
         w.beginArray()

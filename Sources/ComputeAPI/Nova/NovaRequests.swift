@@ -36,7 +36,8 @@ struct NovaServerCreateRequest: Decodable {
         case .keyword(let word):
             guard version >= Microversion(37), word == "auto" || word == "none" else {
                 throw ComputeError.invalidField(
-                    "server.networks", "'\(word.prefix(32))' is not valid here: give a list of {\"uuid\": …}"
+                    "server.networks",
+                    "'\(word.prefix(32))' is not valid here: give a list of {\"uuid\": …}"
                         + (version >= Microversion(37) ? ", \"auto\" or \"none\"." : " (\"auto\" and \"none\" need 2.37)."))
             }
             network = word == "auto" ? .automatic : .none

@@ -16,7 +16,8 @@ struct AllianceV1: Sendable {
         }
         router.add(.patch, "/servers/{ref}") { context, p in
             let request = try context.decodeBody(V1ServerUpdateRequest.self)
-            let server = try inventory.updateServer(.idOrName(p["ref"]), projectID: context.caller.projectID, with: request.update)
+            let server = try inventory.updateServer(
+                .idOrName(p["ref"]), projectID: context.caller.projectID, with: request.update)
             return .json(.ok, V1View.serverDocument(server))
         }
         router.add(.delete, "/servers/{ref}") { context, p in
@@ -28,7 +29,8 @@ struct AllianceV1: Sendable {
             let request = try context.decodeBody(V1FlavorCreateRequest.self)
             return .json(.ok, V1View.flavorDocument(try inventory.createFlavor(request.draft)))
         }
-        router.add(.get, "/flavors/{ref}") { _, p in .json(.ok, V1View.flavorDocument(try inventory.flavor(.idOrName(p["ref"])))) }
+        router.add(.get, "/flavors/{ref}") { _, p in .json(.ok, V1View.flavorDocument(try inventory.flavor(.idOrName(p["ref"]))))
+        }
         router.add(.delete, "/flavors/{ref}") { _, p in
             try inventory.deleteFlavor(.idOrName(p["ref"]))
             return .empty(.noContent)
