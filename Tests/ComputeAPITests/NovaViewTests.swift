@@ -77,6 +77,7 @@ extension TestClient {
     }
 
     /// Creates a server through `/v2.1` and returns its id.
+    @discardableResult
     func novaServer(_ name: String, version: String = "2.1") -> String {
         let networks = (Int(version.split(separator: ".").last ?? "1") ?? 1) >= 37 ? #", "networks": "auto""# : ""
         let response = nova(
