@@ -34,12 +34,7 @@ struct NovaAPI: Sendable {
     func register(into router: inout Router<RequestContext>) {
         router.add(.get, "/") { context, _ in versions(context) }
         router.add(.get, "/v2.1") { context, _ in
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("version")
-            NovaView.version(links: Self.links(context), mediaTypes: true, into: &w)
-            w.endObject()
-            return .json(.ok, w.bytes)
+            Self.document("version") { w in NovaView.version(links: Self.links(context), mediaTypes: true, into: &w) }
         }
 
         route(&router, .get, "/servers") { n, _ in try listServers(n, detailed: false) }
@@ -126,12 +121,7 @@ struct NovaAPI: Sendable {
             guard let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
                 throw ComputeError.notFound("Network \(p["id"]) could not be found.")
             }
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("network")
-            NovaView.network(network, projectID: n.caller.projectID, into: &w)
-            w.endObject()
-            return .json(.ok, w.bytes)
+            return Self.document("network") { w in NovaView.network(network, projectID: n.caller.projectID, into: &w) }
         }
     }
 
@@ -229,24 +219,15 @@ struct NovaAPI: Sendable {
         let servers =
             nothing || limit == 0 ? [] : try inventory.servers(matching: filter, limit: limit, marker: query.value("marker"))
 
-        var w = JSONWriter(capacity: 64 + servers.count * (detailed ? 1400 : 300))
-        w.beginObject()
-        w.key("servers")
-        w.beginArray()
-        for server in servers {
+        return Self.listDocument(
+            "servers", servers, id: \.id, detailed: detailed, query: query, limit: limit, n, itemBytes: detailed ? 1400 : 300
+        ) { server, w in
             if detailed {
                 NovaView.server(server, shape: .detail, version: n.version, links: n.links, into: &w)
             } else {
                 NovaView.serverBrief(server, links: n.links, into: &w)
             }
         }
-        w.endArray()
-        if servers.count == limit, let last = servers.last {
-            Self.nextLink(
-                "servers", detailed: detailed, query: query, limit: limit, marker: last.id, key: "servers_links", n, into: &w)
-        }
-        w.endObject()
-        return .json(.ok, w.bytes)
     }
 
     private func createServers(_ n: NovaContext) throws -> APIResponse {
@@ -288,10 +269,17 @@ struct NovaAPI: Sendable {
     }
 
     private func serverDocument(_ server: Server, shape: NovaView.ServerShape, _ n: NovaContext) -> APIResponse {
-        var w = JSONWriter(capacity: 1600)
+        Self.document("server", capacity: 1600) { w in
+            NovaView.server(server, shape: shape, version: n.version, links: n.links, into: &w)
+        }
+    }
+
+    /// 200 `{"<key>": …}`, the value written by `write`.
+    static func document(_ key: StaticString, capacity: Int = 512, _ write: (inout JSONWriter) -> Void) -> APIResponse {
+        var w = JSONWriter(capacity: capacity)
         w.beginObject()
-        w.key("server")
-        NovaView.server(server, shape: shape, version: n.version, links: n.links, into: &w)
+        w.key(key)
+        write(&w)
         w.endObject()
         return .json(.ok, w.bytes)
     }
@@ -329,27 +317,17 @@ struct NovaAPI: Sendable {
         let limit = try query.integer("limit", in: 0...Int.max).map { min($0, Self.maxLimit) } ?? Self.maxLimit
         flavors = Array(flavors.prefix(limit))
 
-        var w = JSONWriter(capacity: 64 + flavors.count * 500)
-        w.beginObject()
-        w.key("flavors")
-        w.beginArray()
-        for flavor in flavors { NovaView.flavor(flavor, detailed: detailed, version: n.version, links: n.links, into: &w) }
-        w.endArray()
-        if flavors.count == limit, let last = flavors.last {
-            Self.nextLink(
-                "flavors", detailed: detailed, query: query, limit: limit, marker: last.id, key: "flavors_links", n, into: &w)
+        return Self.listDocument(
+            "flavors", flavors, id: \.id, detailed: detailed, query: query, limit: limit, n, itemBytes: 500
+        ) { flavor, w in
+            NovaView.flavor(flavor, detailed: detailed, version: n.version, links: n.links, into: &w)
         }
-        w.endObject()
-        return .json(.ok, w.bytes)
     }
 
     private func flavorDocument(_ flavor: Flavor, _ n: NovaContext) -> APIResponse {
-        var w = JSONWriter(capacity: 600)
-        w.beginObject()
-        w.key("flavor")
-        NovaView.flavor(flavor, detailed: true, version: n.version, links: n.links, into: &w)
-        w.endObject()
-        return .json(.ok, w.bytes)
+        Self.document("flavor", capacity: 600) { w in
+            NovaView.flavor(flavor, detailed: true, version: n.version, links: n.links, into: &w)
+        }
     }
 
     private func extraSpecsDocument(_ specs: [String: String], wrapped: Bool) -> APIResponse {
@@ -425,21 +403,31 @@ struct NovaAPI: Sendable {
         return instant
     }
 
-    /// `"<key>": [{"rel": "next", "href": …}]`, keeping the request's parameters.
-    static func nextLink(
-        _ collection: String, detailed: Bool, query: QueryParameters, limit: Int, marker: String, key: StaticString,
-        _ n: NovaContext, into w: inout JSONWriter
-    ) {
-        var pairs = query.pairs.filter { $0.name != "limit" && $0.name != "marker" }
-        pairs += [("limit", String(limit)), ("marker", marker)]
-        let path = detailed ? "\(collection)/detail" : collection
-        let href =
-            n.links.versioned(path) + "?"
-            + pairs.map { "\(PercentDecoding.encode($0.name))=\(PercentDecoding.encode($0.value))" }
-            .joined(separator: "&")
-        w.key(key)
+    /// `{"<collection>": [item…]}`, with `"<collection>_links": [{"rel": "next", "href": …}]`
+    /// (keeping the request's other parameters) when the page is full, as Nova does.
+    static func listDocument<Item>(
+        _ collection: String, _ items: [Item], id: (Item) -> String, detailed: Bool, query: QueryParameters, limit: Int,
+        _ n: NovaContext, itemBytes: Int, write: (Item, inout JSONWriter) -> Void
+    ) -> APIResponse {
+        var w = JSONWriter(capacity: 64 + items.count * itemBytes)
+        w.beginObject()
+        w.key(collection)
         w.beginArray()
-        NovaLinks.link("next", href, into: &w)
+        for item in items { write(item, &w) }
         w.endArray()
+        if items.count == limit, let last = items.last {
+            var pairs = query.pairs.filter { $0.name != "limit" && $0.name != "marker" }
+            pairs += [("limit", String(limit)), ("marker", id(last))]
+            let path = detailed ? "\(collection)/detail" : collection
+            let href =
+                n.links.versioned(path) + "?"
+                + pairs.map { "\(PercentDecoding.encode($0.name))=\(PercentDecoding.encode($0.value))" }.joined(separator: "&")
+            w.key(collection + "_links")
+            w.beginArray()
+            NovaLinks.link("next", href, into: &w)
+            w.endArray()
+        }
+        w.endObject()
+        return .json(.ok, w.bytes)
     }
 }

@@ -61,27 +61,14 @@ enum NovaView {
         }
         w.key("flavor")
         flavorOfServer(server.flavor, version: v, links: links, into: &w)
-        w.key("created")
-        w.unescapedString { server.created.appendISO8601(to: &$0) }
-        w.key("updated")
-        w.unescapedString { server.updated.appendISO8601(to: &$0) }
-        w.key("addresses")
-        w.beginObject()
-        if let network = server.network, let address = server.address {
-            w.key(network)
-            w.beginArray()
-            w.beginObject()
-            w.field("version", 4)
-            w.key("addr")
-            w.unescapedString { address.appendDottedQuad(to: &$0) }
+        w.timestamp("created", server.created)
+        w.timestamp("updated", server.updated)
+        w.addresses(of: server) { w, address in
             if detailKeys {
                 w.field("OS-EXT-IPS:type", "fixed")
                 w.field("OS-EXT-IPS-MAC:mac_addr", macAddress(address))
             }
-            w.endObject()
-            w.endArray()
         }
-        w.endObject()
         w.field("accessIPv4", "")
         w.field("accessIPv6", "")
         links.write("servers", server.id, into: &w)
@@ -94,8 +81,7 @@ enum NovaView {
             w.field("OS-EXT-STS:vm_state", server.status.vmState)
             w.field("OS-EXT-STS:task_state", server.status.taskState)
             w.field("OS-EXT-STS:power_state", server.status.powerState)
-            w.key("OS-SRV-USG:launched_at")
-            w.unescapedString { server.created.appendISO8601(to: &$0) }
+            w.timestamp("OS-SRV-USG:launched_at", server.created)
             w.field("OS-SRV-USG:terminated_at", nil)
             w.key("os-extended-volumes:volumes_attached")
             w.beginArray()

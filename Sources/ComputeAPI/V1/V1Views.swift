@@ -18,26 +18,12 @@ enum V1View {
         w.field("image", server.image)
         w.field("keyname", server.keyName)
         w.field("network", server.network)
-        w.key("addresses")
-        w.beginObject()
-        if let network = server.network, let address = server.address {
-            w.key(network)
-            w.beginArray()
-            w.beginObject()
-            w.field("version", 4)
-            w.key("addr")
-            w.unescapedString { address.appendDottedQuad(to: &$0) }
-            w.endObject()
-            w.endArray()
-        }
-        w.endObject()
+        w.addresses(of: server)
         w.key("metadata")
         w.stringDictionary(server.metadata)
         w.field("reservation_id", server.reservationID)
-        w.key("created")
-        w.unescapedString { server.created.appendISO8601(to: &$0) }
-        w.key("updated")
-        w.unescapedString { server.updated.appendISO8601(to: &$0) }
+        w.timestamp("created", server.created)
+        w.timestamp("updated", server.updated)
         w.endObject()
     }
 
