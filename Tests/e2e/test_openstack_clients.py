@@ -15,8 +15,8 @@ OPENSTACK = pathlib.Path(sys.executable).parent / "openstack"
 CIRROS = "9e6f3a44-2d1b-4f8e-8c5a-7b0d2e4f6a13"  # the default catalog's "cirros" (Image.defaults)
 SCHEMES = ["http", "https"]
 
-# openstacksdk warns about its own internals (RemovedInSDK50Warning…); nothing here to act on.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# openstacksdk warns about its own internals (RemovedInSDK50Warning…): nothing here to act on.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:openstack.*")
 
 
 def endpoint(service, scheme):
