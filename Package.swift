@@ -28,6 +28,12 @@ let package = Package(
             pkgConfig: "fcgi",
             providers: [.apt(["libfcgi-dev"])]
         ),
+        // OpenSSL's libcrypto (Debian: libssl-dev): SHA-256 and constant-time comparison for tokens.
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // The transport: listening sockets, the accept threads, CGI params in, "Status:" responses out.
         .target(
             name: "FastCGI",
@@ -52,10 +58,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Durable record persistence: one JSON file per record in a locked data directory.
+        // Durable record persistence: one JSON file per record in a locked data directory; the
+        // tokens and quota overrides the CLI keeps beside the records.
         .target(
             name: "JSONFileStore",
             dependencies: [
+                "CLibCrypto",
                 "ComputeCore",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -20,6 +20,7 @@ ensure_packages() {
   local missing=() pkg
   command -v nginx >/dev/null 2>&1 || missing+=(nginx)
   [ -f /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
+  [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   for pkg in "$@"; do

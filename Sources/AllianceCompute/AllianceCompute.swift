@@ -9,16 +9,20 @@ struct AllianceCompute: ParsableCommand {
         commandName: "alliance-compute",
         abstract: "The Alliance Compute API: a compute-inventory REST service served to nginx over FastCGI.",
         discussion: """
-            nginx terminates TLS and forwards /servers, /flavors and /healthz to this worker over \
-            FastCGI; the worker keeps its state as JSON files in a data directory.
+            nginx terminates TLS and forwards /servers, /flavors, /v2.1 (OpenStack Compute) and \
+            /healthz to this worker over FastCGI; the worker keeps its state as JSON files in a data \
+            directory. Clients authenticate with tokens made by `alliance-compute token create`.
 
             Run it by hand for a quick look (nginx must point its fastcgi_pass at the socket):
               alliance-compute serve --data-dir ./var/data --socket ./var/run/fcgi.sock
 
             Under systemd the socket unit holds the socket and the service runs
               alliance-compute serve --bind fd0 --data-dir /var/lib/alliance-compute
+
+            Then give someone access:
+              alliance-compute token create --data-dir /var/lib/alliance-compute --project ops --user ada --role admin
             """,
         version: version,
-        subcommands: [Serve.self, Check.self]
+        subcommands: [Serve.self, Check.self, Token.self, Quota.self]
     )
 }

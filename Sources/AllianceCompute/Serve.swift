@@ -28,6 +28,12 @@ struct Serve: ParsableCommand {
             (at most --drain-timeout seconds) and exits 0. An inherited socket keeps working for the \
             next worker, so a restart under systemd loses no request.
 
+            Access: every request but version discovery (/, /v2.1) and /healthz needs a token in \
+            X-Auth-Token, made with `alliance-compute token create`. Members reach their project's \
+            servers; admins reach every project's and change flavors. A project may hold at most \
+            --quota-instances servers, --quota-cores vCPUs and --quota-ram MiB unless `alliance-compute \
+            quota set` says otherwise for it. Token and quota changes take effect at once.
+
             Logs go to standard error: one line per request (method, target, status, duration, nginx's \
             request id) and whatever needs an operator's attention.
 
@@ -67,6 +73,17 @@ struct Serve: ParsableCommand {
             valueName: "name=cidr[,id=id]"))
     var networks: [String] = ["private=10.0.0.0/24,id=\(NetworkConfig.defaultPrivateID)"]
 
+    @Option(help: "Default quota: servers per project (-1: unlimited). `alliance-compute quota set` overrides it per project.")
+    var quotaInstances = QuotaLimits.novaDefaults.instances
+
+    @Option(help: "Default quota: vCPUs per project (-1: unlimited).")
+    var quotaCores = QuotaLimits.novaDefaults.cores
+
+    @Option(help: ArgumentHelp("Default quota: RAM per project (-1: unlimited).", valueName: "MiB"))
+    var quotaRam = QuotaLimits.novaDefaults.ram
+
+    var quotaDefaults: QuotaLimits { QuotaLimits(instances: quotaInstances, cores: quotaCores, ram: quotaRam) }
+
     @Option(
         name: .customLong("image"),
         help: ArgumentHelp(
@@ -100,6 +117,9 @@ struct Serve: ParsableCommand {
         guard slowRequestMs >= 1 else { throw ValidationError("--slow-request-ms must be at least 1.") }
         _ = try networkConfigs()
         _ = try Self.parseImages(images)
+        guard quotaInstances >= -1, quotaCores >= -1, quotaRam >= -1 else {
+            throw ValidationError("--quota-* take -1 (unlimited) or more.")
+        }
     }
 
     func networkConfigs() throws -> [NetworkConfig] {
@@ -174,6 +194,7 @@ struct Serve: ParsableCommand {
         }
         let store: JSONFileStore
         let service: ComputeService
+        let report: @Sendable ([String]) -> Void = { problems in for problem in problems { logger.warning("\(problem)") } }
         let isNew: Bool
         do {
             // The loaded records live only until the inventory is built from them.
@@ -182,8 +203,11 @@ struct Serve: ParsableCommand {
             isNew = records.isNew
             service = ComputeService(
                 records: records, networks: try networkConfigs(), images: try Self.parseImages(images), persistence: store,
+                quotas: QuotaFiles(dataDirectory: dataDir, defaults: quotaDefaults, report: report),
                 configuration: .init(
-                    maxBodyBytes: maxBodySize, version: AllianceCompute.version, slowRequestMilliseconds: slowRequestMs),
+                    maxBodyBytes: maxBodySize, version: AllianceCompute.version,
+                    authenticator: TokenStore(dataDirectory: dataDir, report: report),
+                    slowRequestMilliseconds: slowRequestMs),
                 logger: logger,
                 startedAt: startedAt)
         } catch {

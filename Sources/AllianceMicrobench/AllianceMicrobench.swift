@@ -13,14 +13,15 @@ struct AllianceMicrobench {
     static func main() throws {
         let iterations = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000
         let logger = Logger(label: "microbench", factory: { _ in SwiftLogNoOpLogHandler() })
+        let caller = Caller(projectID: "bench", userID: "bench")
         let service = ComputeService(
             records: LoadedRecords(isNew: true), networks: [.defaultPrivate], persistence: MemoryPersistence(),
-            configuration: .init(version: "bench"), logger: logger)
+            configuration: .init(version: "bench", authenticator: StaticAuthenticator(["bench": caller])), logger: logger)
         let inventory = service.inventory
         try inventory.seedDefaultFlavors()
         _ = try inventory.createServers(
             ServerDraft(name: "list", flavorReference: "m1.small", image: "cirros-0.3.4-x86_64-uec", minCount: 20),
-            caller: .anonymous)
+            caller: caller)
         let adapter = FastCGIAdapter(service: service, logger: logger)
         let one = try inventory.servers(matching: ServerFilter(projectID: nil), limit: 1, marker: nil)[0].id
 
@@ -31,6 +32,7 @@ struct AllianceMicrobench {
             "SERVER_SOFTWARE": "nginx/1.22.1", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000",
             "SERVER_ADDR": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_NAME": "_", "REDIRECT_STATUS": "200",
             "HTTP_HOST": "127.0.0.1", "REQUEST_ID": "0123456789abcdef0123456789abcdef", "HTTP_USER_AGENT": "wrk",
+            "HTTP_X_AUTH_TOKEN": "bench",
         ]
         func measure(_ label: String, _ body: () -> Int) {
             var bytes = 0

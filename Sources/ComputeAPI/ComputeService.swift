@@ -15,6 +15,21 @@ public struct RequestContext: Sendable {
         }
         return try RequestDecoding.decode(type, from: bytes, microversion: microversion)
     }
+
+    /// 403 unless the caller is an admin; `action` names what was refused.
+    func requireAdmin(_ action: String) throws(ComputeError) {
+        guard caller.isAdmin else { throw .forbidden("Only admins may \(action).") }
+    }
+
+    /// The project scope of a listing: the caller's project, or every project for an admin
+    /// who asks with `all_tenants` (a member who asks gets a 403).
+    func listingProject(_ query: QueryParameters) throws -> String? {
+        guard let value = query.pairs.last(where: { $0.name == "all_tenants" })?.value,
+            !["0", "false", "f", "no", "off"].contains(value.lowercased())
+        else { return caller.projectID }
+        try requireAdmin("list the servers of all projects")
+        return nil
+    }
 }
 
 /// The whole HTTP API, transport-free: give it an `APIRequest`, get an `APIResponse`.
@@ -26,18 +41,18 @@ public final class ComputeService: Sendable {
         public var maxBodyBytes: Int
         /// Reported by `/healthz`.
         public var version: String
-        /// Who unauthenticated requests act as.
-        public var anonymousCaller: Caller
+        /// Who presents which token (`X-Auth-Token`).
+        public var authenticator: any Authenticator
         /// Requests at least this slow are counted in `/healthz` and logged as slow.
         public var slowRequestMilliseconds: Int
 
         public init(
-            maxBodyBytes: Int = 64 * 1024, version: String, anonymousCaller: Caller = .anonymous,
+            maxBodyBytes: Int = 64 * 1024, version: String, authenticator: any Authenticator,
             slowRequestMilliseconds: Int = 1000
         ) {
             self.maxBodyBytes = maxBodyBytes
             self.version = version
-            self.anonymousCaller = anonymousCaller
+            self.authenticator = authenticator
             self.slowRequestMilliseconds = slowRequestMilliseconds
         }
     }
@@ -54,12 +69,12 @@ public final class ComputeService: Sendable {
     public init(
         records: LoadedRecords, networks: [NetworkConfig], images: [Image] = Image.defaults,
         persistence: any RecordPersistence, clock: any Clock = SystemClock(),
-        identifiers: any IdentifierSource = RandomIdentifiers(), configuration: Configuration, logger: Logger,
-        startedAt: Timestamp = SystemClock().now()
+        identifiers: any IdentifierSource = RandomIdentifiers(), quotas: any QuotaSource = FixedQuotas(.unlimited),
+        configuration: Configuration, logger: Logger, startedAt: Timestamp = SystemClock().now()
     ) {
         let inventory = Inventory(
             records: records, networks: networks, images: images, persistence: persistence, clock: clock,
-            identifiers: identifiers, renderer: V1View.render)
+            identifiers: identifiers, quotas: quotas, renderer: V1View.render)
         self.inventory = inventory
         self.configuration = configuration
         self.logger = logger
@@ -79,8 +94,13 @@ public final class ComputeService: Sendable {
             if request.body == .exceedsLimit {
                 throw APIError(.contentTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes.")
             }
-            let (handler, parameters) = try router.resolve(request.method, path: request.path)
-            response = try handler(RequestContext(request: request, caller: configuration.anonymousCaller), parameters)
+            let match = try router.resolve(request.method, path: request.path)
+            let caller: Caller
+            switch match.access {
+            case .open: caller = Self.nobody
+            case .authenticated: caller = try authenticate(request)
+            }
+            response = try match.handler(RequestContext(request: request, caller: caller), match.parameters)
         } catch {
             if !(error is APIError || error is ComputeError) {
                 var logger = logger
@@ -97,7 +117,27 @@ public final class ComputeService: Sendable {
     }
 }
 
-extension Caller {
-    /// Whom requests act as while the service has no authentication.
-    public static let anonymous = Caller(projectID: "default", userID: "default")
+extension ComputeService {
+    /// The caller of open routes, which look at no project.
+    static let nobody = Caller(projectID: "", userID: "")
+
+    /// The caller `X-Auth-Token` names; 401 with `WWW-Authenticate` when it is missing or not
+    /// valid (unknown, expired and revoked tokens get the same answer).
+    private func authenticate(_ request: APIRequest) throws(APIError) -> Caller {
+        let challenge: HTTPFields = [.wwwAuthenticate: #"Token realm="alliance-compute", header="X-Auth-Token""#]
+        guard let token = request.headerFields[.authToken], !token.isEmpty else {
+            throw APIError(
+                .unauthorized, "The request you have made requires authentication: send a token in X-Auth-Token.",
+                headerFields: challenge)
+        }
+        guard let caller = configuration.authenticator.caller(forToken: token) else {
+            throw APIError(.unauthorized, "The token is not valid: unknown, expired or revoked.", headerFields: challenge)
+        }
+        return caller
+    }
+}
+
+extension HTTPField.Name {
+    /// The OpenStack token header.
+    static let authToken = HTTPField.Name("X-Auth-Token")!
 }

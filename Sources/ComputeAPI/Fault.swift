@@ -39,6 +39,7 @@ public struct Fault: Sendable, Equatable {
                 switch error {
                 case .invalidInput: .badRequest
                 case .notFound: .notFound
+                case .forbidden: .forbidden
                 case .conflict: .conflict
                 case .unavailable: .serviceUnavailable
                 }

@@ -11,7 +11,7 @@ struct HealthEndpoint: Sendable {
     let startedAt: Timestamp
 
     func register(into router: inout Router<RequestContext>) {
-        router.add(.get, "/healthz") { _, _ in report() }
+        router.add(.get, "/healthz", access: .open) { _, _ in report() }
     }
 
     func report() -> APIResponse {

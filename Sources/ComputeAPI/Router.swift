@@ -23,7 +23,21 @@ public struct Router<Context: Sendable>: Sendable {
     private struct Route: Sendable {
         var method: HTTPRequest.Method
         var segments: [Segment]
+        var access: Access
         var handler: Handler
+    }
+
+    /// Who may call a route: anyone (version discovery, `/healthz`), or callers with a token.
+    public enum Access: Sendable {
+        case open
+        case authenticated
+    }
+
+    /// A matched route.
+    public struct Match: Sendable {
+        public var handler: Handler
+        public var parameters: RouteParameters
+        public var access: Access
     }
 
     private var routes: [Route] = []
@@ -31,16 +45,18 @@ public struct Router<Context: Sendable>: Sendable {
     public init() {}
 
     /// Adds a route; `pattern` is like `/servers/{ref}`.
-    public mutating func add(_ method: HTTPRequest.Method, _ pattern: String, _ handler: @escaping Handler) {
+    public mutating func add(
+        _ method: HTTPRequest.Method, _ pattern: String, access: Access = .authenticated, _ handler: @escaping Handler
+    ) {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
-        routes.append(Route(method: method, segments: segments, handler: handler))
+        routes.append(Route(method: method, segments: segments, access: access, handler: handler))
     }
 
     /// The handler for a request, or a 404 (no such path), 405 (path exists, method doesn't;
     /// with `Allow`) or 400 (malformed percent-encoding in a parameter).
-    public func resolve(_ method: HTTPRequest.Method, path: String) throws(APIError) -> (Handler, RouteParameters) {
+    public func resolve(_ method: HTTPRequest.Method, path: String) throws(APIError) -> Match {
         let segments = Self.split(path)
         let effective = method == .head ? .get : method
         var chosen: Route? = nil
@@ -68,7 +84,7 @@ public struct Router<Context: Sendable>: Sendable {
             }
             parameters[name] = value
         }
-        return (route.handler, RouteParameters(parameters))
+        return Match(handler: route.handler, parameters: RouteParameters(parameters), access: route.access)
     }
 
     /// `/servers/abc/` → `["servers", "abc"]`. One trailing slash is ignored; an empty segment

@@ -7,6 +7,8 @@ public enum ComputeError: Error, Sendable, Equatable {
     case invalidInput(String)
     /// The addressed resource does not exist, or is not visible to the caller (404).
     case notFound(String)
+    /// The caller may not do this: a role it lacks, a quota it would exceed (403).
+    case forbidden(String)
     /// The request conflicts with the current state: a name in use, no free address (409).
     case conflict(String)
     /// The store cannot accept writes right now: disk full, read-only, I/O error (503).
@@ -19,7 +21,7 @@ public enum ComputeError: Error, Sendable, Equatable {
 
     public var message: String {
         switch self {
-        case .invalidInput(let m), .notFound(let m), .conflict(let m), .unavailable(let m): m
+        case .invalidInput(let m), .notFound(let m), .forbidden(let m), .conflict(let m), .unavailable(let m): m
         }
     }
 }

@@ -74,17 +74,6 @@ public final class ServerEntry: Sendable {
     public var view: [UInt8] { renderedView ?? [] }
 }
 
-/// Who is asking: servers belong to a project and are created by a user.
-public struct Caller: Sendable, Equatable {
-    public var projectID: String
-    public var userID: String
-
-    public init(projectID: String, userID: String) {
-        self.projectID = projectID
-        self.userID = userID
-    }
-}
-
 /// Numbers `/healthz` reports.
 public struct InventoryCounts: Sendable, Equatable {
     public var servers: Int
@@ -110,6 +99,7 @@ public final class Inventory: Sendable {
     private let clock: any Clock
     private let identifiers: any IdentifierSource
     private let defaultNetwork: String?
+    private let quotas: any QuotaSource
     /// The images servers may be created from (configuration, not records).
     public let images: [Image]
     /// The networks servers get addresses on, the default first.
@@ -122,9 +112,11 @@ public final class Inventory: Sendable {
     public init(
         records: LoadedRecords, networks: [NetworkConfig], images: [Image] = Image.defaults,
         persistence: any RecordPersistence, clock: any Clock = SystemClock(),
-        identifiers: any IdentifierSource = RandomIdentifiers(), renderer: ServerRenderer? = nil
+        identifiers: any IdentifierSource = RandomIdentifiers(), quotas: any QuotaSource = FixedQuotas(.unlimited),
+        renderer: ServerRenderer? = nil
     ) {
         self.persistence = persistence
+        self.quotas = quotas
         self.clock = clock
         self.identifiers = identifiers
         self.defaultNetwork = networks.first?.name
@@ -157,14 +149,21 @@ public final class Inventory: Sendable {
 
     // MARK: Servers, reading
 
-    /// The server `reference` names in the caller's project.
-    public func server(_ reference: Reference, projectID: String) throws(ComputeError) -> Server {
-        try state.withLock { s throws(ComputeError) in try s.entry(reference, projectID: projectID).server }
+    /// The server `reference` names, if the caller may reach it: an id of a server in the
+    /// caller's project (any project for an admin), else a name in the caller's project.
+    /// Anything else is a 404, so ids of other projects' servers do not leak.
+    public func server(_ reference: Reference, caller: Caller) throws(ComputeError) -> Server {
+        try state.withLock { s throws(ComputeError) in try s.entry(reference, caller: caller).server }
     }
 
     /// The same, with its rendered view.
-    public func entry(_ reference: Reference, projectID: String) throws(ComputeError) -> ServerEntry {
-        try state.withLock { s throws(ComputeError) in s.withView(try s.entry(reference, projectID: projectID)) }
+    public func entry(_ reference: Reference, caller: Caller) throws(ComputeError) -> ServerEntry {
+        try state.withLock { s throws(ComputeError) in s.withView(try s.entry(reference, caller: caller)) }
+    }
+
+    /// What a project's servers use, and its limits.
+    public func quota(projectID: String) -> (limits: QuotaLimits, usage: QuotaUsage) {
+        (quotas.limits(for: projectID), state.withLock { s in s.usage[projectID] ?? QuotaUsage() })
     }
 
     /// A page of servers, newest first, starting after `marker` (a server id).
@@ -220,7 +219,7 @@ public final class Inventory: Sendable {
             }
             networkName = network.name
         }
-        var count = draft.maxCount
+        var count = try quotaFit(draft, flavor: flavor, projectID: caller.projectID, in: s)
         var addresses: [IPv4Address?] = Array(repeating: nil, count: count)
         if let networkName, let pool = s.pools[networkName] {
             count = min(count, pool.free)
@@ -249,12 +248,32 @@ public final class Inventory: Sendable {
         }
     }
 
+    /// How many of the draft's servers the project's quota allows (at most `maxCount`); a 403
+    /// naming the first exceeded resource when not even `minCount` fit (Nova's rule and words).
+    private func quotaFit(_ draft: ServerDraft, flavor: Flavor, projectID: String, in s: State) throws(ComputeError) -> Int {
+        let limits = quotas.limits(for: projectID)
+        let used = s.usage[projectID] ?? QuotaUsage()
+        var count = draft.maxCount
+        for (resource, limit, inUse, each) in [
+            ("instances", limits.instances, used.instances, 1), ("cores", limits.cores, used.cores, flavor.vcpus),
+            ("ram", limits.ram, used.ram, flavor.ram),
+        ] where limit >= 0 {
+            let fits = each == 0 ? Int.max : max(0, limit - inUse) / each
+            if fits < draft.minCount {
+                throw .forbidden(
+                    "Quota exceeded for \(resource): Requested \(draft.minCount * each), but already used \(inUse) of \(limit) \(resource)"
+                )
+            }
+            count = min(count, fits)
+        }
+        return count
+    }
+
     /// Renames a server, replaces its metadata or sets its description.
-    public func updateServer(_ reference: Reference, projectID: String, with update: ServerUpdate) throws(ComputeError) -> Server
-    {
-        try modifyServer(reference, projectID: projectID) { s, server throws(ComputeError) in
+    public func updateServer(_ reference: Reference, caller: Caller, with update: ServerUpdate) throws(ComputeError) -> Server {
+        try modifyServer(reference, caller: caller) { s, server throws(ComputeError) in
             if let name = update.name, name != server.name {
-                if s.serverIDsByName[NameKey(projectID: projectID, name: name)] != nil {
+                if s.serverIDsByName[NameKey(projectID: server.projectID, name: name)] != nil {
                     throw .conflict("Server name \(name) is already in use.")
                 }
                 server.name = name
@@ -265,8 +284,8 @@ public final class Inventory: Sendable {
     }
 
     /// Stops, starts or reboots a server; 409 when its status does not allow the action.
-    public func perform(_ action: ServerAction, on reference: Reference, projectID: String) throws(ComputeError) -> Server {
-        try modifyServer(reference, projectID: projectID) { _, server throws(ComputeError) in
+    public func perform(_ action: ServerAction, on reference: Reference, caller: Caller) throws(ComputeError) -> Server {
+        try modifyServer(reference, caller: caller) { _, server throws(ComputeError) in
             guard let status = action.outcome(from: server.status) else {
                 throw .conflict(
                     "Cannot '\(action.name)' instance \(server.id) while it is in vm_state \(server.status.vmState)")
@@ -277,11 +296,11 @@ public final class Inventory: Sendable {
 
     /// Changes one server durably: `change` sees the state (under its lock) and edits a copy.
     private func modifyServer(
-        _ reference: Reference, projectID: String, _ change: (State, inout Server) throws(ComputeError) -> Void
+        _ reference: Reference, caller: Caller, _ change: (State, inout Server) throws(ComputeError) -> Void
     ) throws(ComputeError) -> Server {
         try writer.withLock { _ throws(ComputeError) in
             let (old, new) = try state.withLock { s throws(ComputeError) -> (Server, Server) in
-                let old = try s.entry(reference, projectID: projectID).server
+                let old = try s.entry(reference, caller: caller).server
                 var new = old
                 try change(s, &new)
                 new.updated = clock.now()
@@ -297,9 +316,9 @@ public final class Inventory: Sendable {
 
     /// Deletes a server and frees its address.
     @discardableResult
-    public func deleteServer(_ reference: Reference, projectID: String) throws(ComputeError) -> Server {
+    public func deleteServer(_ reference: Reference, caller: Caller) throws(ComputeError) -> Server {
         try writer.withLock { _ throws(ComputeError) in
-            let server = try state.withLock { s throws(ComputeError) in try s.entry(reference, projectID: projectID).server }
+            let server = try state.withLock { s throws(ComputeError) in try s.entry(reference, caller: caller).server }
             try persist([.delete(RecordReference(kind: .server, key: server.id))]) { s in s.remove(server) }
             return server
         }
@@ -427,6 +446,8 @@ private struct State: Sendable {
     var networkNames: [String]
     var flavors: [String: Flavor] = [:]
     var flavorIDsByName: [String: String] = [:]
+    /// Per project: what its servers use, for quotas.
+    var usage: [String: QuotaUsage] = [:]
     let renderer: ServerRenderer?
     /// How many entries hold a rendered view. Views are made on first read and kept up to
     /// `viewCacheLimit`; then they are all dropped and the ones in use come back. This keeps
@@ -440,9 +461,9 @@ private struct State: Sendable {
         for network in networks { pools[network.name] = AddressPool(config: network) }
     }
 
-    func entry(_ reference: Reference, projectID: String) throws(ComputeError) -> ServerEntry {
-        if let entry = servers[reference.text], entry.server.projectID == projectID { return entry }
-        if case .idOrName(let name) = reference, let id = serverIDsByName[NameKey(projectID: projectID, name: name)],
+    func entry(_ reference: Reference, caller: Caller) throws(ComputeError) -> ServerEntry {
+        if let entry = servers[reference.text], caller.canReach(projectID: entry.server.projectID) { return entry }
+        if case .idOrName(let name) = reference, let id = serverIDsByName[NameKey(projectID: caller.projectID, name: name)],
             let entry = servers[id]
         {
             return entry
@@ -517,6 +538,7 @@ private struct State: Sendable {
     mutating func insert(_ server: Server) -> [String] {
         var warnings: [String] = []
         servers[server.id] = ServerEntry(server: server)
+        usage[server.projectID, default: QuotaUsage()].add(server)
         for key in Self.indexKeys(of: server) { indexes[key, default: SortedKeys()].insert(server.order) }
         let key = NameKey(projectID: server.projectID, name: server.name)
         if serverIDsByName[key] == nil {
@@ -548,6 +570,7 @@ private struct State: Sendable {
 
     mutating func remove(_ server: Server) {
         if servers.removeValue(forKey: server.id)?.renderedView != nil { renderedViews -= 1 }
+        usage[server.projectID]?.add(server, sign: -1)
         for key in Self.indexKeys(of: server) {
             indexes[key]?.remove(server.order)
             if indexes[key]?.isEmpty == true { indexes[key] = nil }

@@ -27,6 +27,11 @@ public final class RequestFuzzer: Sendable {
 
     private let target: Mutex<Target>
     public static let maxBodyBytes = 64 * 1024
+    /// Seeds send `HTTP_X_AUTH_TOKEN=fuzz-admin` or `fuzz-member`; mutations reach the rest.
+    static let authenticator = StaticAuthenticator([
+        "fuzz-admin": Caller(projectID: "ops", userID: "root", role: .admin),
+        "fuzz-member": Caller(projectID: "team", userID: "dev", role: .member),
+    ])
 
     public init() {
         target = Mutex(Self.makeTarget())
@@ -36,7 +41,7 @@ public final class RequestFuzzer: Sendable {
         let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
         let service = ComputeService(
             records: LoadedRecords(isNew: true), networks: [.defaultPrivate], persistence: MemoryPersistence(),
-            configuration: .init(maxBodyBytes: maxBodyBytes, version: "fuzz"), logger: logger)
+            configuration: .init(maxBodyBytes: maxBodyBytes, version: "fuzz", authenticator: authenticator), logger: logger)
         try? service.inventory.seedDefaultFlavors()
         return Target(inventory: service.inventory, adapter: FastCGIAdapter(service: service, logger: logger))
     }

@@ -99,12 +99,16 @@ enum POSIX {
 
     /// Writes a file durably: a temporary file in the same directory, fsync, rename over the
     /// final name, fsync the directory. A crash leaves the old file or the new one, never a mix.
+    /// `owner` (uid, gid), when given, owns the file (the CLI, run as root, writes files the
+    /// worker's user must read).
     static func writeFileDurably(
-        directory: Int32, name: String, bytes: [UInt8], path: String, syncDirectory: Bool = true
+        directory: Int32, name: String, bytes: [UInt8], path: String, syncDirectory: Bool = true,
+        mode: mode_t = 0o640, owner: (uid_t, gid_t)? = nil
     ) throws(SystemCallError) {
         let temporary = ".tmp-\(name)-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try call("open", path) { openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640) }
+        let fd = try call("open", path) { openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
         do {
+            if let (uid, gid) = owner { try call("fchown", path) { fchown(fd, uid, gid) } }
             try writeAll(fd, bytes, path: path)
             try call("fsync", path) { fsync(fd) }
             close(fd)

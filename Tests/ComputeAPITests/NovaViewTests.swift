@@ -71,6 +71,9 @@ extension TestClient {
         headers: HTTPFields = [:]
     ) -> TestResponse {
         var request = APIRequest(method: method, target: target, headerFields: headers, body: Array((json ?? "").utf8))
+        if let token, request.headerFields[HTTPField.Name("X-Auth-Token")!] == nil {
+            request.headerFields[HTTPField.Name("X-Auth-Token")!] = token
+        }
         request.origin = Origin(scheme: "https", host: "compute.example", port: "443")
         if let version { request.headerFields[HTTPField.Name("X-OpenStack-Nova-API-Version")!] = version }
         return TestResponse(service.respond(to: request))

@@ -162,7 +162,8 @@ import Testing
     @Test func bodiesAreJSONWhateverTheContentType() {
         let client = TestClient()
         var request = APIRequest(
-            method: .post, target: "/servers", headerFields: [.contentType: "text/plain"],
+            method: .post, target: "/servers",
+            headerFields: [.contentType: "text/plain", HTTPField.Name("X-Auth-Token")!: "member-a"],
             body: Array(#"{"server": {"name": "a", "flavor": "1", "image": "cirros"}}"#.utf8))
         request.requestID = "abc"
         #expect(client.service.respond(to: request).status == .ok)

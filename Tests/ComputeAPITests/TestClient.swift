@@ -10,10 +10,22 @@ struct TestClient {
     let inventory: Inventory
     let service: ComputeService
 
-    init(networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024) {
+    /// The tokens the service knows; requests send `token` unless they say otherwise.
+    static let callers = [
+        "admin": Caller(projectID: "default", userID: "root", role: .admin),
+        "member-a": Caller(projectID: "a", userID: "alice"),
+        "member-b": Caller(projectID: "b", userID: "bob"),
+    ]
+    var token: String? = "admin"
+
+    init(
+        networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024,
+        quotas: any QuotaSource = FixedQuotas(.unlimited)
+    ) {
         service = ComputeService(
-            records: LoadedRecords(isNew: true), networks: networks, persistence: persistence,
-            configuration: .init(maxBodyBytes: maxBodyBytes, version: "test"),
+            records: LoadedRecords(isNew: true), networks: networks, persistence: persistence, quotas: quotas,
+            configuration: .init(
+                maxBodyBytes: maxBodyBytes, version: "test", authenticator: StaticAuthenticator(Self.callers)),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         inventory = service.inventory
         try! inventory.seedDefaultFlavors()
@@ -22,6 +34,7 @@ struct TestClient {
     func send(_ method: HTTPRequest.Method, _ target: String, json: String? = nil, bytes: [UInt8]? = nil) -> TestResponse {
         var request = APIRequest(method: method, target: target, body: bytes ?? Array((json ?? "").utf8))
         if bytes == nil && json == nil { request.body = .complete([]) }
+        if let token { request.headerFields[HTTPField.Name("X-Auth-Token")!] = token }
         return TestResponse(service.respond(to: request))
     }
 

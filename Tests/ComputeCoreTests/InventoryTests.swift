@@ -11,7 +11,7 @@ import Testing
         #expect(b.address?.description == "10.0.0.3")
         #expect(a.network == "private")
         #expect(a.status == .active)
-        try f.inventory.deleteServer("a", projectID: "p1")
+        try f.inventory.deleteServer("a", caller: f.caller)
         #expect(try f.create("c").address?.description == "10.0.0.2", "a released address is the lowest free again")
     }
 
@@ -20,7 +20,7 @@ import Testing
         let server = try f.create("a", flavor: "2")
         #expect(server.flavor.name == "m1.small")
         try f.inventory.deleteFlavor("m1.small")
-        #expect(try f.inventory.server("a", projectID: "p1").flavor == server.flavor)
+        #expect(try f.inventory.server("a", caller: f.caller).flavor == server.flavor)
     }
 
     @Test func unknownFlavorOrNetworkIsInvalidInput() throws {
@@ -45,10 +45,10 @@ import Testing
         let f = InventoryFixture()
         let a = try f.create("a")
         let b = try f.create(a.id)  // a server whose name is another's id
-        #expect(try f.inventory.server(.id(a.id), projectID: "p1") == a)
-        #expect(try f.inventory.server("a", projectID: "p1") == a)
-        #expect(try f.inventory.server(.id(b.id), projectID: "p1") == b)
-        #expect(throws: ComputeError.notFound("Server a could not be found.")) { try f.inventory.server("a", projectID: "p2") }
+        #expect(try f.inventory.server(.id(a.id), caller: f.caller) == a)
+        #expect(try f.inventory.server("a", caller: f.caller) == a)
+        #expect(try f.inventory.server(.id(b.id), caller: f.caller) == b)
+        #expect(throws: ComputeError.notFound("Server a could not be found.")) { try f.inventory.server("a", caller: Caller(projectID: "p2", userID: "u2")) }
     }
 
     @Test func renameChecksConflictsAndKeepsItsOwnName() throws {
@@ -56,22 +56,22 @@ import Testing
         let a = try f.create("a")
         try f.create("b")
         #expect(throws: ComputeError.conflict("Server name b is already in use.")) {
-            try f.inventory.updateServer("a", projectID: "p1", with: ServerUpdate(name: "b"))
+            try f.inventory.updateServer("a", caller: f.caller, with: ServerUpdate(name: "b"))
         }
         f.clock.advance(seconds: 5)
-        let same = try f.inventory.updateServer("a", projectID: "p1", with: ServerUpdate(name: "a", metadata: ["k": "v"]))
+        let same = try f.inventory.updateServer("a", caller: f.caller, with: ServerUpdate(name: "a", metadata: ["k": "v"]))
         #expect(same.metadata == ["k": "v"])
         #expect(same.updated > a.updated)
-        let renamed = try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(name: "z"))
+        let renamed = try f.inventory.updateServer(.id(a.id), caller: f.caller, with: ServerUpdate(name: "z"))
         #expect(renamed.name == "z")
-        #expect(throws: ComputeError.self) { try f.inventory.server("a", projectID: "p1") }
+        #expect(throws: ComputeError.self) { try f.inventory.server("a", caller: f.caller) }
         #expect(try f.create("a").name == "a", "the old name is free again")
     }
 
     @Test func deleteUnknownIsNotFound() {
         let f = InventoryFixture()
         #expect(throws: ComputeError.notFound("Server nope could not be found.")) {
-            try f.inventory.deleteServer("nope", projectID: "p1")
+            try f.inventory.deleteServer("nope", caller: f.caller)
         }
     }
 }
@@ -213,11 +213,11 @@ import Testing
         try f.create("a")
         let b = try f.create("b")
         _ = try f.inventory.createServers(f.draft("g", min: 2), caller: f.caller)
-        try f.inventory.deleteServer("a", projectID: "p1")
+        try f.inventory.deleteServer("a", caller: f.caller)
         let restarted = f.restarted()
         #expect(restarted.loadWarnings.isEmpty)
         #expect(restarted.counts == f.inventory.counts)
-        #expect(try restarted.server("b", projectID: "p1") == b)
+        #expect(try restarted.server("b", caller: f.caller) == b)
         let all = ServerFilter(projectID: "p1")
         #expect(
             try restarted.servers(matching: all, limit: 10, marker: nil)
@@ -235,9 +235,9 @@ import Testing
             throws: ComputeError.unavailable(
                 "The service cannot save changes right now: its storage is read-only. Try again later.")
         ) {
-            try f.inventory.updateServer("a", projectID: "p1", with: ServerUpdate(name: "b"))
+            try f.inventory.updateServer("a", caller: f.caller, with: ServerUpdate(name: "b"))
         }
-        #expect(try f.inventory.server("a", projectID: "p1").name == "a")
+        #expect(try f.inventory.server("a", caller: f.caller).name == "a")
         #expect(f.inventory.storeHealth.writable == false)
         #expect(try f.create("b").address?.description == "10.0.0.3", "writes work again once the store does")
         #expect(f.inventory.storeHealth.writable)
@@ -247,7 +247,7 @@ import Testing
         let f = InventoryFixture()
         f.persistence.failNextCommits([PersistenceFailure(changeIsOnDisk: true)])
         #expect(throws: ComputeError.self) { try f.create("a") }
-        #expect(try f.inventory.server("a", projectID: "p1").name == "a")
+        #expect(try f.inventory.server("a", caller: f.caller).name == "a")
         #expect(f.restarted().counts == f.inventory.counts)
     }
 
@@ -260,8 +260,8 @@ import Testing
         let records = LoadedRecords(servers: [a, twin], flavors: [], isNew: false)
         let loaded = Inventory(records: records, networks: [.defaultPrivate], persistence: MemoryPersistence())
         #expect(loaded.loadWarnings.count == 2, "a duplicate name and a duplicate address")
-        #expect(try loaded.server("a", projectID: "p1").id == a.id, "the older server keeps the name")
-        #expect(try loaded.server(.id(twin.id), projectID: "p1").id == twin.id, "the other stays reachable by id")
+        #expect(try loaded.server("a", caller: f.caller).id == a.id, "the older server keeps the name")
+        #expect(try loaded.server(.id(twin.id), caller: f.caller).id == twin.id, "the other stays reachable by id")
     }
 }
 

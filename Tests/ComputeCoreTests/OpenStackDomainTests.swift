@@ -33,9 +33,9 @@ import Testing
     @Test func serversAreFoundByNameOnlyWhenTheReferenceAllowsIt() throws {
         let f = InventoryFixture()
         let a = try f.create("a")
-        #expect(try f.inventory.server(.idOrName("a"), projectID: "p1") == a)
+        #expect(try f.inventory.server(.idOrName("a"), caller: f.caller) == a)
         #expect(throws: ComputeError.notFound("Instance a could not be found.")) {
-            try f.inventory.server(.id("a"), projectID: "p1")
+            try f.inventory.server(.id("a"), caller: f.caller)
         }
         #expect(throws: ComputeError.notFound("Flavor m1.small could not be found.")) { try f.inventory.flavor(.id("m1.small")) }
     }
@@ -53,7 +53,7 @@ import Testing
         let inventory = Inventory(
             records: LoadedRecords(servers: [server], isNew: false), networks: [.defaultPrivate],
             persistence: MemoryPersistence())
-        #expect(try inventory.server(.id(server.id), projectID: "p1").imageID == Image.defaults[0].id)
+        #expect(try inventory.server(.id(server.id), caller: Caller(projectID: "p1", userID: "u1")).imageID == Image.defaults[0].id)
         #expect(inventory.loadWarnings.isEmpty)
     }
 }
@@ -63,22 +63,22 @@ import Testing
         let f = InventoryFixture()
         let a = try f.create("a")
         f.clock.advance(seconds: 5)
-        let stopped = try f.inventory.perform(.stop, on: .id(a.id), projectID: "p1")
+        let stopped = try f.inventory.perform(.stop, on: .id(a.id), caller: f.caller)
         #expect(stopped.status == .shutoff && stopped.status.vmState == "stopped" && stopped.status.powerState == 4)
         #expect(stopped.updated > a.updated)
         #expect(throws: ComputeError.conflict("Cannot 'stop' instance \(a.id) while it is in vm_state stopped")) {
-            try f.inventory.perform(.stop, on: .id(a.id), projectID: "p1")
+            try f.inventory.perform(.stop, on: .id(a.id), caller: f.caller)
         }
         #expect(throws: ComputeError.conflict("Cannot 'reboot' instance \(a.id) while it is in vm_state stopped")) {
-            try f.inventory.perform(.reboot(hard: false), on: .id(a.id), projectID: "p1")
+            try f.inventory.perform(.reboot(hard: false), on: .id(a.id), caller: f.caller)
         }
-        #expect(try f.inventory.perform(.reboot(hard: true), on: .id(a.id), projectID: "p1").status == .active)
+        #expect(try f.inventory.perform(.reboot(hard: true), on: .id(a.id), caller: f.caller).status == .active)
         #expect(throws: ComputeError.conflict("Cannot 'start' instance \(a.id) while it is in vm_state active")) {
-            try f.inventory.perform(.start, on: .id(a.id), projectID: "p1")
+            try f.inventory.perform(.start, on: .id(a.id), caller: f.caller)
         }
-        #expect(try f.inventory.perform(.reboot(hard: false), on: .id(a.id), projectID: "p1").status == .active)
-        _ = try f.inventory.perform(.stop, on: .id(a.id), projectID: "p1")
-        #expect(try f.inventory.perform(.start, on: .id(a.id), projectID: "p1").status == .active)
+        #expect(try f.inventory.perform(.reboot(hard: false), on: .id(a.id), caller: f.caller).status == .active)
+        _ = try f.inventory.perform(.stop, on: .id(a.id), caller: f.caller)
+        #expect(try f.inventory.perform(.start, on: .id(a.id), caller: f.caller).status == .active)
         #expect(try f.restarted().servers(matching: ServerFilter(projectID: "p1"), limit: 10, marker: nil)[0].status == .active)
     }
 
@@ -94,10 +94,10 @@ import Testing
         let f = InventoryFixture()
         let a = try f.create("a")
         #expect(
-            try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(description: "db")).description == "db")
-        #expect(try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(name: "b")).description == "db")
+            try f.inventory.updateServer(.id(a.id), caller: f.caller, with: ServerUpdate(description: "db")).description == "db")
+        #expect(try f.inventory.updateServer(.id(a.id), caller: f.caller, with: ServerUpdate(name: "b")).description == "db")
         #expect(
-            try f.inventory.updateServer(.id(a.id), projectID: "p1", with: ServerUpdate(description: .some(nil))).description
+            try f.inventory.updateServer(.id(a.id), caller: f.caller, with: ServerUpdate(description: .some(nil))).description
                 == nil)
     }
 }

@@ -9,8 +9,9 @@ import Testing
 final class TemporaryDirectory {
     let path: String
 
-    init() {
+    init(created: Bool = false) {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("alliance-store-\(UUID().uuidString)").path
+        if created { try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
@@ -190,8 +191,8 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
             try store.markInitialized(now: SystemClock().now())
             let draft = try ServerDraft(name: "web", flavorReference: "m1.small", image: "cirros", minCount: 3)
             ids = try inventory.createServers(draft, caller: caller).map(\.id)
-            try inventory.deleteServer("web-2", projectID: "p")
-            _ = try inventory.updateServer("web-3", projectID: "p", with: ServerUpdate(name: "db"))
+            try inventory.deleteServer("web-2", caller: caller)
+            _ = try inventory.updateServer("web-3", caller: caller, with: ServerUpdate(name: "db"))
         }
         let (store, records) = try JSONFileStore.open(directory: dir.path, logger: quiet)
         let inventory = Inventory(records: records, networks: [.defaultPrivate], persistence: store)

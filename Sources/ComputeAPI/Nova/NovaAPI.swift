@@ -32,8 +32,8 @@ struct NovaAPI: Sendable {
     static let maxLimit = 1000
 
     func register(into router: inout Router<RequestContext>) {
-        router.add(.get, "/") { context, _ in versions(context) }
-        router.add(.get, "/v2.1") { context, _ in
+        router.add(.get, "/", access: .open) { context, _ in versions(context) }
+        router.add(.get, "/v2.1", access: .open) { context, _ in
             Self.document("version") { w in NovaView.version(links: Self.links(context), mediaTypes: true, into: &w) }
         }
 
@@ -41,37 +41,40 @@ struct NovaAPI: Sendable {
         route(&router, .get, "/servers/detail") { n, _ in try listServers(n, detailed: true) }
         route(&router, .post, "/servers") { n, _ in try createServers(n) }
         route(&router, .get, "/servers/{id}") { n, p in
-            let server = try inventory.server(.id(p["id"]), projectID: n.caller.projectID)
+            let server = try inventory.server(.id(p["id"]), caller: n.caller)
             return serverDocument(server, shape: .show, n)
         }
         route(&router, .put, "/servers/{id}") { n, p in
             let request = try n.decodeBody(NovaServerUpdateRequest.self)
-            let server = try inventory.updateServer(.id(p["id"]), projectID: n.caller.projectID, with: request.update)
+            let server = try inventory.updateServer(.id(p["id"]), caller: n.caller, with: request.update)
             return serverDocument(server, shape: .update, n)
         }
         route(&router, .delete, "/servers/{id}") { n, p in
-            try inventory.deleteServer(.id(p["id"]), projectID: n.caller.projectID)
+            try inventory.deleteServer(.id(p["id"]), caller: n.caller)
             return .empty(.noContent)
         }
         route(&router, .post, "/servers/{id}/action") { n, p in
             let request = try n.decodeBody(NovaServerActionRequest.self)
-            _ = try inventory.perform(request.action, on: .id(p["id"]), projectID: n.caller.projectID)
+            _ = try inventory.perform(request.action, on: .id(p["id"]), caller: n.caller)
             return .empty(.accepted)
         }
 
         route(&router, .get, "/flavors") { n, _ in try listFlavors(n, detailed: false) }
         route(&router, .get, "/flavors/detail") { n, _ in try listFlavors(n, detailed: true) }
         route(&router, .post, "/flavors") { n, _ in
+            try n.context.requireAdmin("create flavors")
             let request = try n.decodeBody(NovaFlavorCreateRequest.self)
             return flavorDocument(try inventory.createFlavor(request.draft), n)
         }
         route(&router, .get, "/flavors/{id}") { n, p in flavorDocument(try inventory.flavor(.id(p["id"])), n) }
         route(&router, .put, "/flavors/{id}", since: Microversion(55)) { n, p in
+            try n.context.requireAdmin("change flavors")
             let request = try n.decodeBody(NovaFlavorUpdateRequest.self)
             let flavor = try inventory.updateFlavor(.id(p["id"])) { $0.description = request.description }
             return flavorDocument(flavor, n)
         }
-        route(&router, .delete, "/flavors/{id}") { _, p in
+        route(&router, .delete, "/flavors/{id}") { n, p in
+            try n.context.requireAdmin("delete flavors")
             try inventory.deleteFlavor(.id(p["id"]))
             return .empty(.accepted)
         }
@@ -79,6 +82,7 @@ struct NovaAPI: Sendable {
             extraSpecsDocument(try inventory.flavor(.id(p["id"])).extraSpecs, wrapped: true)
         }
         route(&router, .post, "/flavors/{id}/os-extra_specs") { n, p in
+            try n.context.requireAdmin("change flavors")
             let request = try n.decodeBody(NovaExtraSpecsRequest.self)
             _ = try inventory.updateFlavor(.id(p["id"])) { flavor in flavor.extraSpecs.merge(request.specs) { $1 } }
             return extraSpecsDocument(request.specs, wrapped: true)
@@ -91,6 +95,7 @@ struct NovaAPI: Sendable {
             return extraSpecsDocument([p["key"]: value], wrapped: false)
         }
         route(&router, .put, "/flavors/{id}/os-extra_specs/{key}") { n, p in
+            try n.context.requireAdmin("change flavors")
             let request = try n.decodeBody(NovaExtraSpecsRequest.self)
             guard request.specs.count == 1, let value = request.specs[p["key"]] else {
                 throw ComputeError.invalidInput("The request body must hold exactly the key of the URL, \(p["key"]).")
@@ -98,7 +103,8 @@ struct NovaAPI: Sendable {
             _ = try inventory.updateFlavor(.id(p["id"])) { $0.extraSpecs[p["key"]] = value }
             return extraSpecsDocument(request.specs, wrapped: false)
         }
-        route(&router, .delete, "/flavors/{id}/os-extra_specs/{key}") { _, p in
+        route(&router, .delete, "/flavors/{id}/os-extra_specs/{key}") { n, p in
+            try n.context.requireAdmin("change flavors")
             _ = try inventory.updateFlavor(.id(p["id"])) { flavor throws(ComputeError) in
                 guard flavor.extraSpecs.removeValue(forKey: p["key"]) != nil else {
                     throw .notFound("Flavor \(flavor.id) has no extra specs with key \(p["key"]).")
@@ -106,6 +112,11 @@ struct NovaAPI: Sendable {
             }
             return .empty(.ok)
         }
+
+        route(&router, .get, "/os-quota-sets/{project}") { n, p in try quotaSet(n, p["project"], form: .limits) }
+        route(&router, .get, "/os-quota-sets/{project}/detail") { n, p in try quotaSet(n, p["project"], form: .detail) }
+        route(&router, .get, "/os-quota-sets/{project}/defaults") { n, p in try quotaSet(n, p["project"], form: .limits) }
+        route(&router, .get, "/limits") { n, _ in try limits(n) }
 
         route(&router, .get, "/images") { n, _ in try listImages(n) }
         route(&router, .get, "/images/{id}") { _, p in
@@ -175,18 +186,18 @@ struct NovaAPI: Sendable {
     static let unsupportedServerFilters: Set<String> = [
         "ip", "ip6", "tags", "tags-any", "not-tags", "not-tags-any", "locked", "availability_zone", "config_drive",
         "key_name", "created_at", "launched_at", "terminated_at", "power_state", "task_state", "vm_state", "progress",
-        "user_id", "all_tenants", "host", "project_id", "tenant_id", "soft_deleted", "node", "hostname", "uuid",
+        "user_id", "host", "project_id", "tenant_id", "soft_deleted", "node", "hostname", "uuid",
         "access_ip_v4", "access_ip_v6", "auto_disk_config",
     ]
     static let serverListParameters: Set<String> = [
         "name", "status", "changes-since", "changes-before", "flavor", "image", "reservation_id", "limit", "marker",
-        "deleted", "sort_key", "sort_dir",
+        "deleted", "sort_key", "sort_dir", "all_tenants",
     ]
 
     private func listServers(_ n: NovaContext, detailed: Bool) throws -> APIResponse {
         let query = try n.query()
         try Self.checkParameters(query, known: Self.serverListParameters, unsupported: Self.unsupportedServerFilters, n)
-        var filter = ServerFilter(projectID: n.caller.projectID)
+        var filter = ServerFilter(projectID: try n.context.listingProject(query))
         if let name = try query.value("name") { filter.namePattern = try NamePattern(name) }
         filter.flavor = try query.value("flavor").map(NovaServerCreateRequest.lastPathSegment)
         filter.imageID = try query.value("image").map(NovaServerCreateRequest.lastPathSegment)
@@ -339,6 +350,64 @@ struct NovaAPI: Sendable {
         w.stringDictionary(specs)
         if wrapped { w.endObject() }
         return .json(.ok, w.bytes)
+    }
+
+    // MARK: Quotas
+
+    enum QuotaForm { case limits, detail }
+
+    /// `GET /os-quota-sets/{project}[/detail]`: a member may read its own project's.
+    private func quotaSet(_ n: NovaContext, _ projectID: String, form: QuotaForm) throws -> APIResponse {
+        guard n.caller.canReach(projectID: projectID) else {
+            throw ComputeError.forbidden("Only admins may read the quotas of another project.")
+        }
+        let (limits, usage) = inventory.quota(projectID: projectID)
+        return Self.document("quota_set", capacity: 256) { w in
+            w.beginObject()
+            w.field("id", projectID)
+            for (name, limit, used) in [
+                ("instances", limits.instances, usage.instances), ("cores", limits.cores, usage.cores),
+                ("ram", limits.ram, usage.ram), ("metadata_items", Validation.maxMetadataPairs, 0),
+            ] {
+                w.key(name)
+                switch form {
+                case .limits: w.int(limit)
+                case .detail:
+                    w.beginObject()
+                    w.field("limit", limit)
+                    w.field("in_use", used)
+                    w.field("reserved", 0)
+                    w.endObject()
+                }
+            }
+            w.endObject()
+        }
+    }
+
+    /// `GET /limits`: the caller's project (an admin may ask for another with `?tenant_id=`).
+    private func limits(_ n: NovaContext) throws -> APIResponse {
+        let projectID = try n.query().value("tenant_id") ?? n.caller.projectID
+        guard n.caller.canReach(projectID: projectID) else {
+            throw ComputeError.forbidden("Only admins may read the limits of another project.")
+        }
+        let (limits, usage) = inventory.quota(projectID: projectID)
+        return Self.document("limits", capacity: 256) { w in
+            w.beginObject()
+            w.key("rate")
+            w.beginArray()
+            w.endArray()
+            w.key("absolute")
+            w.beginObject()
+            w.field("maxTotalInstances", limits.instances)
+            w.field("maxTotalCores", limits.cores)
+            w.field("maxTotalRAMSize", limits.ram)
+            w.field("maxServerMeta", Validation.maxMetadataPairs)
+            w.field("totalInstancesUsed", usage.instances)
+            w.field("totalCoresUsed", usage.cores)
+            w.field("totalRAMUsed", usage.ram)
+            w.endObject()
+            w.endObject()
+        }
     }
 
     // MARK: Catalogs

@@ -6,32 +6,34 @@ struct AllianceV1: Sendable {
     let inventory: Inventory
 
     static let listLimit = 1...1000
-    static let listFilters = ["name", "status", "flavor", "reservation_id"]
+    static let listFilters = ["name", "status", "flavor", "reservation_id", "all_tenants"]
 
     func register(into router: inout Router<RequestContext>) {
         router.add(.get, "/servers") { context, _ in try listServers(context) }
         router.add(.post, "/servers") { context, _ in try createServers(context) }
         router.add(.get, "/servers/{ref}") { context, p in
-            .json(.ok, V1View.serverDocument(try inventory.entry(.idOrName(p["ref"]), projectID: context.caller.projectID)))
+            .json(.ok, V1View.serverDocument(try inventory.entry(.idOrName(p["ref"]), caller: context.caller)))
         }
         router.add(.patch, "/servers/{ref}") { context, p in
             let request = try context.decodeBody(V1ServerUpdateRequest.self)
             let server = try inventory.updateServer(
-                .idOrName(p["ref"]), projectID: context.caller.projectID, with: request.update)
+                .idOrName(p["ref"]), caller: context.caller, with: request.update)
             return .json(.ok, V1View.serverDocument(server))
         }
         router.add(.delete, "/servers/{ref}") { context, p in
-            try inventory.deleteServer(.idOrName(p["ref"]), projectID: context.caller.projectID)
+            try inventory.deleteServer(.idOrName(p["ref"]), caller: context.caller)
             return .empty(.noContent)
         }
         router.add(.get, "/flavors") { _, _ in listFlavors() }
         router.add(.post, "/flavors") { context, _ in
+            try context.requireAdmin("create flavors")
             let request = try context.decodeBody(V1FlavorCreateRequest.self)
             return .json(.ok, V1View.flavorDocument(try inventory.createFlavor(request.draft)))
         }
         router.add(.get, "/flavors/{ref}") { _, p in .json(.ok, V1View.flavorDocument(try inventory.flavor(.idOrName(p["ref"]))))
         }
-        router.add(.delete, "/flavors/{ref}") { _, p in
+        router.add(.delete, "/flavors/{ref}") { context, p in
+            try context.requireAdmin("delete flavors")
             try inventory.deleteFlavor(.idOrName(p["ref"]))
             return .empty(.noContent)
         }
@@ -41,7 +43,7 @@ struct AllianceV1: Sendable {
     private func listServers(_ context: RequestContext) throws -> APIResponse {
         let query = try QueryParameters(context.request.query)
         try query.check(allowed: Self.listFilters + ["limit", "marker"])
-        var filter = ServerFilter(projectID: context.caller.projectID)
+        var filter = ServerFilter(projectID: try context.listingProject(query))
         filter.name = try query.value("name")
         filter.flavor = try query.value("flavor")
         filter.reservationID = try query.value("reservation_id")

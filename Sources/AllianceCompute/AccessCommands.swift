@@ -1,0 +1,171 @@
+import ArgumentParser
+import ComputeCore
+import Foundation
+import JSONFileStore
+
+extension Role: ExpressibleByArgument {}
+
+/// `alliance-compute token …`: the tokens clients send in `X-Auth-Token`.
+struct Token: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list and revoke API tokens.",
+        discussion: """
+            A token is printed once, when it is made; the data directory keeps only its SHA-256 \
+            (tokens/<id>.json, mode 0600). The worker sees new and revoked tokens at once, \
+            without a restart. Run as root or as the data directory's owner.
+            """,
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a token and print it (standard output: the token alone).",
+            discussion: """
+                Examples:
+                  alliance-compute token create --data-dir /var/lib/alliance-compute --project ops --user ada --role admin
+                  alliance-compute token create --data-dir ./var/data --project web --user ci --expires 30d
+                """)
+
+        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
+        var dataDir: String
+
+        @Option(help: "The project the token acts in (letters, digits, '.', '_', '-').")
+        var project: String
+
+        @Option(help: "Who the token is for; servers record it as their user.")
+        var user: String
+
+        @Option(help: "admin: every project's servers and flavor changes; member: its project's servers.")
+        var role: Role = .member
+
+        @Option(help: ArgumentHelp("When it stops working: a time (2027-01-31T00:00:00Z) or a span (90m, 12h, 30d).", valueName: "when"))
+        var expires: String?
+
+        func run() throws {
+            let expiry = try expires.map(Self.parseExpiry)
+            do {
+                let (token, record) = try TokenStore.create(
+                    dataDirectory: dataDir, project: project, user: user, role: role, expires: expiry)
+                FileHandle.standardError.write(
+                    Data(
+                        "token \(record.id): project \(record.project), user \(record.user), role \(record.role.rawValue), expires \(record.expires ?? "never")\n"
+                            .utf8))
+                print(token)
+            } catch let error as ComputeError {
+                throw ValidationError(error.message)
+            }
+        }
+
+        static func parseExpiry(_ text: String) throws -> Timestamp {
+            if let instant = Timestamp(iso8601: text) { return instant }
+            let units: [Character: Int64] = ["m": 60, "h": 3600, "d": 86_400]
+            guard let unit = text.last.flatMap({ units[$0] }), let count = Int64(text.dropLast()), count > 0 else {
+                throw ValidationError("--expires takes a time (2027-01-31T00:00:00Z) or a span (90m, 12h, 30d), not '\(text)'.")
+            }
+            let now = SystemClock().now()
+            return Timestamp(microsecondsSinceEpoch: now.microsecondsSinceEpoch + count * unit * 1_000_000)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the tokens (never the secrets).")
+
+        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
+        var dataDir: String
+
+        func run() throws {
+            let (records, problems) = TokenStore.list(dataDirectory: dataDir)
+            for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
+            let now = SystemClock().now()
+            let rows =
+                [["ID", "PROJECT", "USER", "ROLE", "CREATED", "EXPIRES"]]
+                + records.map { r in
+                    [r.id, r.project, r.user, r.role.rawValue, r.created, (r.expires ?? "never") + (r.isExpired(at: now) ? " (expired)" : "")]
+                }
+            let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by its id (the part before the dot).")
+
+        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
+        var dataDir: String
+
+        @Argument(help: "The token's id, as `token list` shows it.")
+        var id: String
+
+        func run() throws {
+            guard try TokenStore.revoke(dataDirectory: dataDir, id: id) else {
+                FileHandle.standardError.write(Data("error: no token with id '\(id)' in \(dataDir)/tokens\n".utf8))
+                throw ExitCode.failure
+            }
+            print("revoked \(id)")
+        }
+    }
+}
+
+/// `alliance-compute quota …`: per-project limits over the worker's --quota-* defaults.
+struct Quota: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Set and show per-project quotas.",
+        subcommands: [SetLimits.self, Show.self]
+    )
+
+    struct SetLimits: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Override a project's limits (-1: unlimited); unnamed ones keep their value.",
+            discussion: """
+                Example:
+                  alliance-compute quota set --data-dir /var/lib/alliance-compute --project web --instances 50 --cores 100
+                """)
+
+        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
+        var dataDir: String
+
+        @Option(help: "The project.")
+        var project: String
+
+        @Option(help: "Servers.")
+        var instances: Int?
+
+        @Option(help: "vCPUs.")
+        var cores: Int?
+
+        @Option(help: ArgumentHelp("RAM.", valueName: "MiB"))
+        var ram: Int?
+
+        func run() throws {
+            do {
+                let merged = try QuotaFiles.set(
+                    QuotaOverride(project: project, instances: instances, cores: cores, ram: ram), dataDirectory: dataDir)
+                print(Show.describe(merged))
+            } catch let error as ComputeError {
+                throw ValidationError(error.message)
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the projects' overrides.")
+
+        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
+        var dataDir: String
+
+        func run() throws {
+            let (items, problems) = QuotaFiles.overrides(dataDirectory: dataDir)
+            for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
+            if items.isEmpty { print("no overrides: every project has the worker's --quota-* defaults") }
+            for item in items.values.sorted(by: { $0.project < $1.project }) { print(Self.describe(item)) }
+        }
+
+        static func describe(_ item: QuotaOverride) -> String {
+            func value(_ v: Int?) -> String { v.map { $0 == -1 ? "unlimited" : String($0) } ?? "default" }
+            return "\(item.project): instances \(value(item.instances)), cores \(value(item.cores)), ram \(value(item.ram))"
+        }
+    }
+}

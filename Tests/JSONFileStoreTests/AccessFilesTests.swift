@@ -1,0 +1,78 @@
+import ComputeCore
+import Foundation
+import JSONFileStore
+import Synchronization
+import Testing
+
+final class ManualClock: Clock {
+    let current = Mutex(Timestamp(microsecondsSinceEpoch: 1_795_000_000_000_000))
+    func now() -> Timestamp { current.withLock { $0 } }
+}
+
+@Suite struct TokenStoreTests {
+    @Test func aCreatedTokenAuthenticatesUntilRevoked() throws {
+        let dir = TemporaryDirectory(created: true)
+        let store = TokenStore(dataDirectory: dir.path)
+        #expect(store.caller(forToken: "x") == nil, "no tokens directory yet")
+        let (token, record) = try TokenStore.create(
+            dataDirectory: dir.path, project: "web", user: "ci", role: .member, expires: nil)
+        #expect(store.caller(forToken: token) == Caller(projectID: "web", userID: "ci", role: .member), "seen at once")
+        // Only the hash is stored: the secret appears in no file.
+        let secret = String(token.split(separator: ".")[1])
+        let file = try String(contentsOfFile: dir.file("tokens/\(record.id).json"), encoding: .utf8)
+        #expect(!file.contains(secret) && file.contains(record.sha256))
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("tokens/\(record.id).json"))[.posixPermissions]
+        #expect(mode as? Int == 0o600)
+        // A wrong secret of the right id, a truncated token, another id: all refused.
+        #expect(store.caller(forToken: "\(record.id).\(String(repeating: "0", count: 64))") == nil)
+        #expect(store.caller(forToken: String(token.dropLast())) == nil)
+        #expect(store.caller(forToken: "000000000000.\(secret)") == nil)
+        #expect(try TokenStore.revoke(dataDirectory: dir.path, id: record.id))
+        #expect(store.caller(forToken: token) == nil, "revoked at once")
+        #expect(try !TokenStore.revoke(dataDirectory: dir.path, id: record.id))
+    }
+
+    @Test func expiredTokensAreRefused() throws {
+        let dir = TemporaryDirectory(created: true)
+        let clock = ManualClock()
+        let (token, _) = try TokenStore.create(
+            dataDirectory: dir.path, project: "p", user: "u", role: .admin,
+            expires: Timestamp(microsecondsSinceEpoch: clock.now().microsecondsSinceEpoch + 60_000_000))
+        let store = TokenStore(dataDirectory: dir.path, clock: clock)
+        #expect(store.caller(forToken: token)?.role == .admin)
+        clock.current.withLock { $0.microsecondsSinceEpoch += 60_000_000 }
+        #expect(store.caller(forToken: token) == nil)
+        #expect(TokenStore.list(dataDirectory: dir.path).records.first?.isExpired(at: clock.now()) == true)
+    }
+
+    @Test func aDamagedTokenFileIsReportedAndIgnored() throws {
+        let dir = TemporaryDirectory(created: true)
+        let (token, _) = try TokenStore.create(dataDirectory: dir.path, project: "p", user: "u", role: .member, expires: nil)
+        try dir.write("tokens/bad.json", "{not json")
+        let reports = Mutex<[String]>([])
+        let store = TokenStore(dataDirectory: dir.path, report: { problems in reports.withLock { $0 += problems } })
+        #expect(store.caller(forToken: token) != nil)
+        #expect(reports.withLock { $0.contains { $0.contains("bad.json") } })
+    }
+
+    @Test func badProjectsAreRefused() {
+        let dir = TemporaryDirectory(created: true)
+        #expect(throws: ComputeError.self) {
+            try TokenStore.create(dataDirectory: dir.path, project: "../x", user: "u", role: .member, expires: nil)
+        }
+    }
+}
+
+@Suite struct QuotaFilesTests {
+    @Test func overridesMergeAndApplyAtOnce() throws {
+        let dir = TemporaryDirectory(created: true)
+        let quotas = QuotaFiles(dataDirectory: dir.path, defaults: .novaDefaults)
+        #expect(quotas.limits(for: "web") == .novaDefaults)
+        _ = try QuotaFiles.set(QuotaOverride(project: "web", instances: 2), dataDirectory: dir.path)
+        let merged = try QuotaFiles.set(QuotaOverride(project: "web", ram: -1), dataDirectory: dir.path)
+        #expect(merged == QuotaOverride(project: "web", instances: 2, ram: -1))
+        #expect(quotas.limits(for: "web") == QuotaLimits(instances: 2, cores: 20, ram: -1))
+        #expect(quotas.limits(for: "other") == .novaDefaults)
+        #expect(throws: ComputeError.self) { try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path) }
+    }
+}
