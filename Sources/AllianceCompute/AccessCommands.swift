@@ -38,7 +38,9 @@ struct Token: ParsableCommand {
         @Option(help: "admin: every project's servers and flavor changes; member: its project's servers.")
         var role: Role = .member
 
-        @Option(help: ArgumentHelp("When it stops working: a time (2027-01-31T00:00:00Z) or a span (90m, 12h, 30d).", valueName: "when"))
+        @Option(
+            help: ArgumentHelp(
+                "When it stops working: a time (2027-01-31T00:00:00Z) or a span (90m, 12h, 30d).", valueName: "when"))
         var expires: String?
 
         func run() throws {
@@ -80,7 +82,10 @@ struct Token: ParsableCommand {
             let rows =
                 [["ID", "PROJECT", "USER", "ROLE", "CREATED", "EXPIRES"]]
                 + records.map { r in
-                    [r.id, r.project, r.user, r.role.rawValue, r.created, (r.expires ?? "never") + (r.isExpired(at: now) ? " (expired)" : "")]
+                    [
+                        r.id, r.project, r.user, r.role.rawValue, r.created,
+                        (r.expires ?? "never") + (r.isExpired(at: now) ? " (expired)" : ""),
+                    ]
                 }
             let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows {

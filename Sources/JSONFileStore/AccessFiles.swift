@@ -23,7 +23,8 @@ enum ControlDirectory {
     ) throws {
         var status = stat()
         guard stat(dataDirectory, &status) == 0 else {
-            throw ComputeError.invalidInput("There is no data directory at \(dataDirectory) (\(String(cString: strerror(errno)))).")
+            throw ComputeError.invalidInput(
+                "There is no data directory at \(dataDirectory) (\(String(cString: strerror(errno)))).")
         }
         let owner = getuid() == 0 ? (status.st_uid, status.st_gid) : nil
         let directory = path(dataDirectory, subdirectory)
@@ -65,8 +66,7 @@ enum ControlDirectory {
         var items: [String: Item] = [:]
         var problems: [String] = []
         do {
-            for name in try POSIX.directoryEntries(fd, path: directory) where name.hasSuffix(".json") && !name.hasPrefix(".")
-            {
+            for name in try POSIX.directoryEntries(fd, path: directory) where name.hasSuffix(".json") && !name.hasPrefix(".") {
                 do {
                     let bytes = try POSIX.readFile(directory: fd, name: name, path: "\(directory)/\(name)")
                     items[String(name.dropLast(5))] = try JSONDecoder().decode(Item.self, from: Data(bytes))
@@ -168,7 +168,9 @@ public final class TokenStore: Authenticator {
             let expected = Self.bytes(hex: record.sha256), expected.count == 32
         else { return nil }
         let actual = Self.sha256(Array(parts[1].utf8))
-        let equal = actual.withUnsafeBytes { a in expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) } }
+        let equal = actual.withUnsafeBytes { a in
+            expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) }
+        }
         return equal == 0 ? Caller(projectID: record.project, userID: record.user, role: record.role) : nil
     }
 

@@ -256,7 +256,10 @@ import Testing
             "status=SLEEPING",
             "Invalid value for query parameter 'status': 'SLEEPING' is not one of ACTIVE, BUILD, SHUTOFF, REBOOT, HARD_REBOOT, ERROR."
         ),
-        ("sort=name", "Unknown query parameter 'sort'. Supported: name, status, flavor, reservation_id, all_tenants, limit, marker."),
+        (
+            "sort=name",
+            "Unknown query parameter 'sort'. Supported: name, status, flavor, reservation_id, all_tenants, limit, marker."
+        ),
         ("limit=1&limit=2", "Query parameter 'limit' is given more than once."),
         ("name=%zz", "Malformed query string: invalid percent-encoding in 'name=%zz'."),
         ("name=%ff", "Malformed query string: invalid percent-encoding in 'name=%ff'."),

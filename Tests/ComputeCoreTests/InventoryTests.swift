@@ -48,7 +48,9 @@ import Testing
         #expect(try f.inventory.server(.id(a.id), caller: f.caller) == a)
         #expect(try f.inventory.server("a", caller: f.caller) == a)
         #expect(try f.inventory.server(.id(b.id), caller: f.caller) == b)
-        #expect(throws: ComputeError.notFound("Server a could not be found.")) { try f.inventory.server("a", caller: Caller(projectID: "p2", userID: "u2")) }
+        #expect(throws: ComputeError.notFound("Server a could not be found.")) {
+            try f.inventory.server("a", caller: Caller(projectID: "p2", userID: "u2"))
+        }
     }
 
     @Test func renameChecksConflictsAndKeepsItsOwnName() throws {

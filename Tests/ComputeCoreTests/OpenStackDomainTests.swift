@@ -53,7 +53,8 @@ import Testing
         let inventory = Inventory(
             records: LoadedRecords(servers: [server], isNew: false), networks: [.defaultPrivate],
             persistence: MemoryPersistence())
-        #expect(try inventory.server(.id(server.id), caller: Caller(projectID: "p1", userID: "u1")).imageID == Image.defaults[0].id)
+        #expect(
+            try inventory.server(.id(server.id), caller: Caller(projectID: "p1", userID: "u1")).imageID == Image.defaults[0].id)
         #expect(inventory.loadWarnings.isEmpty)
     }
 }

@@ -73,6 +73,8 @@ final class ManualClock: Clock {
         #expect(merged == QuotaOverride(project: "web", instances: 2, ram: -1))
         #expect(quotas.limits(for: "web") == QuotaLimits(instances: 2, cores: 20, ram: -1))
         #expect(quotas.limits(for: "other") == .novaDefaults)
-        #expect(throws: ComputeError.self) { try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path) }
+        #expect(throws: ComputeError.self) {
+            try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path)
+        }
     }
 }
