@@ -135,13 +135,13 @@ struct Quota: ParsableCommand {
         @Option(help: "The project.")
         var project: String
 
-        @Option(help: "Servers.")
+        @Option(parsing: .unconditional, help: "Servers.")
         var instances: Int?
 
-        @Option(help: "vCPUs.")
+        @Option(parsing: .unconditional, help: "vCPUs.")
         var cores: Int?
 
-        @Option(help: ArgumentHelp("RAM.", valueName: "MiB"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("RAM.", valueName: "MiB"))
         var ram: Int?
 
         func run() throws {

@@ -73,13 +73,15 @@ struct Serve: ParsableCommand {
             valueName: "name=cidr[,id=id]"))
     var networks: [String] = ["private=10.0.0.0/24,id=\(NetworkConfig.defaultPrivateID)"]
 
-    @Option(help: "Default quota: servers per project (-1: unlimited). `alliance-compute quota set` overrides it per project.")
+    @Option(
+        parsing: .unconditional,
+        help: "Default quota: servers per project (-1: unlimited). `alliance-compute quota set` overrides it per project.")
     var quotaInstances = QuotaLimits.novaDefaults.instances
 
-    @Option(help: "Default quota: vCPUs per project (-1: unlimited).")
+    @Option(parsing: .unconditional, help: "Default quota: vCPUs per project (-1: unlimited).")
     var quotaCores = QuotaLimits.novaDefaults.cores
 
-    @Option(help: ArgumentHelp("Default quota: RAM per project (-1: unlimited).", valueName: "MiB"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Default quota: RAM per project (-1: unlimited).", valueName: "MiB"))
     var quotaRam = QuotaLimits.novaDefaults.ram
 
     var quotaDefaults: QuotaLimits { QuotaLimits(instances: quotaInstances, cores: quotaCores, ram: quotaRam) }

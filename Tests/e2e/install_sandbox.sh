@@ -56,7 +56,10 @@ nginx || fail "nginx starts with the installed site" "see /var/log/nginx/error.l
 for _ in $(seq 1 100); do curl -sfk -o /dev/null https://127.0.0.1/healthz && break; sleep 0.1; done
 check "https://localhost/healthz answers 200" curl -sfk https://127.0.0.1/healthz
 check "http redirects to https" bash -c '[ "$(curl -s -o /dev/null -w "%{http_code} %{redirect_url}" http://127.0.0.1/servers)" = "301 https://127.0.0.1/servers" ]'
-check "a server is created over https" bash -c "curl -sfk https://127.0.0.1/servers -d '{\"server\": {\"name\": \"installed\", \"flavor\": \"m1.tiny\", \"image\": \"cirros\"}}' | grep -q '\"name\":\"installed\"'"
+token=$(/usr/local/bin/alliance-compute token create --data-dir /var/lib/alliance-compute --project ops --user installer --role admin 2>/dev/null)
+check "root makes a token the worker's user owns" bash -c '[ "$(stat -c "%U %a" /var/lib/alliance-compute/tokens/*.json)" = "alliance-compute 600" ]'
+check "no token: 401" bash -c '[ "$(curl -sk -o /dev/null -w "%{http_code}" https://127.0.0.1/servers)" = 401 ]'
+check "a server is created over https" bash -c "curl -sfk -H 'X-Auth-Token: $token' https://127.0.0.1/servers -d '{\"server\": {\"name\": \"installed\", \"flavor\": \"m1.tiny\", \"image\": \"cirros\"}}' | grep -q '\"name\":\"installed\"'"
 check "the record is a file owned by the worker's user" bash -c '[ "$(stat -c %U /var/lib/alliance-compute/servers/*.json)" = alliance-compute ]'
 check "docs served" curl -sfk https://127.0.0.1/docs/
 check "errors are JSON through the installed site" bash -c '[ "$(curl -sk -o /dev/null -w "%{http_code} %{content_type}" https://127.0.0.1/nowhere)" = "404 application/json" ]'

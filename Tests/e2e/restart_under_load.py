@@ -59,12 +59,17 @@ def run(restarts, interval, service_root=None):
         holder = SocketHolder(service.socket)
         log = open(service.worker_log, "ab")
         worker = holder.start_worker(service.data, log)
+        deadline = time.time() + 15
+        while not (service.data / "store.json").exists() and time.time() < deadline:
+            time.sleep(0.05)  # the socket listens already (held here); the data directory comes next
+        token = service.make_token("default", "load", "admin")
+        service.cli("quota", "set", "--project", "default", "--instances", "-1", "--cores", "-1", "--ram", "-1")
         service.start_nginx()
         exits = []
         try:
             duration = int(restarts * interval + 3)
             load = subprocess.Popen(
-                ["wrk", "-t2", "-c32", f"-d{duration}s", "-s", str(HERE / "mixed.lua"),
+                ["wrk", "-t2", "-c32", f"-d{duration}s", "-s", str(HERE / "mixed.lua"), "-H", f"X-Auth-Token: {token}",
                  f"http://127.0.0.1:{service.http_port}"], stdout=subprocess.PIPE, text=True)
             time.sleep(1.5)
             for _ in range(restarts):

@@ -67,6 +67,9 @@ class Service:
         self.worker = None
         self.nginx = None
         self.tls = ssl.create_default_context(cafile=str(tls_dir / "fullchain.pem"))
+        # Requests carry this admin token unless they say otherwise (made once the worker has
+        # created the data directory).
+        self.token = None
 
     # -- processes --------------------------------------------------------------------------
 
@@ -77,7 +80,20 @@ class Service:
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if wait:
             self.wait_until_listening()
+            if self.token is None:
+                self.token = self.make_token("default", "e2e", "admin")
+                # Tests and load generators make many servers: no quota for their project.
+                self.cli("quota", "set", "--project", "default", "--instances", "-1", "--cores", "-1", "--ram", "-1")
         return self.worker
+
+    def cli(self, *args):
+        """`alliance-compute COMMAND SUBCOMMAND --data-dir DATA …`; returns its standard output."""
+        return subprocess.run([BINARY, *args[:2], "--data-dir", str(self.data), *args[2:]], check=True,
+                              capture_output=True, text=True).stdout
+
+    def make_token(self, project, user, role, *extra):
+        """A token made the way an operator makes one: `alliance-compute token create`."""
+        return self.cli("token", "create", "--project", project, "--user", user, "--role", role, *extra).strip()
 
     def wait_until_listening(self, timeout=15):
         """Until the socket accepts connections (a stale socket file exists but refuses them)."""
@@ -143,16 +159,21 @@ class Service:
         return http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, scheme="http", timeout=15):
-        """Sends `path` byte for byte (no re-encoding); `body` may be str, bytes or a JSON-able object."""
+        """Sends `path` byte for byte (no re-encoding); `body` may be str, bytes or a JSON-able object.
+        The service's admin token goes along unless `headers` has X-Auth-Token (None: no token)."""
         if body is not None and not isinstance(body, (str, bytes)):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
+        headers = dict(headers or {})
+        if self.token and not any(name.lower() == "x-auth-token" for name in headers):
+            headers["X-Auth-Token"] = self.token
         connection = self.connection(scheme, timeout=timeout)
         try:
             connection.putrequest(method, path, skip_accept_encoding=True)
-            for name, value in (headers or {}).items():
-                connection.putheader(name, value)
+            for name, value in headers.items():
+                if value is not None:  # None: leave the header out
+                    connection.putheader(name, value)
             if body is not None:
                 connection.putheader("Content-Length", str(len(body)))
             connection.endheaders(body)

@@ -35,7 +35,8 @@ def test_live_responses_match_it_and_bad_input_gets_no_5xx(fresh_service):
     url = f"http://127.0.0.1:{s.http_port}"
     result = subprocess.run(
         [f"{BIN}/st", "--config-file", str(REPO / "Tests/e2e/schemathesis.toml"), "run", f"{url}/docs/openapi.json",
-         "--url", url, "--max-examples", "50", "--seed", "20261129", "--no-color"],
+         "--url", url, "--header", f"X-Auth-Token: {s.token}", "--max-examples", "50", "--seed", "20261129",
+         "--no-color"],
         capture_output=True, text=True, timeout=600)
     print(result.stdout[-1500:])
     assert result.returncode == 0, result.stdout[-8000:]

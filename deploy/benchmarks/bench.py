@@ -28,7 +28,7 @@ WORKER_ARGS = ("--network", "private=10.0.0.0/12")  # room for a million servers
 def wrk(service, path, connections, duration, script=None, *args):
     threads = 1 if connections == 1 else 2
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-               f"http://127.0.0.1:{service.http_port}{path}"]
+               "-H", f"X-Auth-Token: {service.token}", f"http://127.0.0.1:{service.http_port}{path}"]
     if script:
         command += ["-s", str(HERE / script), "--", *args]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -52,7 +52,9 @@ def rss_mb(pid):
 
 
 def fetch(service, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{service.http_port}{path}") as reply:
+    request = urllib.request.Request(f"http://127.0.0.1:{service.http_port}{path}",
+                                     headers={"X-Auth-Token": service.token})
+    with urllib.request.urlopen(request) as reply:
         return reply.read()
 
 

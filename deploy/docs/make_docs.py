@@ -23,10 +23,12 @@ class Session:
         self.service = service
         self.parts = {}
 
-    def example(self, key, method, path, body=None, schema=None, curl_body=None):
+    def example(self, key, method, path, body=None, schema=None, curl_body=None, token=True):
         """Sends the request, keeps a curl command for it and the response, for the page."""
-        reply = self.service.request(method, path, body=body)
+        reply = self.service.request(method, path, body=body, headers=None if token else {"X-Auth-Token": None})
         command = "curl -s"
+        if token:
+            command += ' -H "X-Auth-Token: $TOKEN"'
         if method not in ("GET", "POST") or (method == "POST" and body is None):
             command += f" -X {method}"
         command += f" https://HOST{path}"
@@ -70,7 +72,8 @@ def main():
                       "Fault")
             s.example("error_409", "POST", "/servers", {"server": {"name": "web-1", "flavor": "m1.tiny", "image": "cirros"}},
                       "Fault")
-            s.example("health", "GET", "/healthz", schema="Health")
+            s.example("error_401", "GET", "/servers", schema="Fault", token=False)
+            s.example("health", "GET", "/healthz", schema="Health", token=False)
         finally:
             service.close()
     page = TEMPLATE

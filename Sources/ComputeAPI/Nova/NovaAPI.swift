@@ -117,6 +117,22 @@ struct NovaAPI: Sendable {
         route(&router, .get, "/os-quota-sets/{project}/detail") { n, p in try quotaSet(n, p["project"], form: .detail) }
         route(&router, .get, "/os-quota-sets/{project}/defaults") { n, p in try quotaSet(n, p["project"], form: .limits) }
         route(&router, .get, "/limits") { n, _ in try limits(n) }
+        // Neutron's quotas, which `openstack quota show` also asks for: projects here create no
+        // networks, ports, routers or security groups, so every limit is 0.
+        route(&router, .get, "/v2.0/quotas/{project}") { n, p in
+            guard n.caller.canReach(projectID: p["project"]) else {
+                throw ComputeError.forbidden("Only admins may read the quotas of another project.")
+            }
+            return Self.document("quota") { w in
+                w.beginObject()
+                for resource: StaticString in [
+                    "network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule",
+                ] {
+                    w.field(resource, 0)
+                }
+                w.endObject()
+            }
+        }
 
         route(&router, .get, "/images") { n, _ in try listImages(n) }
         route(&router, .get, "/images/{id}") { _, p in
@@ -127,12 +143,35 @@ struct NovaAPI: Sendable {
             NovaView.image(image, into: &w)
             return .json(.ok, w.bytes)
         }
-        route(&router, .get, "/networks") { n, _ in try listNetworks(n) }
-        route(&router, .get, "/networks/{id}") { n, p in
-            guard let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
-                throw ComputeError.notFound("Network \(p["id"]) could not be found.")
+        // The network client asks `/networks` after discovery, `/v2.0/networks` with a token.
+        for prefix in ["", "/v2.0"] {
+            route(&router, .get, prefix + "/networks") { n, _ in try listNetworks(n) }
+            route(&router, .get, prefix + "/networks/{id}") { n, p in
+                guard let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
+                    throw ComputeError.notFound("Network \(p["id"]) could not be found.")
+                }
+                return Self.document("network") { w in NovaView.network(network, projectID: n.caller.projectID, into: &w) }
             }
-            return Self.document("network") { w in NovaView.network(network, projectID: n.caller.projectID, into: &w) }
+        }
+        // Keystone-shaped projects, for `openstack quota show PROJECT`: a project is a name
+        // tokens and servers carry. Members find their own; admins any.
+        route(&router, .get, "/projects/{id}") { n, p in
+            guard n.caller.canReach(projectID: p["id"]) else {
+                throw ComputeError.notFound("Could not find project: \(p["id"]).")
+            }
+            return Self.document("project") { w in NovaView.project(p["id"], links: n.links, into: &w) }
+        }
+        route(&router, .get, "/projects") { n, _ in
+            let name = try n.query().value("name")
+            let projects = [name ?? n.caller.projectID].filter { n.caller.canReach(projectID: $0) }
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("projects")
+            w.beginArray()
+            for project in projects { NovaView.project(project, links: n.links, into: &w) }
+            w.endArray()
+            w.endObject()
+            return .json(.ok, w.bytes)
         }
     }
 

@@ -225,6 +225,26 @@ enum NovaView {
         w.endObject()
     }
 
+    /// A Keystone v3 project: projects here are the names tokens and servers carry.
+    static func project(_ id: String, links: NovaLinks, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", id)
+        w.field("name", id)
+        w.field("domain_id", "default")
+        w.field("enabled", true)
+        w.field("is_domain", false)
+        w.field("parent_id", nil)
+        w.field("description", "")
+        w.key("tags")
+        w.beginArray()
+        w.endArray()
+        w.key("links")
+        w.beginObject()
+        w.field("self", links.versioned("projects/\(id)"))
+        w.endObject()
+        w.endObject()
+    }
+
     /// The v2.1 entry of the version documents.
     static func version(links: NovaLinks, mediaTypes: Bool, into w: inout JSONWriter) {
         w.beginObject()
