@@ -24,9 +24,7 @@ public struct RequestContext: Sendable {
     /// The project scope of a listing: the caller's project, or every project for an admin
     /// who asks with `all_tenants` (a member who asks gets a 403).
     func listingProject(_ query: QueryParameters) throws -> String? {
-        guard let value = query.pairs.last(where: { $0.name == "all_tenants" })?.value,
-            !["0", "false", "f", "no", "off"].contains(value.lowercased())
-        else { return caller.projectID }
+        guard try query.boolean("all_tenants") == true else { return caller.projectID }
         try requireAdmin("list the servers of all projects")
         return nil
     }

@@ -42,6 +42,19 @@ public struct QueryParameters: Sendable, Equatable {
         return value
     }
 
+    /// A boolean as OpenStack reads one (`1`/`0`, `true`/`false`, `t`/`f`, `yes`/`no`, `y`/`n`,
+    /// `on`/`off`, any case), nil when absent; 400 for anything else.
+    public func boolean(_ name: String) throws(APIError) -> Bool? {
+        guard let text = pairs.last(where: { $0.name == name })?.value else { return nil }
+        switch text.lowercased() {
+        case "1", "true", "t", "yes", "y", "on": return true
+        case "0", "false", "f", "no", "n", "off": return false
+        default:
+            throw .badRequest(
+                "Invalid value for query parameter '\(name)': '\(text.prefix(64))' is not a boolean (true/false, 1/0, yes/no, on/off).")
+        }
+    }
+
     /// An integer in `range`, nil when absent.
     public func integer(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
         guard let text = try value(name) else { return nil }

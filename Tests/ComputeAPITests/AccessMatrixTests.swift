@@ -157,6 +157,8 @@ let accessMatrix: [Route] = [
         }
         client.token = "admin"
         #expect(client.get("/servers?all_tenants=1").text.contains(id))
+        #expect(client.get("/servers?all_tenants=no").text.contains(id) == false)
+        #expect(client.get("/servers?all_tenants=AAA").status == 400)
         #expect(client.nova(.get, "/v2.1/servers?all_tenants=1").text.contains(id))
         #expect(client.nova(.get, "/v2.1/servers/\(id)").json("server", "tenant_id") as? String == "a")
     }

@@ -10,5 +10,5 @@ function request()
   if counter % 2 == 0 then return wrk.format("GET", "/servers?limit=20") end
   local body = string.format(
     '{"server": {"name": "restart-t%d-%d", "flavor": "m1.tiny", "image": "cirros"}}', thread_number, counter)
-  return wrk.format("POST", "/servers", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/servers", {["Content-Type"] = "application/json", ["X-Auth-Token"] = wrk.headers["X-Auth-Token"]}, body)
 end

@@ -1,5 +1,6 @@
 """The real OpenStack clients (python-openstackclient and openstacksdk, from PyPI) against the
-real service through nginx, over plain HTTP and over TLS, with no Keystone (NOVA-COMPAT §2)."""
+real service through nginx, over plain HTTP and over TLS, with no Keystone (NOVA-COMPAT §2): they
+send a token made by `alliance-compute token create` (auth type admin_token)."""
 import json
 import os
 import pathlib
@@ -25,11 +26,13 @@ def endpoint(service, scheme):
 
 
 class CLI:
-    """`openstack --os-auth-type none --os-endpoint URL/v2.1 --os-identity-api-version 3 …`."""
+    """`openstack --os-auth-type admin_token --os-token T --os-endpoint URL/v2.1 …` (by environment)."""
 
-    def __init__(self, service, scheme):
-        self.env = dict(os.environ, OS_AUTH_TYPE="none", OS_ENDPOINT=endpoint(service, scheme),
-                        OS_IDENTITY_API_VERSION="3", OS_CACERT=str(service.tls_dir / "fullchain.pem"))
+    def __init__(self, service, scheme, token=None):
+        url = endpoint(service, scheme)
+        self.env = dict(os.environ, OS_AUTH_TYPE="admin_token", OS_TOKEN=token or service.token, OS_ENDPOINT=url,
+                        OS_IDENTITY_ENDPOINT_OVERRIDE=url, OS_IDENTITY_API_VERSION="3",
+                        OS_CACERT=str(service.tls_dir / "fullchain.pem"))
         for name in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "OS_COMPUTE_API_VERSION"):
             self.env.pop(name, None)
 
@@ -51,8 +54,8 @@ def cli(request, service):
 @pytest.fixture(params=SCHEMES)
 def conn(request, service):
     connection = openstack.connect(
-        auth_type="none", auth={"endpoint": endpoint(service, request.param)}, load_yaml_config=False,
-        load_envvars=False, cacert=str(service.tls_dir / "fullchain.pem"))
+        auth_type="admin_token", auth={"endpoint": endpoint(service, request.param), "token": service.token},
+        load_yaml_config=False, load_envvars=False, cacert=str(service.tls_dir / "fullchain.pem"))
     yield connection
     connection.close()
 
@@ -185,3 +188,31 @@ def test_flavors_with_the_sdk(conn):
 def test_the_sdk_finds_images_and_networks(conn):
     assert conn.image.find_image("cirros").id == CIRROS
     assert conn.network.find_network("private").name == "private"
+
+
+def test_a_member_token_with_the_cli(service):
+    project = unique("team")
+    member = CLI(service, "https", service.make_token(project, "dev", "member"))
+    name = unique("mine")
+    created = member.json("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.tiny",
+                          "--wait", name)
+    assert created["status"] == "ACTIVE" and created["project_id"] == project
+    admins = cli_of(service)
+    others = unique("theirs")
+    admins.json("server", "create", "--image", "cirros", "--flavor", "m1.tiny", others)
+    assert [s["Name"] for s in member.json("server", "list")] == [name], "a member sees its project only"
+    assert name in [s["Name"] for s in admins.json("server", "list", "--all-projects")]
+    refused = member.run("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", unique("f"), check=False)
+    assert refused.returncode == 1 and "Only admins may create flavors" in refused.stderr
+    limits = {row["Name"]: row["Value"] for row in member.json("limits", "show", "--absolute")}
+    assert (limits["max_total_instances"], limits["total_instances_used"]) == (10, 1)
+    quota = {row["Resource"]: row["Limit"] for row in member.json("quota", "show", "--compute", project)}
+    assert (quota["instances"], quota["cores"], quota["ram"]) == (10, 20, 51200)
+    bad = CLI(service, "https", "0123456789ab." + "0" * 64).run("server", "list", check=False)
+    assert bad.returncode == 1 and "401" in bad.stderr
+    member.run("server", "delete", name)
+    admins.run("server", "delete", others)
+
+
+def cli_of(service):
+    return CLI(service, "https")

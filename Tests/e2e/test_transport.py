@@ -134,6 +134,8 @@ def test_fd0_socket_as_spawn_fcgi_passes_it(fresh_service, tmp_path):
     s.worker = worker
     s.start_nginx()
     try:
+        assert s.get("/v2.1").status == 200  # open: the worker answers, its data directory exists
+        s.token = s.make_token("default", "e2e", "admin")
         assert s.get("/flavors").status == 200
         assert s.stop_worker() == 0
         assert s.socket.exists(), "an inherited socket is left for the next worker"

@@ -10,6 +10,6 @@ function request()
   local body = string.format(
     '{"server": {"name": "%s-t%d-%d", "flavor": "m1.small", "image": "cirros-0.3.4-x86_64-uec", "network": "private"}}',
     run, thread_number, counter)
-  return wrk.format("POST", "/servers", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/servers", {["Content-Type"] = "application/json", ["X-Auth-Token"] = wrk.headers["X-Auth-Token"]}, body)
 end
 function init(args) run = args[1] or "bench" end

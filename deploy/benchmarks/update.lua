@@ -8,5 +8,5 @@ function request()
   counter = counter + 1
   local body = string.format('{"server": {"metadata": {"revision": "%d"}}}', counter)
   return wrk.format("PATCH", string.format("/servers/%s-%d", prefix, (counter % count) + 1),
-    {["Content-Type"] = "application/json"}, body)
+    {["Content-Type"] = "application/json", ["X-Auth-Token"] = wrk.headers["X-Auth-Token"]}, body)
 end
