@@ -89,7 +89,8 @@ struct Token: ParsableCommand {
                 }
             let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows {
-                print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                let line = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                print(String(line.reversed().drop(while: { $0 == " " }).reversed()))
             }
         }
     }
