@@ -51,7 +51,8 @@ public struct QueryParameters: Sendable, Equatable {
         case "0", "false", "f", "no", "n", "off": return false
         default:
             throw .badRequest(
-                "Invalid value for query parameter '\(name)': '\(text.prefix(64))' is not a boolean (true/false, 1/0, yes/no, on/off).")
+                "Invalid value for query parameter '\(name)': '\(text.prefix(64))' is not a boolean (true/false, 1/0, yes/no, on/off)."
+            )
         }
     }
 
