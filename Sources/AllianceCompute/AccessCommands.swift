@@ -77,7 +77,7 @@ struct Token: ParsableCommand {
 
         func run() throws {
             let (records, problems) = TokenStore.list(dataDirectory: dataDir)
-            for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
+            warn(problems)
             let now = SystemClock().now()
             let rows =
                 [["ID", "PROJECT", "USER", "ROLE", "CREATED", "EXPIRES"]]
@@ -164,7 +164,7 @@ struct Quota: ParsableCommand {
 
         func run() throws {
             let (items, problems) = QuotaFiles.overrides(dataDirectory: dataDir)
-            for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
+            warn(problems)
             if items.isEmpty { print("no overrides: every project has the worker's --quota-* defaults") }
             for item in items.values.sorted(by: { $0.project < $1.project }) { print(Self.describe(item)) }
         }
@@ -174,4 +174,9 @@ struct Quota: ParsableCommand {
             return "\(item.project): instances \(value(item.instances)), cores \(value(item.cores)), ram \(value(item.ram))"
         }
     }
+}
+
+/// Files of the data directory the CLI could not read, on standard error.
+private func warn(_ problems: [String]) {
+    for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
 }

@@ -1,6 +1,5 @@
 import CLibCrypto
 public import ComputeCore
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -83,30 +82,47 @@ enum ControlDirectory {
 
 /// The worker's view of a control directory: reread when the directory changes (one `stat`
 /// per look), so a token the CLI creates or revokes takes effect on the next request.
-final class WatchedDirectory<Item: Decodable & Sendable>: Sendable {
-    private struct Snapshot: Sendable {
+///
+/// The snapshot is guarded by a pthread mutex rather than `Mutex`: ThreadSanitizer does not see
+/// the ordering `Mutex` gives inside this generic class (it reported a race between two
+/// `withLock` bodies), and the TSan run must stay meaningful.
+final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
+    // @unchecked: `snapshot` is only touched with `mutex` held.
+    private struct Snapshot {
         var stamp: timespec?
         var items: [String: Item] = [:]
     }
 
     private let dataDirectory: String
     private let subdirectory: String
-    private let snapshot = Mutex(Snapshot())
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var snapshot = Snapshot()
     private let report: @Sendable ([String]) -> Void
 
     init(dataDirectory: String, subdirectory: String, report: @escaping @Sendable ([String]) -> Void) {
         self.dataDirectory = dataDirectory
         self.subdirectory = subdirectory
         self.report = report
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
     }
 
     var items: [String: Item] {
         var status = stat()
         let exists = stat(ControlDirectory.path(dataDirectory, subdirectory), &status) == 0
         let stamp = exists ? status.st_mtim : nil
-        if let cached = snapshot.withLock({ s in s.stamp.map { Self.same($0, stamp) } == true ? s.items : nil }) {
-            return cached
-        }
+        let cached = locked { snapshot.stamp.map { Self.same($0, stamp) } == true ? snapshot.items : nil }
+        if let cached { return cached }
         let (items, problems) =
             exists
             ? ControlDirectory.readAll(Item.self, dataDirectory: dataDirectory, subdirectory: subdirectory) : ([:], [])
@@ -116,7 +132,7 @@ final class WatchedDirectory<Item: Decodable & Sendable>: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let settled = stamp.map { now.tv_sec - $0.tv_sec > 1 } ?? true
-        snapshot.withLock { s in s = Snapshot(stamp: settled ? (stamp ?? timespec()) : nil, items: items) }
+        locked { snapshot = Snapshot(stamp: settled ? (stamp ?? timespec()) : nil, items: items) }
         return items
     }
 

@@ -1,4 +1,5 @@
 import ComputeCore
+import Dispatch
 import Foundation
 import JSONFileStore
 import Synchronization
@@ -76,5 +77,31 @@ final class ManualClock: Clock {
         #expect(throws: ComputeError.self) {
             try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path)
         }
+    }
+}
+
+@Suite struct TokenStoreConcurrencyTests {
+    /// Request threads look tokens up while the CLI adds and revokes others (run under TSan by
+    /// deploy/test).
+    @Test func lookupsRaceWithChanges() throws {
+        let dir = TemporaryDirectory(created: true)
+        let store = TokenStore(dataDirectory: dir.path)
+        let (token, _) = try TokenStore.create(dataDirectory: dir.path, project: "p", user: "u", role: .member, expires: nil)
+        let failures = Mutex(0)
+        let path = dir.path
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for round in 0..<50 {
+                if worker == 0 {
+                    if let (_, record) = try? TokenStore.create(
+                        dataDirectory: path, project: "p\(round)", user: "u", role: .member, expires: nil)
+                    {
+                        _ = try? TokenStore.revoke(dataDirectory: path, id: record.id)
+                    }
+                } else if store.caller(forToken: token) == nil {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0, "an unchanged token stays valid while others come and go")
     }
 }
