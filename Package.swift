@@ -117,6 +117,7 @@ let package = Package(
                 "ComputeAPI",
                 "ComputeCore",
                 "FastCGI",
+                "JSONFileStore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],

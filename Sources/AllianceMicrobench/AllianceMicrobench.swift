@@ -4,6 +4,7 @@ import ComputeCore
 import FastCGI
 import Foundation
 import HTTPTypes
+import JSONFileStore
 import Logging
 
 /// `alliance-microbench [ITERATIONS]`: the worker's own CPU cost per request, in process (no
@@ -42,13 +43,27 @@ struct AllianceMicrobench {
             let micros = Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12
             print(String(format: "%-44@ %9.2f µs/op", label as NSString, micros / Double(iterations)), bytes > 0 ? "" : "!")
         }
-        measure("API: GET /servers (20 servers)") { service.respond(to: APIRequest(method: .get, target: "/servers")).body.count }
-        measure("API: GET /servers/{id}") { service.respond(to: APIRequest(method: .get, target: "/servers/\(one)")).body.count }
-        measure("API: GET /flavors") { service.respond(to: APIRequest(method: .get, target: "/flavors")).body.count }
+        let auth: HTTPFields = [HTTPField.Name("X-Auth-Token")!: "bench"]
+        func get(_ target: String) -> Int {
+            service.respond(to: APIRequest(method: .get, target: target, headerFields: auth)).body.count
+        }
+        measure("API: GET /servers (20 servers)") { get("/servers") }
+        measure("API: GET /servers/{id}") { get("/servers/\(one)") }
+        measure("API: GET /flavors") { get("/flavors") }
         measure("adapter: GET /servers (CGI params in and out)") {
             adapter.handle(FastCGIRequest(params: params, body: .complete([]))).body.count
         }
         params["REQUEST_URI"] = "/servers/\(one)"
         measure("adapter: GET /servers/{id}") { adapter.handle(FastCGIRequest(params: params, body: .complete([]))).body.count }
+
+        // What the worker's token check adds to every request: a stat of tokens/, a lookup,
+        // SHA-256 of the secret and a constant-time comparison.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("alliance-microbench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (token, _) = try TokenStore.create(dataDirectory: directory, project: "bench", user: "bench", role: .member, expires: nil)
+        let tokens = TokenStore(dataDirectory: directory)
+        sleep(2)  // past the second in which the directory changed, so lookups use the cached files
+        measure("TokenStore: check a valid token") { tokens.caller(forToken: token) == nil ? 0 : 1 }
     }
 }
