@@ -61,7 +61,8 @@ struct AllianceMicrobench {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("alliance-microbench-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (token, _) = try TokenStore.create(dataDirectory: directory, project: "bench", user: "bench", role: .member, expires: nil)
+        let (token, _) = try TokenStore.create(
+            dataDirectory: directory, project: "bench", user: "bench", role: .member, expires: nil)
         let tokens = TokenStore(dataDirectory: directory)
         sleep(2)  // past the second in which the directory changed, so lookups use the cached files
         measure("TokenStore: check a valid token") { tokens.caller(forToken: token) == nil ? 0 : 1 }
