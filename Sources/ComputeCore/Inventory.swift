@@ -133,13 +133,15 @@ public final class Inventory: Sendable {
         }
         // Oldest first, so the server that had a name or an address first keeps it.
         for var server in records.servers.sorted(by: { $0.order < $1.order }) {
-            if server.imageID.isEmpty {
-                // A format-1 record: it kept the image's name only.
-                if let image = images.first(where: { $0.name == server.image }) {
-                    server.imageID = image.id
-                } else {
-                    warnings.append("server \(server.id): image \(server.image) is not in the image catalog")
-                }
+            // A format-1 record kept the image's name only. Either way the server takes the
+            // catalog's own strings, which every server of an image then shares instead of
+            // holding a copy read from its record.
+            let format1 = server.imageID.isEmpty
+            if let image = images.first(where: { format1 ? $0.name == server.image : $0.id == server.imageID }) {
+                server.imageID = image.id
+                if server.image == image.name { server.image = image.name }
+            } else if format1 {
+                warnings.append("server \(server.id): image \(server.image) is not in the image catalog")
             }
             warnings += state.insert(server)
         }
