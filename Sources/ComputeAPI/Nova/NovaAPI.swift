@@ -1,12 +1,6 @@
 import ComputeCore
 import HTTPTypes
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// A Nova request after microversion negotiation.
 struct NovaContext {
     var context: RequestContext

@@ -1,9 +1,8 @@
 import ComputeCore
 
-/// What a Nova request body may say, decoded strictly: unknown keys are refused (Nova's
-/// schemas say `additionalProperties: false`), and so are known Nova fields this service cannot
-/// honour, rather than being dropped silently.
-enum NovaRequests {}
+// What a Nova request body may say, decoded strictly: unknown keys are refused (Nova's schemas
+// say `additionalProperties: false`), and so are known Nova fields this service cannot honour,
+// rather than being dropped silently.
 
 /// `POST /servers`.
 struct NovaServerCreateRequest: Decodable {
