@@ -34,8 +34,8 @@ struct Serve: ParsableCommand {
             --quota-instances servers, --quota-cores vCPUs and --quota-ram MiB unless `alliance-compute \
             quota set` says otherwise for it. Token and quota changes take effect at once.
 
-            Logs go to standard error: one line per request (method, target, status, duration, nginx's \
-            request id) and whatever needs an operator's attention.
+            Logs go to standard error: one line per request (nginx's request id, the token's user@project, method, \
+            target, status, duration) and whatever needs an operator's attention.
 
             Examples:
               alliance-compute serve --data-dir ./var/data --socket ./var/run/fcgi.sock

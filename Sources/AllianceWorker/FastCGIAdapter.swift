@@ -29,7 +29,9 @@ public struct FastCGIAdapter: Sendable {
         logger.log(
             level: slow ? .warning : .info,
             "\(request.params["REQUEST_METHOD"] ?? "-") \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms\(slow ? " slow (over \(service.statistics.slowThresholdMicroseconds / 1000) ms)" : "")",
-            metadata: ["request_id": "\(request.params["REQUEST_ID"] ?? "-")"])
+            metadata: [
+                "request_id": "\(request.params["REQUEST_ID"] ?? "-")", "user": response.principal.map { "\($0)" } ?? "-",
+            ])
         return Self.fastCGIResponse(from: response)
     }
 

@@ -88,6 +88,7 @@ public final class ComputeService: Sendable {
 
     public func respond(to request: APIRequest) -> APIResponse {
         var response: APIResponse
+        var principal: String? = nil
         do {
             if request.body == .exceedsLimit {
                 throw APIError(.contentTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes.")
@@ -96,7 +97,9 @@ public final class ComputeService: Sendable {
             let caller: Caller
             switch match.access {
             case .open: caller = Self.nobody
-            case .authenticated: caller = try authenticate(request)
+            case .authenticated:
+                caller = try authenticate(request)
+                principal = "\(caller.userID)@\(caller.projectID)"
             }
             response = try match.handler(RequestContext(request: request, caller: caller), match.parameters)
         } catch {
@@ -111,6 +114,7 @@ public final class ComputeService: Sendable {
             response.headerFields[.contentLength] = String(response.body.count)
             response.body = []
         }
+        response.principal = principal
         return response
     }
 }

@@ -69,6 +69,8 @@ public struct APIResponse: Sendable {
     public var status: HTTPResponse.Status
     public var headerFields: HTTPFields
     public var body: [UInt8]
+    /// Who made the request (`user@project`), once its token was accepted: for the log line.
+    public var principal: String?
 
     public init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
         self.status = status

@@ -66,7 +66,7 @@ def test_status_counts_requests_and_is_for_this_host_only(fresh_service):
     assert status["requests"]["slow_threshold_ms"] == 1
     assert status["requests"]["server_errors"] == 0
     assert status["uptime_seconds"] >= 0 and status["version"]
-    assert re.search(r" warning request_id=\w+ GET /flavors 200 [\d.]+ms slow \(over 1 ms\)", s.log()) or \
+    assert re.search(r" warning request_id=\w+ user=e2e@default GET /flavors 200 [\d.]+ms slow \(over 1 ms\)", s.log()) or \
         status["requests"]["slow"] == 0, "slow requests are logged as warnings"
     # From another address (127.0.0.2 is loopback, but not "this host" to nginx's allow list).
     with socket.create_connection(("127.0.0.1", s.http_port), source_address=("127.0.0.2", 0)) as conn:

@@ -57,7 +57,8 @@ def test_every_response_carries_the_request_id_the_worker_logs(service):
     request_id = reply.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     assert f"request_id={request_id}" in service.log()
-    assert re.search(rf"request_id={request_id} .*GET /flavors 200 [0-9.]+ms", service.log())
+    # …and who made it: the token's user and project.
+    assert re.search(rf"request_id={request_id} user=e2e@default GET /flavors 200 [0-9.]+ms", service.log())
     missing = service.get("/servers/nope")
     assert missing.headers["x-request-id"] != request_id
 
