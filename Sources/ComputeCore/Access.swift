@@ -67,6 +67,8 @@ public struct QuotaUsage: Sendable, Equatable {
 
 /// Where the inventory learns each project's limits (configuration, not records).
 public protocol QuotaSource: Sendable {
+    /// What a project without an override of its own gets.
+    var defaults: QuotaLimits { get }
     func limits(for projectID: String) -> QuotaLimits
 }
 
@@ -75,6 +77,8 @@ public struct FixedQuotas: QuotaSource {
     public var limits: QuotaLimits
 
     public init(_ limits: QuotaLimits) { self.limits = limits }
+
+    public var defaults: QuotaLimits { limits }
 
     public func limits(for projectID: String) -> QuotaLimits { limits }
 }

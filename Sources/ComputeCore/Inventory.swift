@@ -163,6 +163,9 @@ public final class Inventory: Sendable {
         try state.withLock { s throws(ComputeError) in s.withView(try s.entry(reference, caller: caller)) }
     }
 
+    /// The limits of a project without an override of its own.
+    public var quotaDefaults: QuotaLimits { quotas.defaults }
+
     /// What a project's servers use, and its limits.
     public func quota(projectID: String) -> (limits: QuotaLimits, usage: QuotaUsage) {
         (quotas.limits(for: projectID), state.withLock { s in s.usage[projectID] ?? QuotaUsage() })

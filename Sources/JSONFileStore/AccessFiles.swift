@@ -153,11 +153,53 @@ public struct TokenRecord: Codable, Sendable, Equatable {
     public var role: Role
     public var created: String
     public var expires: String?
+    /// `sha256` and `expires` as the worker compares them, decoded once when the file is read
+    /// rather than on every request; a file where either does not parse is refused then.
+    let digest: [UInt8]
+    let expiry: Timestamp?
+
+    enum CodingKeys: String, CodingKey {
+        case format, id, sha256, project, user, role, created, expires
+    }
+
+    init(
+        id: String, sha256: [UInt8], project: String, user: String, role: Role, created: Timestamp, expires: Timestamp?
+    ) {
+        self.id = id
+        self.sha256 = TokenStore.hex(sha256)
+        self.digest = sha256
+        self.project = project
+        self.user = user
+        self.role = role
+        self.created = created.iso8601Seconds
+        self.expires = expires?.iso8601Seconds
+        self.expiry = expires.flatMap { Timestamp(canonical: $0.iso8601Seconds) }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(Int.self, forKey: .format)
+        id = try c.decode(String.self, forKey: .id)
+        sha256 = try c.decode(String.self, forKey: .sha256)
+        project = try c.decode(String.self, forKey: .project)
+        user = try c.decode(String.self, forKey: .user)
+        role = try c.decode(Role.self, forKey: .role)
+        created = try c.decode(String.self, forKey: .created)
+        expires = try c.decodeIfPresent(String.self, forKey: .expires)
+        guard let digest = TokenStore.bytes(hex: sha256), digest.count == 32 else {
+            throw DecodingError.dataCorruptedError(forKey: .sha256, in: c, debugDescription: "not 64 hex digits")
+        }
+        self.digest = digest
+        expiry = try expires.map { text in
+            guard let instant = Timestamp(canonical: text) else {
+                throw DecodingError.dataCorruptedError(forKey: .expires, in: c, debugDescription: "not an ISO 8601 time")
+            }
+            return instant
+        }
+    }
 
     public func isExpired(at now: Timestamp) -> Bool {
-        guard let expires else { return false }
-        guard let instant = Timestamp(canonical: expires) else { return true }
-        return !(now < instant)
+        expiry.map { !(now < $0) } ?? false
     }
 }
 
@@ -180,12 +222,11 @@ public final class TokenStore: Authenticator {
     public func caller(forToken token: String) -> Caller? {
         let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, Self.isHex(parts[0], count: 12), let record = files.items[String(parts[0])],
-            record.id == parts[0], !record.isExpired(at: clock.now()),
-            let expected = Self.bytes(hex: record.sha256), expected.count == 32
+            record.id == parts[0], !record.isExpired(at: clock.now())
         else { return nil }
         let actual = Self.sha256(Array(parts[1].utf8))
         let equal = actual.withUnsafeBytes { a in
-            expected.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) }
+            record.digest.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) }
         }
         return equal == 0 ? Caller(projectID: record.project, userID: record.user, role: record.role) : nil
     }
@@ -200,8 +241,8 @@ public final class TokenStore: Authenticator {
         let id = hex((0..<6).map { _ in UInt8.random(in: 0...255, using: &generator) })
         let secret = hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         let record = TokenRecord(
-            id: id, sha256: hex(sha256(Array(secret.utf8))), project: project, user: user, role: role,
-            created: clock.now().iso8601Seconds, expires: expires?.iso8601Seconds)
+            id: id, sha256: sha256(Array(secret.utf8)), project: project, user: user, role: role, created: clock.now(),
+            expires: expires)
         try ControlDirectory.write(record, name: id, dataDirectory: dataDirectory, subdirectory: subdirectory)
         return ("\(id).\(secret)", record)
     }

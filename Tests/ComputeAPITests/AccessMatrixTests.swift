@@ -185,7 +185,23 @@ let accessMatrix: [Route] = [
     }
 }
 
+/// Project `a` has its own limits; everyone else has the defaults.
+struct OverriddenQuotas: QuotaSource {
+    let defaults = QuotaLimits(instances: 10, cores: 20, ram: 51_200)
+    func limits(for projectID: String) -> QuotaLimits {
+        projectID == "a" ? QuotaLimits(instances: 2, cores: 20, ram: 51_200) : defaults
+    }
+}
+
 @Suite struct QuotaTests {
+    @Test func defaultsShowTheDefaultsNotTheProjectsOverride() {
+        var client = TestClient(quotas: OverriddenQuotas())
+        client.token = "member-a"
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/a").json("quota_set", "instances") as? Int == 2)
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/a/defaults").json("quota_set", "instances") as? Int == 10)
+        #expect(client.nova(.get, "/v2.1/limits").json("limits", "absolute", "maxTotalInstances") as? Int == 2)
+    }
+
     static func client(instances: Int = 3, cores: Int = 4, ram: Int = 4096) -> TestClient {
         var client = TestClient(quotas: FixedQuotas(QuotaLimits(instances: instances, cores: cores, ram: ram)))
         client.token = "member-a"

@@ -50,10 +50,18 @@ final class ManualClock: Clock {
         let dir = TemporaryDirectory(created: true)
         let (token, _) = try TokenStore.create(dataDirectory: dir.path, project: "p", user: "u", role: .member, expires: nil)
         try dir.write("tokens/bad.json", "{not json")
+        // A record whose hash is not 64 hex digits is refused when read, not trusted.
+        let (tampered, record) = try TokenStore.create(
+            dataDirectory: dir.path, project: "p", user: "u", role: .member, expires: nil)
+        let file = dir.file("tokens/\(record.id).json")
+        try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: record.sha256, with: "zz")
+            .write(toFile: file, atomically: true, encoding: .utf8)
         let reports = Mutex<[String]>([])
         let store = TokenStore(dataDirectory: dir.path, report: { problems in reports.withLock { $0 += problems } })
         #expect(store.caller(forToken: token) != nil)
+        #expect(store.caller(forToken: tampered) == nil)
         #expect(reports.withLock { $0.contains { $0.contains("bad.json") } })
+        #expect(reports.withLock { $0.contains { $0.contains("\(record.id).json") } })
     }
 
     @Test func badProjectsAreRefused() {

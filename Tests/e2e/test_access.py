@@ -128,4 +128,6 @@ def test_quota_set_with_the_cli_applies_at_once(service):
                         headers=token).status == 200
     detail = service.get(f"/v2.1/os-quota-sets/{project}/detail", headers=token).json["quota_set"]
     assert detail["instances"] == {"limit": 3, "in_use": 3, "reserved": 0}
+    defaults = service.get(f"/v2.1/os-quota-sets/{project}/defaults", headers=token).json["quota_set"]
+    assert defaults["instances"] == 10, "the worker's default, not the project's override"
     assert json.loads(service.get("/healthz").body)["status"] == "ok"

@@ -109,7 +109,7 @@ struct NovaAPI: Sendable {
 
         route(&router, .get, "/os-quota-sets/{project}") { n, p in try quotaSet(n, p["project"], form: .limits) }
         route(&router, .get, "/os-quota-sets/{project}/detail") { n, p in try quotaSet(n, p["project"], form: .detail) }
-        route(&router, .get, "/os-quota-sets/{project}/defaults") { n, p in try quotaSet(n, p["project"], form: .limits) }
+        route(&router, .get, "/os-quota-sets/{project}/defaults") { n, p in try quotaSet(n, p["project"], form: .defaults) }
         route(&router, .get, "/limits") { n, _ in try limits(n) }
         // Neutron's quotas, which `openstack quota show` also asks for: projects here create no
         // networks, ports, routers or security groups, so every limit is 0.
@@ -387,14 +387,22 @@ struct NovaAPI: Sendable {
 
     // MARK: Quotas
 
-    enum QuotaForm { case limits, detail }
+    enum QuotaForm {
+        /// The project's limits.
+        case limits
+        /// Limit, use and reserved (0) per resource.
+        case detail
+        /// The limits a project without an override gets.
+        case defaults
+    }
 
-    /// `GET /os-quota-sets/{project}[/detail]`: a member may read its own project's.
+    /// `GET /os-quota-sets/{project}[/detail|/defaults]`: a member may read its own project's.
     private func quotaSet(_ n: NovaContext, _ projectID: String, form: QuotaForm) throws -> APIResponse {
         guard n.caller.canReach(projectID: projectID) else {
             throw ComputeError.forbidden("Only admins may read the quotas of another project.")
         }
-        let (limits, usage) = inventory.quota(projectID: projectID)
+        var (limits, usage) = inventory.quota(projectID: projectID)
+        if form == .defaults { limits = inventory.quotaDefaults }
         return Self.document("quota_set", capacity: 256) { w in
             w.beginObject()
             w.field("id", projectID)
@@ -404,7 +412,7 @@ struct NovaAPI: Sendable {
             ] {
                 w.key(name)
                 switch form {
-                case .limits: w.int(limit)
+                case .limits, .defaults: w.int(limit)
                 case .detail:
                     w.beginObject()
                     w.field("limit", limit)
