@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // PCRE2 (Debian: libpcre2-dev): Nova's name filter, with match and heap limits.
+        .systemLibrary(
+            name: "CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
         // The transport: listening sockets, the accept threads, CGI params in, "Status:" responses out.
         .target(
             name: "FastCGI",
@@ -46,6 +52,7 @@ let package = Package(
         // The domain: servers, flavors, networks, validation and the transactional inventory.
         .target(
             name: "ComputeCore",
+            dependencies: ["CPCRE2"],
             swiftSettings: strictSettings
         ),
         // Transport-free HTTP API: request/response values, router, handlers, views, faults.

@@ -21,6 +21,7 @@ ensure_packages() {
   command -v nginx >/dev/null 2>&1 || missing+=(nginx)
   [ -f /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
   [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
+  [ -f /usr/include/pcre2.h ] || missing+=(libpcre2-dev)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   for pkg in "$@"; do

@@ -39,6 +39,7 @@ public struct ServerFilter: Sendable, Equatable {
         return keys.isEmpty ? [.all] : keys
     }
 
+    /// Every condition but `namePattern`, which the listing matches outside the state lock.
     func matches(_ server: Server) -> Bool {
         if let projectID, server.projectID != projectID { return false }
         if let name, server.name != name { return false }
@@ -48,7 +49,6 @@ public struct ServerFilter: Sendable, Equatable {
         if let imageID, server.imageID != imageID { return false }
         if let changedSince, server.updated < changedSince { return false }
         if let changedBefore, changedBefore < server.updated { return false }
-        if let namePattern, !namePattern.matches(server.name) { return false }
         return true
     }
 }
@@ -173,12 +173,42 @@ public final class Inventory: Sendable {
 
     /// A page of servers, newest first, starting after `marker` (a server id).
     public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
-        try state.withLock { s throws(ComputeError) in try s.page(filter, limit: limit, marker: marker).map(\.server) }
+        try page(filter, limit: limit, marker: marker).map(\.server)
     }
 
     /// The same, with their rendered views.
     public func entries(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [ServerEntry] {
-        try state.withLock { s throws(ComputeError) in try s.page(filter, limit: limit, marker: marker).map { s.withView($0) } }
+        let page = try page(filter, limit: limit, marker: marker)
+        return state.withLock { s in page.map { s.withView($0) } }
+    }
+
+    /// How many index keys a listing walks per hold of the state lock: a listing that matches
+    /// few of 100,000 servers lets writers in between chunks instead of holding them all off.
+    static let scanChunk = 1024
+
+    private func page(_ filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [ServerEntry] {
+        guard let pattern = filter.namePattern else { return try page(filter, limit: limit, marker: marker, nameMatches: nil) }
+        let evaluation = NamePattern.Evaluation(pattern)
+        return try page(filter, limit: limit, marker: marker, nameMatches: evaluation.matches)
+    }
+
+    /// Walks the smallest index that holds every match, newest first, a chunk at a time under
+    /// the state lock; `nameMatches` (the name pattern, whose cost the client chooses) runs
+    /// between chunks with no lock held.
+    func page(
+        _ filter: ServerFilter, limit: Int, marker: String?, nameMatches: ((String) throws(ComputeError) -> Bool)?
+    ) throws(ComputeError) -> [ServerEntry] {
+        var cursor = try state.withLock { s throws(ComputeError) in try s.cursor(filter, marker: marker) }
+        var page: [ServerEntry] = []
+        while page.count < limit && !cursor.exhausted {
+            let wanted = nameMatches == nil ? limit - page.count : Self.scanChunk
+            let chunk = state.withLock { s in s.scan(filter, from: &cursor, upTo: wanted, walking: Self.scanChunk) }
+            for entry in chunk where page.count < limit {
+                if let nameMatches, try !nameMatches(entry.server.name) { continue }
+                page.append(entry)
+            }
+        }
+        return page
     }
 
     public var storeHealth: StoreHealth { persistence.health }
@@ -425,6 +455,12 @@ public final class Inventory: Sendable {
     }
 }
 
+/// How far a listing has walked: below `bound` in the listing order.
+struct ScanCursor: Sendable {
+    var bound: ServerOrderKey? = nil
+    var exhausted = false
+}
+
 /// A server name within a project.
 struct NameKey: Hashable, Sendable {
     var projectID: String
@@ -480,13 +516,16 @@ private struct State: Sendable {
     }
 
     /// The entry with its view rendered (and kept, within the limit).
+    /// A listing takes its page in chunks, so the entry may have been changed or deleted since:
+    /// then its view is rendered for this reply only, never put back.
     mutating func withView(_ entry: ServerEntry) -> ServerEntry {
         guard entry.renderedView == nil, let renderer else { return entry }
+        let rendered = ServerEntry(server: entry.server, view: renderer(entry.server))
+        guard servers[entry.server.id] === entry else { return rendered }
         if renderedViews >= Self.viewCacheLimit {
             for (id, cached) in servers where cached.renderedView != nil { servers[id] = ServerEntry(server: cached.server) }
             renderedViews = 0
         }
-        let rendered = ServerEntry(server: entry.server, view: renderer(entry.server))
         servers[entry.server.id] = rendered
         renderedViews += 1
         return rendered
@@ -498,35 +537,54 @@ private struct State: Sendable {
         return flavorIDsByName[name].flatMap { flavors[$0] }
     }
 
-    func page(_ filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [ServerEntry] {
-        var bound: ServerOrderKey? = nil
-        if let marker {
-            guard let entry = servers[marker], filter.projectID == nil || entry.server.projectID == filter.projectID else {
-                throw .invalidInput("Marker \(marker) could not be found.")
-            }
-            bound = entry.server.order
+    /// Where a listing starts: after the marker's place in the order (a marker the caller's
+    /// listing cannot contain is a 400).
+    func cursor(_ filter: ServerFilter, marker: String?) throws(ComputeError) -> ScanCursor {
+        guard let marker else { return ScanCursor() }
+        guard let entry = servers[marker], filter.projectID == nil || entry.server.projectID == filter.projectID else {
+            throw .invalidInput("Marker \(marker) could not be found.")
         }
+        return ScanCursor(bound: entry.server.order)
+    }
+
+    /// The next entries that pass `filter` (all but its name pattern), at most `wanted` of
+    /// them and at most `walking` index keys looked at; moves the cursor past what it walked.
+    func scan(_ filter: ServerFilter, from cursor: inout ScanCursor, upTo wanted: Int, walking: Int) -> [ServerEntry] {
         if let name = filter.name, let projectID = filter.projectID {
             // A name is unique in a project: at most one server, found without a walk.
+            cursor.exhausted = true
             guard let id = serverIDsByName[NameKey(projectID: projectID, name: name)], let entry = servers[id],
-                filter.matches(entry.server), bound.map({ entry.server.order < $0 }) ?? true
+                filter.matches(entry.server), cursor.bound.map({ entry.server.order < $0 }) ?? true
             else { return [] }
             return [entry]
         }
-        // Walk the smallest index that holds every match; a missing index means no match.
+        // The smallest index that holds every match; a missing index means no match.
         var smallest: SortedKeys<ServerOrderKey>? = nil
         for key in filter.indexKeys {
-            guard let index = indexes[key] else { return [] }
+            guard let index = indexes[key] else {
+                cursor.exhausted = true
+                return []
+            }
             if smallest == nil || index.count < smallest!.count { smallest = index }
         }
-        guard let index = smallest else { return [] }
-        var page: [ServerEntry] = []
-        page.reserveCapacity(min(limit, index.count))
-        for key in index.descending(below: bound) {
-            guard page.count < limit else { break }
-            if let entry = servers[key.id], filter.matches(entry.server) { page.append(entry) }
+        guard let index = smallest else {
+            cursor.exhausted = true
+            return []
         }
-        return page
+        var found: [ServerEntry] = []
+        found.reserveCapacity(min(wanted, walking))
+        var walked = 0
+        var keys = index.descending(below: cursor.bound)
+        while found.count < wanted, walked < walking {
+            guard let key = keys.next() else {
+                cursor.exhausted = true
+                return found
+            }
+            walked += 1
+            cursor.bound = key
+            if let entry = servers[key.id], filter.matches(entry.server) { found.append(entry) }
+        }
+        return found
     }
 
     /// The indexes a server appears in.

@@ -82,6 +82,26 @@ private let cirros = Image.defaults[1].id
         #expect(client.nova(.get, "/v2.1/servers?name=(").status == 400)
     }
 
+    /// The security review's requests: glibc's regexec overflowed a thread's stack on the first
+    /// (killing the worker) and stalled on the others.
+    @Test(arguments: [
+        ("%28%7C%29%28%5C1%5C1%29*", "uses a back-reference"),
+        ("%28.*%29%28.*%29%28.*%29%5C3%5C2%5C1z", "uses a back-reference"),
+        (
+            "%28%28a%7B1%2C100%7D%29%7B1%2C100%7D%29%7B1%2C100%7D",
+            "is not a valid regular expression: regular expression is too large"
+        ),
+        ("%28a%2B%29%2B%24", "is too complex"),
+    ])
+    func hostileNameFiltersAreRefusedAndTheServiceGoesOn(query: String, reason: String) {
+        let client = TestClient()
+        client.novaServer(String(repeating: "a", count: 200) + "!")
+        let response = client.nova(.get, "/v2.1/servers?name=" + query)
+        #expect(response.status == 400)
+        #expect(response.fault?.message.contains(reason) == true, "\(response.text)")
+        #expect(client.nova(.get, "/v2.1/servers?name=%5Ea").json("servers", 0, "name") != nil)
+    }
+
     @Test(
         arguments: [
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "networks": "auto"}"#, "2.37", 202),
