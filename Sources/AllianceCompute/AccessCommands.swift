@@ -76,7 +76,7 @@ struct Token: ParsableCommand {
         var dataDir: String
 
         func run() throws {
-            let (records, problems) = TokenStore.list(dataDirectory: dataDir)
+            let (records, problems) = try cliErrors { try TokenStore.list(dataDirectory: dataDir) }
             warn(problems)
             let now = SystemClock().now()
             let rows =
@@ -105,7 +105,7 @@ struct Token: ParsableCommand {
         var id: String
 
         func run() throws {
-            guard try TokenStore.revoke(dataDirectory: dataDir, id: id) else {
+            guard try cliErrors({ try TokenStore.revoke(dataDirectory: dataDir, id: id) }) else {
                 FileHandle.standardError.write(Data("error: no token with id '\(id)' in \(dataDir)/tokens\n".utf8))
                 throw ExitCode.failure
             }
@@ -163,7 +163,7 @@ struct Quota: ParsableCommand {
         var dataDir: String
 
         func run() throws {
-            let (items, problems) = QuotaFiles.overrides(dataDirectory: dataDir)
+            let (items, problems) = try cliErrors { try QuotaFiles.overrides(dataDirectory: dataDir) }
             warn(problems)
             if items.isEmpty { print("no overrides: every project has the worker's --quota-* defaults") }
             for item in items.values.sorted(by: { $0.project < $1.project }) { print(Self.describe(item)) }
@@ -173,6 +173,16 @@ struct Quota: ParsableCommand {
             func value(_ v: Int?) -> String { v.map { $0 == -1 ? "unlimited" : String($0) } ?? "default" }
             return "\(item.project): instances \(value(item.instances)), cores \(value(item.cores)), ram \(value(item.ram))"
         }
+    }
+}
+
+/// Runs `body`, turning a domain error (no data directory, a refused symlink) into the
+/// command's error message and exit status.
+func cliErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ComputeError {
+        throw ValidationError(error.message)
     }
 }
 

@@ -385,6 +385,9 @@ public final class Inventory: Sendable {
             let name = flavor.name
             try change(&flavor)
             precondition(flavor.id == id && flavor.name == name, "a flavor update must not change its id or name")
+            guard flavor.extraSpecs.count <= Validation.maxExtraSpecs else {
+                throw .invalidInput("A flavor has at most \(Validation.maxExtraSpecs) extra specs.")
+            }
             try persist([.put(.flavor(flavor))]) { s in s.insert(flavor) }
             return flavor
         }

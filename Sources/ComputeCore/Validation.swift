@@ -6,6 +6,9 @@ public enum Validation {
     public static let maxNameLength = 255
     public static let maxMetadataPairs = 128
     public static let maxMetadataLength = 255
+    /// Extra specs of one flavor: each request adds at most a body's worth, so without a bound
+    /// a flavor's record would grow without one.
+    public static let maxExtraSpecs = 128
 
     /// A server or flavor name: 1–255 characters, no leading or trailing whitespace, no `/`,
     /// no control characters (nor line/paragraph separators).

@@ -1,5 +1,6 @@
 import CLibCrypto
 public import ComputeCore
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -13,70 +14,158 @@ public import ComputeCore
 /// Small JSON files the operator's CLI keeps beside the records, one per item: `tokens/` and
 /// `quotas/`. The CLI writes them (durably, owned like the data directory) while the worker
 /// runs; the worker only reads them, through `WatchedDirectory`.
+///
+/// The CLI often runs as root in a directory the worker's user owns, so nothing in it is
+/// trusted: the subdirectory and its files are opened relative to the data directory's
+/// descriptor without following symbolic links, and only a directory and regular files of at
+/// most `POSIX.maxFileBytes` are used. A symlinked `tokens` pointing at `/etc` is refused, never
+/// written through (and never `fchown`ed to the worker's user).
 enum ControlDirectory {
     static func path(_ dataDirectory: String, _ subdirectory: String) -> String { "\(dataDirectory)/\(subdirectory)" }
 
-    /// Writes `item` as `<name>.json`, creating the subdirectory (mode 0700) if needed.
-    static func write<Item: Encodable>(
-        _ item: Item, name: String, dataDirectory: String, subdirectory: String
-    ) throws {
-        var status = stat()
-        guard stat(dataDirectory, &status) == 0 else {
+    /// The data directory's descriptor; a clear error when it does not exist.
+    static func openDataDirectory(_ dataDirectory: String, posix: POSIX) throws -> Int32 {
+        do {
+            return try posix.call(.open, dataDirectory) { open(dataDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        } catch {
+            guard error.errno == ENOENT || error.errno == ENOTDIR else { throw error }
             throw ComputeError.invalidInput(
-                "There is no data directory at \(dataDirectory) (\(String(cString: strerror(errno)))).")
+                "There is no data directory at \(dataDirectory): give the --data-dir the worker serves.")
         }
-        let owner = getuid() == 0 ? (status.st_uid, status.st_gid) : nil
+    }
+
+    /// The subdirectory's descriptor (nil when it does not exist and `create` is false). A new
+    /// one is made mode 0700, owned like the data directory, and its creation made durable.
+    private static func openSubdirectory(
+        _ dataFD: Int32, dataDirectory: String, subdirectory: String, create: Bool, posix: POSIX
+    ) throws -> Int32? {
         let directory = path(dataDirectory, subdirectory)
-        if mkdir(directory, 0o700) == 0, let (uid, gid) = owner {
-            try POSIX.call("chown", directory) { chown(directory, uid, gid) }
+        let fd: Int32
+        let created: Bool
+        do {
+            (fd, created) = try posix.openDirectory(
+                parent: dataFD, name: subdirectory, path: directory, create: create, mode: 0o700)
+        } catch {
+            if error.errno == ENOENT && !create { return nil }
+            guard error.errno == ELOOP || error.errno == ENOTDIR else { throw error }
+            throw ComputeError.invalidInput(
+                "\(directory) is a symbolic link or not a directory; refusing to use it. Move it away and try again.")
         }
-        let fd = try POSIX.call("open", directory) { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
+        do {
+            if created {
+                if let (uid, gid) = try owner(of: dataFD, path: dataDirectory, posix: posix) {
+                    try posix.call(.fchown, directory) { fchown(fd, uid, gid) }
+                }
+                try posix.fsync(fd, path: directory)
+                try posix.fsync(dataFD, path: dataDirectory)
+            }
+        } catch {
+            posix.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// The data directory's owner, when running as root: what the CLI's files must belong to,
+    /// so the worker's user can read them.
+    private static func owner(of dataFD: Int32, path: String, posix: POSIX) throws -> (uid_t, gid_t)? {
+        guard getuid() == 0 else { return nil }
+        var status = stat()
+        try posix.call(.fstat, path) { fstat(dataFD, &status) }
+        return (status.st_uid, status.st_gid)
+    }
+
+    /// Writes `item` as `<name>.json`, creating the subdirectory if needed.
+    static func write<Item: Encodable>(
+        _ item: Item, name: String, dataDirectory: String, subdirectory: String, posix: POSIX = .live
+    ) throws {
+        let dataFD = try openDataDirectory(dataDirectory, posix: posix)
+        defer { posix.close(dataFD) }
+        let fd = try openSubdirectory(
+            dataFD, dataDirectory: dataDirectory, subdirectory: subdirectory, create: true, posix: posix)!
+        defer { posix.close(fd) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try POSIX.writeFileDurably(
+        try posix.writeFileDurably(
             directory: fd, name: "\(name).json", bytes: Array(try encoder.encode(item)) + [0x0a],
-            path: "\(directory)/\(name).json", mode: 0o600, owner: owner)
+            path: "\(path(dataDirectory, subdirectory))/\(name).json", mode: 0o600,
+            owner: try owner(of: dataFD, path: dataDirectory, posix: posix))
     }
 
     /// Removes `<name>.json`; false when there was none.
-    static func remove(name: String, dataDirectory: String, subdirectory: String) throws -> Bool {
-        let file = "\(path(dataDirectory, subdirectory))/\(name).json"
-        guard unlink(file) == 0 else {
-            if errno == ENOENT { return false }
-            throw SystemCallError(call: "unlink", path: file, errno: errno)
-        }
-        let fd = try POSIX.call("open", file) { open(path(dataDirectory, subdirectory), O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        try POSIX.call("fsync", file) { fsync(fd) }
+    static func remove(name: String, dataDirectory: String, subdirectory: String, posix: POSIX = .live) throws -> Bool {
+        let dataFD = try openDataDirectory(dataDirectory, posix: posix)
+        defer { posix.close(dataFD) }
+        guard
+            let fd = try openSubdirectory(
+                dataFD, dataDirectory: dataDirectory, subdirectory: subdirectory, create: false, posix: posix)
+        else { return false }
+        defer { posix.close(fd) }
+        let directory = path(dataDirectory, subdirectory)
+        guard try posix.unlink(fd, "\(name).json", path: "\(directory)/\(name).json") else { return false }
+        try posix.fsync(fd, path: directory)
         return true
     }
 
-    /// Every `*.json` item, by name; files that do not decode are reported, not fatal.
+    /// Every `*.json` item, by name; files that do not decode are reported, not fatal. A data
+    /// directory that does not exist is an error (the CLI says so); a missing subdirectory
+    /// holds nothing.
     static func readAll<Item: Decodable>(
-        _ type: Item.Type, dataDirectory: String, subdirectory: String
-    ) -> (items: [String: Item], problems: [String]) {
+        _ type: Item.Type, dataDirectory: String, subdirectory: String, posix: POSIX = .live
+    ) throws -> (items: [String: Item], problems: [String]) {
+        let dataFD = try openDataDirectory(dataDirectory, posix: posix)
+        defer { posix.close(dataFD) }
         let directory = path(dataDirectory, subdirectory)
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else {
-            return ([:], errno == ENOENT ? [] : ["cannot open \(directory): \(String(cString: strerror(errno)))"])
-        }
-        defer { close(fd) }
+        guard
+            let fd = try openSubdirectory(
+                dataFD, dataDirectory: dataDirectory, subdirectory: subdirectory, create: false, posix: posix)
+        else { return ([:], []) }
+        defer { posix.close(fd) }
         var items: [String: Item] = [:]
         var problems: [String] = []
-        do {
-            for name in try POSIX.directoryEntries(fd, path: directory) where name.hasSuffix(".json") && !name.hasPrefix(".") {
-                do {
-                    let bytes = try POSIX.readFile(directory: fd, name: name, path: "\(directory)/\(name)")
-                    items[String(name.dropLast(5))] = try JSONDecoder().decode(Item.self, from: Data(bytes))
-                } catch {
-                    problems.append("\(directory)/\(name) is not a valid file: \(error)")
-                }
+        for entry in try posix.directoryEntries(fd, path: directory) {
+            guard let name = entry.name, name.hasSuffix(".json"), !POSIX.isTemporary(name) else { continue }
+            do {
+                let bytes = try posix.readFile(directory: fd, name: name, path: "\(directory)/\(name)")
+                items[String(name.dropLast(5))] = try JSONDecoder().decode(Item.self, from: Data(bytes))
+            } catch let failure as POSIX.ReadFailure {
+                problems.append("\(directory)/\(name) is not used: \(failure.reason)")
+            } catch {
+                problems.append("\(directory)/\(name) is not a valid file: \(error)")
             }
-        } catch {
-            problems.append("\(error)")
         }
         return (items, problems)
+    }
+
+    /// How old a temporary file must be before start-up takes it for a leftover of a CLI that
+    /// died mid-write (a younger one may be a write in progress).
+    static let leftoverAge: Int = 60
+
+    /// Deletes the temporary files of writes that never finished in every control directory.
+    /// Run by the worker at start-up, which owns the data directory.
+    static func removeLeftovers(dataDirectory dataFD: Int32, path: String, logger: Logger, posix: POSIX) {
+        for subdirectory in [TokenStore.subdirectory, QuotaFiles.subdirectory] {
+            let directory = "\(path)/\(subdirectory)"
+            guard let fd = try? posix.openDirectory(parent: dataFD, name: subdirectory, path: directory, create: false).fd
+            else { continue }
+            defer { posix.close(fd) }
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            var removed = 0
+            for entry in (try? posix.directoryEntries(fd, path: directory)) ?? [] {
+                guard let name = entry.name, POSIX.isTemporary(name) else { continue }
+                var status = stat()
+                guard fstatat(fd, name, &status, AT_SYMLINK_NOFOLLOW) == 0,
+                    now.tv_sec - status.st_mtim.tv_sec >= leftoverAge,
+                    (try? posix.unlink(fd, name, path: "\(directory)/\(name)")) == true
+                else { continue }
+                removed += 1
+            }
+            if removed > 0 {
+                _ = try? posix.fsync(fd, path: directory)
+                logger.notice("removed \(removed) temporary files of unfinished writes from \(directory)")
+            }
+        }
     }
 }
 
@@ -119,13 +208,19 @@ final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
 
     var items: [String: Item] {
         var status = stat()
-        let exists = stat(ControlDirectory.path(dataDirectory, subdirectory), &status) == 0
+        let exists = lstat(ControlDirectory.path(dataDirectory, subdirectory), &status) == 0
         let stamp = exists ? status.st_mtim : nil
         let cached = locked { snapshot.stamp.map { Self.same($0, stamp) } == true ? snapshot.items : nil }
         if let cached { return cached }
-        let (items, problems) =
-            exists
-            ? ControlDirectory.readAll(Item.self, dataDirectory: dataDirectory, subdirectory: subdirectory) : ([:], [])
+        var (items, problems): ([String: Item], [String]) = ([:], [])
+        if exists {
+            do {
+                (items, problems) = try ControlDirectory.readAll(
+                    Item.self, dataDirectory: dataDirectory, subdirectory: subdirectory)
+            } catch {
+                problems = ["cannot read \(ControlDirectory.path(dataDirectory, subdirectory)): \(error)"]
+            }
+        }
         if !problems.isEmpty { report(problems) }
         // A directory changed within the last second may change again with the same coarse
         // timestamp: keep rereading it until it has been quiet for a second.
@@ -247,8 +342,8 @@ public final class TokenStore: Authenticator {
         return ("\(id).\(secret)", record)
     }
 
-    public static func list(dataDirectory: String) -> (records: [TokenRecord], problems: [String]) {
-        let (items, problems) = ControlDirectory.readAll(
+    public static func list(dataDirectory: String) throws -> (records: [TokenRecord], problems: [String]) {
+        let (items, problems) = try ControlDirectory.readAll(
             TokenRecord.self, dataDirectory: dataDirectory, subdirectory: subdirectory)
         return (items.values.sorted { ($0.created, $0.id) < ($1.created, $1.id) }, problems)
     }
@@ -341,7 +436,7 @@ public final class QuotaFiles: QuotaSource {
         for (name, value) in [("instances", change.instances), ("cores", change.cores), ("ram", change.ram)] {
             if let value, value < -1 { throw ComputeError.invalidField(name, "must be -1 (unlimited) or more.") }
         }
-        var merged = overrides(dataDirectory: dataDirectory).items[change.project] ?? QuotaOverride(project: change.project)
+        var merged = try overrides(dataDirectory: dataDirectory).items[change.project] ?? QuotaOverride(project: change.project)
         merged.instances = change.instances ?? merged.instances
         merged.cores = change.cores ?? merged.cores
         merged.ram = change.ram ?? merged.ram
@@ -349,7 +444,7 @@ public final class QuotaFiles: QuotaSource {
         return merged
     }
 
-    public static func overrides(dataDirectory: String) -> (items: [String: QuotaOverride], problems: [String]) {
-        ControlDirectory.readAll(QuotaOverride.self, dataDirectory: dataDirectory, subdirectory: subdirectory)
+    public static func overrides(dataDirectory: String) throws -> (items: [String: QuotaOverride], problems: [String]) {
+        try ControlDirectory.readAll(QuotaOverride.self, dataDirectory: dataDirectory, subdirectory: subdirectory)
     }
 }

@@ -69,12 +69,18 @@ public final class JSONFileStore: RecordPersistence {
     private let commitLock = Mutex(())
     /// Why the last commit failed; cleared by the next one that succeeds (or a passing probe).
     private let lastFailure: Mutex<PersistenceFailure.Reason?>
+    /// When the last health probe ran (monotonic nanoseconds): at most one a second.
+    private let lastProbe = Mutex<UInt64>(0)
+    private let posix: POSIX
 
     /// Opens (creating if needed) and locks `directory`, rolls back unfinished multi-record
     /// commits, and loads every record. Damaged or foreign files are moved to `damaged/`.
-    public static func open(directory: String, logger: Logger) throws(StoreOpenError) -> (JSONFileStore, LoadedRecords) {
+    /// `faults` makes chosen system calls fail, for tests of the error paths.
+    public static func open(directory: String, logger: Logger, faults: (any SystemCallFaults)? = nil) throws(StoreOpenError)
+        -> (JSONFileStore, LoadedRecords)
+    {
         do {
-            return try openThrowingSystemErrors(directory: directory, logger: logger)
+            return try openThrowingSystemErrors(directory: directory, logger: logger, posix: POSIX(faults: faults))
         } catch let error as StoreOpenError {
             throw error
         } catch let error as SystemCallError {
@@ -84,42 +90,40 @@ public final class JSONFileStore: RecordPersistence {
         }
     }
 
-    private static func openThrowingSystemErrors(directory: String, logger: Logger) throws -> (JSONFileStore, LoadedRecords) {
-        if mkdir(directory, 0o750) != 0 && errno != EEXIST {
-            throw SystemCallError(call: "mkdir", path: directory, errno: errno)
+    private static func openThrowingSystemErrors(directory: String, logger: Logger, posix: POSIX) throws -> (
+        JSONFileStore, LoadedRecords
+    ) {
+        do {
+            try posix.call(.mkdir, directory) { mkdir(directory, 0o750) }
+        } catch {
+            guard error.errno == EEXIST else { throw error }
         }
-        let directoryFD = try POSIX.call("open", directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        let lockFD = try lock(directoryFD, directory: directory)
-
-        var isNew = true
-        if let meta = try? POSIX.readFile(directory: directoryFD, name: "store.json", path: "\(directory)/store.json") {
-            let format = (try? JSONDecoder().decode(DirectoryMeta.self, from: Data(meta)))?.format ?? 0
-            guard format == directoryFormat else {
-                throw StoreOpenError.unsupportedFormat(directory: directory, format: format)
-            }
-            isNew = false
-        }
+        let directoryFD = try posix.call(.open, directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        let lockFD = try lock(directoryFD, directory: directory, posix: posix)
+        let isNew = try readMeta(directoryFD, directory: directory, posix: posix)
 
         var createdAny = false
         var kindFDs: [RecordKind: Int32] = [:]
         for kind in RecordKind.allCases {
-            let (fd, created) = try POSIX.openDirectory(
+            let (fd, created) = try posix.openDirectory(
                 parent: directoryFD, name: kind.rawValue, path: "\(directory)/\(kind.rawValue)", create: true)
             kindFDs[kind] = fd
             createdAny = createdAny || created
         }
-        let (intentsFD, createdIntents) = try POSIX.openDirectory(
+        let (intentsFD, createdIntents) = try posix.openDirectory(
             parent: directoryFD, name: "intents", path: "\(directory)/intents", create: true)
-        let (damagedFD, createdDamaged) = try POSIX.openDirectory(
+        let (damagedFD, createdDamaged) = try posix.openDirectory(
             parent: directoryFD, name: "damaged", path: "\(directory)/damaged", create: true)
-        defer { close(damagedFD) }
+        defer { posix.close(damagedFD) }
         if createdAny || createdIntents || createdDamaged {
-            try POSIX.call("fsync", directory) { fsync(directoryFD) }
+            try posix.fsync(directoryFD, path: directory)
         }
 
-        var loader = Loader(directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: damagedFD, logger: logger)
+        var loader = Loader(
+            directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: damagedFD, logger: logger, posix: posix)
         let unfinished = try loader.rollBackUnfinishedCommits()
         let records = try loader.loadRecords(isNew: isNew, excluding: unfinished)
+        ControlDirectory.removeLeftovers(dataDirectory: directoryFD, path: directory, logger: logger, posix: posix)
 
         var status = statvfs()
         let readOnly = fstatvfs(directoryFD, &status) == 0 && status.f_flag & UInt(ST_RDONLY) != 0
@@ -128,8 +132,20 @@ public final class JSONFileStore: RecordPersistence {
         }
         let store = JSONFileStore(
             directory: directory, directoryFD: directoryFD, lockFD: lockFD, kindFDs: kindFDs, intentsFD: intentsFD,
-            logger: logger, damaged: loader.damaged, problem: readOnly ? .readOnly : nil)
+            logger: logger, damaged: loader.damaged, problem: readOnly ? .readOnly : nil, posix: posix)
         return (store, records)
+    }
+
+    /// Reads `store.json`: true when there is none (a new directory); an error when it was
+    /// written by another release.
+    private static func readMeta(_ directoryFD: Int32, directory: String, posix: POSIX) throws -> Bool {
+        guard let meta = try? posix.readFile(directory: directoryFD, name: "store.json", path: "\(directory)/store.json")
+        else { return true }
+        let format = (try? JSONDecoder().decode(DirectoryMeta.self, from: Data(meta)))?.format ?? 0
+        guard format == directoryFormat else {
+            throw StoreOpenError.unsupportedFormat(directory: directory, format: format)
+        }
+        return false
     }
 
     /// What `inspect` found.
@@ -143,32 +159,27 @@ public final class JSONFileStore: RecordPersistence {
     /// Reads every record without taking the lock or changing anything (a running worker may
     /// own the directory): what `alliance-compute check` reports.
     public static func inspect(directory: String, logger: Logger) throws(StoreOpenError) -> Inspection {
+        let posix = POSIX.live
         var opened: [Int32] = []
-        defer { for fd in opened { close(fd) } }
+        defer { for fd in opened { posix.close(fd) } }
         do {
-            let directoryFD = try POSIX.call("open", directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            let directoryFD = try posix.call(.open, directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             opened.append(directoryFD)
-            var isNew = true
-            if let meta = try? POSIX.readFile(directory: directoryFD, name: "store.json", path: "\(directory)/store.json") {
-                let format = (try? JSONDecoder().decode(DirectoryMeta.self, from: Data(meta)))?.format ?? 0
-                guard format == directoryFormat else {
-                    throw StoreOpenError.unsupportedFormat(directory: directory, format: format)
-                }
-                isNew = false
-            }
+            let isNew = try readMeta(directoryFD, directory: directory, posix: posix)
             var kindFDs: [RecordKind: Int32] = [:]
             for kind in RecordKind.allCases {
-                kindFDs[kind] = try POSIX.openDirectory(
+                kindFDs[kind] = try posix.openDirectory(
                     parent: directoryFD, name: kind.rawValue, path: "\(directory)/\(kind.rawValue)", create: false
                 ).fd
                 opened.append(kindFDs[kind]!)
             }
-            let intentsFD = try POSIX.openDirectory(
+            let intentsFD = try posix.openDirectory(
                 parent: directoryFD, name: "intents", path: "\(directory)/intents", create: false
             ).fd
             opened.append(intentsFD)
             var loader = Loader(
-                directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: -1, logger: logger, readOnly: true)
+                directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: -1, logger: logger, posix: posix,
+                readOnly: true)
             let unfinished = try loader.rollBackUnfinishedCommits()
             let records = try loader.loadRecords(isNew: isNew, excluding: unfinished)
             return Inspection(
@@ -185,8 +196,9 @@ public final class JSONFileStore: RecordPersistence {
 
     private init(
         directory: String, directoryFD: Int32, lockFD: Int32, kindFDs: [RecordKind: Int32], intentsFD: Int32,
-        logger: Logger, damaged: [DamagedFile], problem: PersistenceFailure.Reason?
+        logger: Logger, damaged: [DamagedFile], problem: PersistenceFailure.Reason?, posix: POSIX
     ) {
+        self.posix = posix
         self.lastFailure = Mutex(problem)
         self.directory = directory
         self.directoryFD = directoryFD
@@ -198,33 +210,37 @@ public final class JSONFileStore: RecordPersistence {
     }
 
     deinit {
-        for fd in kindFDs.values { close(fd) }
-        close(intentsFD)
-        close(directoryFD)
-        close(lockFD)  // releases the flock
+        for fd in kindFDs.values { posix.close(fd) }
+        posix.close(intentsFD)
+        posix.close(directoryFD)
+        posix.close(lockFD)  // releases the flock
     }
 
     /// Takes the directory's exclusive lock, or says who holds it. The lock is held through a
     /// read-only descriptor, so the worker keeps no file open for writing between commits
     /// (an operator can remount the filesystem read-only under a running worker).
-    private static func lock(_ directoryFD: Int32, directory: String) throws -> Int32 {
+    private static func lock(_ directoryFD: Int32, directory: String, posix: POSIX) throws -> Int32 {
         let path = "\(directory)/.lock"
-        var fd = openat(directoryFD, ".lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0o640)
-        if fd < 0 && errno == EROFS { fd = openat(directoryFD, ".lock", O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw SystemCallError(call: "open", path: path, errno: errno) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let error = errno
-            let holder = (try? POSIX.readFile(directory: directoryFD, name: ".lock", path: path))
+        let fd: Int32
+        do {
+            fd = try posix.open(directoryFD, ".lock", O_RDONLY | O_CREAT, mode: 0o640, path: path)
+        } catch {
+            guard error.errno == EROFS else { throw error }
+            fd = try posix.open(directoryFD, ".lock", O_RDONLY, path: path)
+        }
+        do {
+            try posix.call(.flock, path) { flock(fd, LOCK_EX | LOCK_NB) }
+        } catch {
+            let holder = (try? posix.readFile(directory: directoryFD, name: ".lock", path: path))
                 .map { String(decoding: $0, as: UTF8.self).filter { !$0.isWhitespace } }
-            close(fd)
-            if error == EWOULDBLOCK { throw StoreOpenError.locked(directory: directory, holder: holder) }
-            throw SystemCallError(call: "flock", path: path, errno: error)
+            posix.close(fd)
+            if error.errno == EWOULDBLOCK { throw StoreOpenError.locked(directory: directory, holder: holder) }
+            throw error
         }
         // Informational only: who holds the lock, for the message a second process prints.
-        let writer = openat(directoryFD, ".lock", O_WRONLY | O_TRUNC | O_CLOEXEC)
-        if writer >= 0 {
-            _ = Array("\(getpid())\n".utf8).withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
-            close(writer)
+        if let writer = try? posix.open(directoryFD, ".lock", O_WRONLY | O_TRUNC, path: path) {
+            try? posix.writeAll(writer, Array("\(getpid())\n".utf8), path: path)
+            posix.close(writer)
         }
         return fd
     }
@@ -233,7 +249,7 @@ public final class JSONFileStore: RecordPersistence {
     /// does not seed them again.
     public func markInitialized(now: Timestamp) throws(SystemCallError) {
         let meta = "{\"format\": \(Self.directoryFormat), \"created\": \"\(now.iso8601Seconds)\"}\n"
-        try POSIX.writeFileDurably(
+        try posix.writeFileDurably(
             directory: directoryFD, name: "store.json", bytes: Array(meta.utf8), path: "\(directory)/store.json")
     }
 
@@ -281,20 +297,18 @@ public final class JSONFileStore: RecordPersistence {
             switch change {
             case .put(let record):
                 reference = record.reference
-                try POSIX.writeFileDurably(
+                try posix.writeFileDurably(
                     directory: kindFDs[reference.kind]!, name: reference.key + ".json", bytes: try encode(record),
                     path: path(reference), syncDirectory: false)
             case .delete(let deleted):
                 reference = deleted
-                if unlinkat(kindFDs[reference.kind]!, reference.key + ".json", 0) != 0 && errno != ENOENT {
-                    throw SystemCallError(call: "unlink", path: path(reference), errno: errno)
-                }
+                try posix.unlink(kindFDs[reference.kind]!, reference.key + ".json", path: path(reference))
             }
         } catch {
             throw failure("could not change a record", error)
         }
         do {
-            try POSIX.call("fsync", "\(directory)/\(reference.kind.rawValue)") { fsync(kindFDs[reference.kind]!) }
+            try posix.fsync(kindFDs[reference.kind]!, path: "\(directory)/\(reference.kind.rawValue)")
         } catch {
             throw failure("could not make a change durable", error, changeIsOnDisk: true)
         }
@@ -302,6 +316,7 @@ public final class JSONFileStore: RecordPersistence {
 
     /// Several new records, all or none across a crash: an intent naming them is made durable
     /// first; start-up deletes whatever an intent names, so only a finished commit survives.
+    /// Removing the intent is the commit point.
     private func applyAtomically(_ changes: [RecordChange]) throws(PersistenceFailure) {
         var records: [Record] = []
         for change in changes {
@@ -311,11 +326,11 @@ public final class JSONFileStore: RecordPersistence {
             records.append(record)
         }
         let intentName = "\(UUID().uuidString.lowercased()).json"
+        let intentPath = "\(directory)/intents/\(intentName)"
         let intent = Intent(format: 1, records: records.map { .init(kind: $0.reference.kind.rawValue, key: $0.reference.key) })
         do {
-            try POSIX.writeFileDurably(
-                directory: intentsFD, name: intentName, bytes: try JSONEncoder().encode(intent).bytes,
-                path: "\(directory)/intents/\(intentName)")
+            try posix.writeFileDurably(
+                directory: intentsFD, name: intentName, bytes: try JSONEncoder().encode(intent).bytes, path: intentPath)
         } catch {
             throw failure("could not write an intent", error)
         }
@@ -323,23 +338,47 @@ public final class JSONFileStore: RecordPersistence {
         do {
             for record in records {
                 let reference = record.reference
-                try POSIX.writeFileDurably(
+                try posix.writeFileDurably(
                     directory: kindFDs[reference.kind]!, name: reference.key + ".json", bytes: try encode(record),
                     path: path(reference), syncDirectory: false)
                 written.append(reference)
             }
             for kind in Set(written.map(\.kind)) {
-                try POSIX.call("fsync", "\(directory)/\(kind.rawValue)") { fsync(kindFDs[kind]!) }
+                try posix.fsync(kindFDs[kind]!, path: "\(directory)/\(kind.rawValue)")
             }
-            try POSIX.call("unlink", "\(directory)/intents/\(intentName)") { unlinkat(intentsFD, intentName, 0) }
-            try POSIX.call("fsync", "\(directory)/intents") { fsync(intentsFD) }
+            try posix.unlink(intentsFD, intentName, path: intentPath)
         } catch {
-            // Undo what is in place. If this fails too, the intent is still there and the next
-            // start-up rolls the records back.
-            for reference in written { unlinkat(kindFDs[reference.kind]!, reference.key + ".json", 0) }
-            for fd in kindFDs.values { fsync(fd) }
-            if unlinkat(intentsFD, intentName, 0) == 0 { fsync(intentsFD) }
-            throw failure("could not commit \(records.count) records (undone)", error)
+            let undone = undo(written, intent: intentName)
+            throw failure(
+                "could not commit \(records.count) records (\(undone ? "undone" : "left for start-up to roll back"))", error)
+        }
+        do {
+            try posix.fsync(intentsFD, path: "\(directory)/intents")
+        } catch {
+            // The intent is gone from the directory, perhaps not durably: the records are in
+            // place and durable, and memory follows them. A crash now may bring the intent back,
+            // and start-up then rolls back all of them, never some.
+            throw failure("could not make a commit of \(records.count) records durable", error, changeIsOnDisk: true)
+        }
+    }
+
+    /// Removes what a failed multi-record commit wrote, then its intent, each step durable
+    /// before the next. When a step fails the intent stays, so start-up rolls back the rest:
+    /// records memory never had are never left without an intent that names them.
+    private func undo(_ written: [RecordReference], intent: String) -> Bool {
+        do {
+            for reference in written {
+                try posix.unlink(kindFDs[reference.kind]!, reference.key + ".json", path: path(reference))
+            }
+            for kind in Set(written.map(\.kind)) {
+                try posix.fsync(kindFDs[kind]!, path: "\(directory)/\(kind.rawValue)")
+            }
+            try posix.unlink(intentsFD, intent, path: "\(directory)/intents/\(intent)")
+            try posix.fsync(intentsFD, path: "\(directory)/intents")
+            return true
+        } catch {
+            logger.error("could not undo a failed commit: \(error); the next start-up rolls it back (intents/\(intent))")
+            return false
         }
     }
 
@@ -357,13 +396,22 @@ public final class JSONFileStore: RecordPersistence {
 
     // MARK: Health
 
-    /// Writable unless the last commit failed; after a failure, a small probe write decides,
-    /// so health recovers when space returns even if no client has written since.
+    /// Writable unless the last commit failed; after a failure, a small probe write decides (at
+    /// most once a second, however often health is asked for), so health recovers when space
+    /// returns even if no client has written since.
     public var health: StoreHealth {
         var problem = lastFailure.withLock { $0 }
         if problem != nil {
-            problem = probeWrite()
-            lastFailure.withLock { $0 = problem }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let due = lastProbe.withLock { last in
+                guard now &- last >= 1_000_000_000 else { return false }
+                last = now
+                return true
+            }
+            if due {
+                problem = probeWrite()
+                lastFailure.withLock { $0 = problem }
+            }
         }
         return StoreHealth(problem: problem, damagedFiles: damaged.count)
     }
@@ -371,10 +419,10 @@ public final class JSONFileStore: RecordPersistence {
     /// Writes and removes a 4 KiB file; nil when that works, else why not.
     private func probeWrite() -> PersistenceFailure.Reason? {
         do {
-            try POSIX.writeFileDurably(
+            try posix.writeFileDurably(
                 directory: intentsFD, name: ".probe", bytes: Array(repeating: 0x20, count: 4096),
                 path: "\(directory)/intents/.probe")
-            unlinkat(intentsFD, ".probe", 0)
+            try posix.unlink(intentsFD, ".probe", path: "\(directory)/intents/.probe")
             return nil
         } catch {
             return Self.reason(error)

@@ -13,13 +13,16 @@ import Synchronization
 #endif
 
 /// Start-up work on a locked data directory: roll back unfinished commits, then read every
-/// record, setting aside what cannot be read.
+/// record, setting aside what cannot be read. Nothing found in the directory stops start-up
+/// but an I/O error: a symlink, a device, a file larger than a record can be, a name that is
+/// not UTF-8 are set aside as damaged.
 struct Loader {
     let directory: String
     let kindFDs: [RecordKind: Int32]
     let intentsFD: Int32
     let damagedFD: Int32
     let logger: Logger
+    let posix: POSIX
     /// Inspecting (`alliance-compute check`): report what start-up would change, change nothing.
     let readOnly: Bool
     private(set) var damaged: [DamagedFile] = []
@@ -29,7 +32,7 @@ struct Loader {
     private(set) var unfinishedCommits: [String] = []
 
     init(
-        directory: String, kindFDs: [RecordKind: Int32], intentsFD: Int32, damagedFD: Int32, logger: Logger,
+        directory: String, kindFDs: [RecordKind: Int32], intentsFD: Int32, damagedFD: Int32, logger: Logger, posix: POSIX,
         readOnly: Bool = false
     ) {
         self.directory = directory
@@ -37,6 +40,7 @@ struct Loader {
         self.intentsFD = intentsFD
         self.damagedFD = damagedFD
         self.logger = logger
+        self.posix = posix
         self.readOnly = readOnly
     }
 
@@ -45,7 +49,7 @@ struct Loader {
         if readOnly {
             temporaryFiles.append("\(kind)/\(name)")
         } else {
-            unlinkat(fd, name, 0)
+            _ = try? posix.unlink(fd, name, path: "\(directory)/\(kind)/\(name)")
         }
     }
 
@@ -54,18 +58,23 @@ struct Loader {
     /// left out of what is loaded, so a half-made commit is never served.
     mutating func rollBackUnfinishedCommits() throws -> Set<RecordReference> {
         var excluded = Set<RecordReference>()
-        for name in try POSIX.directoryEntries(intentsFD, path: "\(directory)/intents").sorted() {
-            if Self.isTemporary(name) {
+        let entries = try posix.directoryEntries(intentsFD, path: "\(directory)/intents")
+        for entry in entries.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            guard let name = entry.name else {
+                setAside(entry, in: intentsFD, kind: "intents", reason: "its name is not UTF-8")
+                continue
+            }
+            if POSIX.isTemporary(name) {
                 leftover(name, in: intentsFD, kind: "intents")
                 continue
             }
             let path = "intents/\(name)"
             guard name.hasSuffix(".json"),
-                let bytes = try? POSIX.readFile(directory: intentsFD, name: name, path: "\(directory)/\(path)"),
+                let bytes = try? posix.readFile(directory: intentsFD, name: name, path: "\(directory)/\(path)"),
                 let intent = try? JSONDecoder().decode(Intent.self, from: Data(bytes))
             else {
                 logger.error("\(directory)/\(path) is not a readable intent; records it may name were not rolled back")
-                setAside(name, in: intentsFD, kind: "intents", reason: "not a readable intent")
+                setAside(entry, in: intentsFD, kind: "intents", reason: "not a readable intent")
                 continue
             }
             let references = intent.records.compactMap { entry in
@@ -79,13 +88,11 @@ struct Loader {
             do {
                 for reference in references {
                     let file = "\(directory)/\(reference.kind.rawValue)/\(reference.key).json"
-                    try POSIX.call("unlink", file) {
-                        unlinkat(kindFDs[reference.kind]!, reference.key + ".json", 0) == 0 || errno == ENOENT ? 0 : -1
-                    }
+                    try posix.unlink(kindFDs[reference.kind]!, reference.key + ".json", path: file)
                 }
-                for (kind, fd) in kindFDs { try POSIX.call("fsync", "\(directory)/\(kind.rawValue)") { fsync(fd) } }
-                try POSIX.call("unlink", "\(directory)/\(path)") { unlinkat(intentsFD, name, 0) }
-                try POSIX.call("fsync", "\(directory)/intents") { fsync(intentsFD) }
+                for (kind, fd) in kindFDs { try posix.fsync(fd, path: "\(directory)/\(kind.rawValue)") }
+                try posix.unlink(intentsFD, name, path: "\(directory)/\(path)")
+                try posix.fsync(intentsFD, path: "\(directory)/intents")
                 logger.warning("rolled back an unfinished commit of \(references.count) records (\(path))")
             } catch {
                 logger.error("cannot roll back the unfinished commit \(path) (\(error)); its records stay hidden until it can be")
@@ -100,15 +107,19 @@ struct Loader {
         var candidates: [(kind: RecordKind, name: String)] = []
         for kind in RecordKind.allCases {
             let fd = kindFDs[kind]!
-            for name in try POSIX.directoryEntries(fd, path: "\(directory)/\(kind.rawValue)") {
-                if Self.isTemporary(name) {
+            for entry in try posix.directoryEntries(fd, path: "\(directory)/\(kind.rawValue)") {
+                guard let name = entry.name else {
+                    setAside(entry, in: fd, kind: kind.rawValue, reason: "its name is not UTF-8")
+                    continue
+                }
+                if POSIX.isTemporary(name) {
                     leftover(name, in: fd, kind: kind.rawValue)  // a write that never reached its rename
                 } else if name.hasSuffix(".json") && name.count > 5 {
                     if !excluded.contains(RecordReference(kind: kind, key: String(name.dropLast(5)))) {
                         candidates.append((kind, name))
                     }
                 } else {
-                    setAside(name, in: fd, kind: kind.rawValue, reason: "not a record file (foreign file or directory)")
+                    setAside(entry, in: fd, kind: kind.rawValue, reason: "not a record file (foreign file or directory)")
                 }
             }
         }
@@ -119,6 +130,7 @@ struct Loader {
         let work = candidates
         let fds = kindFDs
         let directory = directory
+        let posix = posix
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             let range = (chunk * chunkSize)..<min(work.count, (chunk + 1) * chunkSize)
             guard !range.isEmpty else { return }
@@ -128,7 +140,7 @@ struct Loader {
             for (kind, name) in work[range] {
                 let path = "\(directory)/\(kind.rawValue)/\(name)"
                 let outcome = Result { () throws(RecordProblem) -> Record in
-                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path, buffer: buffer)
+                    try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path, buffer: buffer, posix: posix)
                 }
                 local.append((kind, name, outcome))
             }
@@ -141,7 +153,8 @@ struct Loader {
             case .success(.server(let server)): records.servers.append(server)
             case .success(.flavor(let flavor)): records.flavors.append(flavor)
             case .failure(.unreadable(let error)): throw error
-            case .failure(.damaged(let reason)): setAside(name, in: kindFDs[kind]!, kind: kind.rawValue, reason: reason)
+            case .failure(.damaged(let reason)):
+                setAside(POSIX.DirectoryEntry(bytes: Array(name.utf8)), in: kindFDs[kind]!, kind: kind.rawValue, reason: reason)
             }
         }
         return records
@@ -154,13 +167,16 @@ struct Loader {
         case damaged(String)
     }
 
-    private static func readRecord(kind: RecordKind, name: String, fd: Int32, path: String, buffer: POSIX.ReadBuffer)
-        throws(RecordProblem) -> Record
-    {
+    private static func readRecord(
+        kind: RecordKind, name: String, fd: Int32, path: String, buffer: POSIX.ReadBuffer, posix: POSIX
+    ) throws(RecordProblem) -> Record {
         do {
-            try buffer.read(directory: fd, name: name, path: path)
+            try buffer.read(directory: fd, name: name, path: path, posix: posix)
         } catch {
-            throw error.errno == EISDIR ? .damaged("a directory, not a record") : .unreadable(error)
+            switch error {
+            case .system(let error) where error.errno != ELOOP && error.errno != ENXIO: throw .unreadable(error)
+            default: throw .damaged(error.reason)
+            }
         }
         let bytes = buffer.bytes
         let key = String(name.dropLast(5))
@@ -187,25 +203,25 @@ struct Loader {
         }
     }
 
-    private static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".tmp-") || name == ".probe" }
-
     /// Moves a file to `damaged/` and reports it; never fatal. Inspecting only reports it.
-    private mutating func setAside(_ name: String, in fd: Int32, kind: String, reason: String) {
+    private mutating func setAside(_ entry: POSIX.DirectoryEntry, in fd: Int32, kind: String, reason: String) {
+        let shown = entry.printable
         if readOnly {
-            damaged.append(DamagedFile(path: "\(kind)/\(name)", reason: reason, movedTo: nil))
+            damaged.append(DamagedFile(path: "\(kind)/\(shown)", reason: reason, movedTo: nil))
             return
         }
         let stamp = String(SystemClock().now().iso8601Seconds.filter { $0 != ":" })
-        let target = "\(kind)-\(name)-\(stamp)"
+        let target = "\(kind)-\(shown)-\(stamp)"
         var movedTo: String? = nil
-        if renameat(fd, name, damagedFD, target) == 0 {
-            fsync(fd)
-            fsync(damagedFD)
+        let moved = entry.bytes.withCString { name in renameat(fd, name, damagedFD, target) } == 0
+        if moved {
+            _ = try? posix.fsync(fd, path: "\(directory)/\(kind)")
+            _ = try? posix.fsync(damagedFD, path: "\(directory)/damaged")
             movedTo = "damaged/\(target)"
-            logger.warning("set aside \(directory)/\(kind)/\(name): \(reason); moved to \(directory)/damaged/\(target)")
+            logger.warning("set aside \(directory)/\(kind)/\(shown): \(reason); moved to \(directory)/damaged/\(target)")
         } else {
-            logger.error("\(directory)/\(kind)/\(name): \(reason); could not move it aside: \(String(cString: strerror(errno)))")
+            logger.error("\(directory)/\(kind)/\(shown): \(reason); could not move it aside: \(String(cString: strerror(errno)))")
         }
-        damaged.append(DamagedFile(path: "\(kind)/\(name)", reason: reason, movedTo: movedTo))
+        damaged.append(DamagedFile(path: "\(kind)/\(shown)", reason: reason, movedTo: movedTo))
     }
 }

@@ -144,6 +144,12 @@ import Testing
         #expect(throws: ComputeError.notFound("Flavor 9 could not be found.")) {
             try f.inventory.updateFlavor(.id("9")) { _ in }
         }
+        #expect(throws: ComputeError.invalidInput("A flavor has at most 128 extra specs.")) {
+            try f.inventory.updateFlavor(.id("2")) { flavor in
+                for index in 0..<128 { flavor.extraSpecs["k\(index)"] = "v" }
+            }
+        }
+        #expect(try f.inventory.flavor(.id("2")) == updated, "a refused update changes nothing")
         #expect(throws: ComputeError.self) { try Validation.extraSpecs(["bad/key": "v"], field: "extra_specs") }
         #expect(throws: ComputeError.self) { try Validation.extraSpecs(["k": "a\nb"], field: "extra_specs") }
         try Validation.extraSpecs(["hw:mem_page_size": "", "quota:cpu_quota": "10000"], field: "extra_specs")

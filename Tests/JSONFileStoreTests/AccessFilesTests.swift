@@ -43,7 +43,7 @@ final class ManualClock: Clock {
         #expect(store.caller(forToken: token)?.role == .admin)
         clock.current.withLock { $0.microsecondsSinceEpoch += 60_000_000 }
         #expect(store.caller(forToken: token) == nil)
-        #expect(TokenStore.list(dataDirectory: dir.path).records.first?.isExpired(at: clock.now()) == true)
+        #expect(try TokenStore.list(dataDirectory: dir.path).records.first?.isExpired(at: clock.now()) == true)
     }
 
     @Test func aDamagedTokenFileIsReportedAndIgnored() throws {

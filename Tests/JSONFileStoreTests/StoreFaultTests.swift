@@ -1,0 +1,200 @@
+import ComputeCore
+import Foundation
+import Synchronization
+import Testing
+
+@testable import JSONFileStore
+
+/// Makes the nth call of one kind fail with an errno, and watches every descriptor: which are
+/// open, and whether any is closed twice (or closed without having been opened here).
+final class FaultPlan: SystemCallFaults {
+    /// Calls of one kind (on paths containing `path`, when given) fail with `errno`: the
+    /// `occurrence`th of them, and with `persistent` every later one too.
+    struct Rule {
+        var call: SystemCall
+        var path: String? = nil
+        var occurrence = 1
+        var persistent = false
+        var errno: Int32 = EIO
+        var seen = 0
+    }
+
+    private struct State {
+        var rules: [Rule] = []
+        var fired = false
+        var open = Set<Int32>()
+        var badCloses: [Int32] = []
+        var calls: [(SystemCall, String)] = []
+    }
+    private let state = Mutex(State())
+
+    /// From now on, the `occurrence`th call of `call` (counting from 1) fails with `errno`;
+    /// `persistent`: so does every later one.
+    func arm(_ call: SystemCall, occurrence: Int = 1, errno: Int32 = EIO, persistent: Bool = false) {
+        arm([Rule(call: call, occurrence: occurrence, persistent: persistent, errno: errno)])
+    }
+
+    func arm(_ rules: [Rule]) { state.withLock { $0.rules = rules } }
+
+    func disarm() { state.withLock { $0.rules = [] } }
+
+    var fired: Bool { state.withLock { $0.fired } }
+    var badCloses: [Int32] { state.withLock { $0.badCloses } }
+    var openDescriptors: Set<Int32> { state.withLock { $0.open } }
+    func calls(_ call: SystemCall) -> [String] { state.withLock { $0.calls.filter { $0.0 == call }.map(\.1) } }
+
+    func injectedError(for call: SystemCall, path: String) -> Int32? {
+        state.withLock { s in
+            s.calls.append((call, path))
+            for index in s.rules.indices where s.rules[index].call == call {
+                if let part = s.rules[index].path, !path.contains(part) { continue }
+                s.rules[index].seen += 1
+                let rule = s.rules[index]
+                if rule.seen == rule.occurrence || (rule.persistent && rule.seen > rule.occurrence) {
+                    s.fired = true
+                    return rule.errno
+                }
+            }
+            return nil
+        }
+    }
+
+    func opened(_ fd: Int32) { state.withLock { _ = $0.open.insert(fd) } }
+
+    func closed(_ fd: Int32) {
+        state.withLock { s in
+            if s.open.remove(fd) == nil { s.badCloses.append(fd) }
+        }
+    }
+}
+
+/// Every way a system call can fail under a change, and what a restart then finds: memory and
+/// disk must agree, whatever failed and wherever.
+@Suite(.serialized) struct StoreFaultTests {
+    enum Operation: String, CaseIterable, Sendable {
+        case create, multiCreate, rename, delete
+    }
+
+    /// The servers as `(id, name, address)`, sorted: what "agree" compares.
+    static func summary(_ servers: [Server]) -> [String] {
+        servers.map { "\($0.id) \($0.name) \($0.address?.description ?? "-")" }.sorted()
+    }
+
+    static let caller = Caller(projectID: "p", userID: "u")
+
+    static func draft(_ name: String, count: Int = 1) throws -> ServerDraft {
+        try ServerDraft(name: name, flavorReference: "1", image: "cirros", minCount: count)
+    }
+
+    /// `persistent`: from that call on, every call of the kind fails (a disk going bad in the
+    /// middle of a commit, so that its undo fails too).
+    @Test(
+        arguments: Operation.allCases,
+        [
+            (SystemCall.write, false), (.fsync, false), (.rename, false), (.unlink, false), (.open, false), (.fsync, true),
+            (.unlink, true), (.write, true),
+        ])
+    func memoryAndDiskAgreeAfterAnyFailedCall(operation: Operation, failing: (call: SystemCall, persistent: Bool)) throws {
+        let call = failing.call
+        // Each occurrence in turn, until the operation makes no more calls of this kind.
+        for occurrence in 1...12 {
+            let dir = TemporaryDirectory()
+            let plan = FaultPlan()
+            let memory: [String]
+            let outcome: String
+            do {
+                let (store, records) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+                let inventory = Inventory(records: records, networks: [.defaultPrivate], persistence: store)
+                try inventory.seedDefaultFlavors()
+                _ = try inventory.createServers(Self.draft("a"), caller: Self.caller)
+                _ = try inventory.createServers(Self.draft("b"), caller: Self.caller)
+                plan.arm(call, occurrence: occurrence, persistent: failing.persistent)
+                do {
+                    switch operation {
+                    case .create: _ = try inventory.createServers(Self.draft("c"), caller: Self.caller)
+                    case .multiCreate: _ = try inventory.createServers(Self.draft("m", count: 3), caller: Self.caller)
+                    case .rename: _ = try inventory.updateServer("a", caller: Self.caller, with: ServerUpdate(name: "z"))
+                    case .delete: try inventory.deleteServer("b", caller: Self.caller)
+                    }
+                    outcome = "ok"
+                } catch ComputeError.unavailable(let message) {
+                    #expect(message.hasPrefix("The service cannot save changes right now: its storage reports I/O errors"))
+                    outcome = "503"
+                }
+                plan.disarm()
+                memory = Self.summary(try inventory.servers(matching: ServerFilter(projectID: nil), limit: 100, marker: nil))
+                #expect(plan.badCloses.isEmpty, "descriptors closed twice: \(plan.badCloses)")
+            }
+            guard plan.fired else { break }  // no call of this kind left to fail
+            #expect(plan.openDescriptors.isEmpty, "descriptors left open after the store was released")
+            let (_, reloaded) = try JSONFileStore.open(directory: dir.path, logger: quiet)
+            #expect(
+                Self.summary(reloaded.servers) == memory,
+                "\(operation) with \(call) #\(occurrence)\(failing.persistent ? " and later" : "") failing (\(outcome)): a restart found other servers than memory had"
+            )
+        }
+    }
+
+    /// Two failures in one multi-create: a step after the records were written, then the
+    /// undo's unlinks. Start-up must still find all three servers or none, as memory has them.
+    @Test(arguments: [
+        FaultPlan.Rule(call: .fsync, path: "/servers"), FaultPlan.Rule(call: .unlink, path: "/intents/"),
+        FaultPlan.Rule(call: .fsync, path: "/intents"),
+    ])
+    func aFailedUndoNeverLeavesRecordsMemoryLacks(first: FaultPlan.Rule) throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan()
+        let memory: [String]
+        do {
+            let (store, records) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+            let inventory = Inventory(records: records, networks: [.defaultPrivate], persistence: store)
+            try inventory.seedDefaultFlavors()
+            plan.arm([first, FaultPlan.Rule(call: .unlink, path: "/servers/", persistent: true)])
+            _ = try? inventory.createServers(Self.draft("m", count: 3), caller: Self.caller)
+            #expect(plan.fired)
+            plan.disarm()
+            memory = Self.summary(try inventory.servers(matching: ServerFilter(projectID: nil), limit: 100, marker: nil))
+        }
+        let (_, reloaded) = try JSONFileStore.open(directory: dir.path, logger: quiet)
+        #expect(Self.summary(reloaded.servers) == memory)
+        #expect([0, 3].contains(memory.count), "all of a multi-create or none")
+    }
+
+    @Test(arguments: [(ENOSPC, "storage is full"), (EROFS, "storage is read-only"), (EIO, "storage reports I/O errors")])
+    func theFailureNamesTheTrouble(errno: Int32, words: String) throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan()
+        let (store, records) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+        let inventory = Inventory(records: records, networks: [.defaultPrivate], persistence: store)
+        try inventory.seedDefaultFlavors()
+        plan.arm(.write, errno: errno, persistent: true)
+        #expect(
+            throws: ComputeError.unavailable("The service cannot save changes right now: its \(words). Try again later.")
+        ) {
+            try inventory.createServers(Self.draft("a"), caller: Self.caller)
+        }
+        #expect(store.health.problem?.rawValue == words)
+    }
+
+    @Test func aFailedRenameClosesTheTemporaryFileOnce() throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan()
+        let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+        plan.arm(.rename)
+        #expect(throws: PersistenceFailure(.ioError)) { try store.commit([.put(.server(sampleServer("a")))]) }
+        #expect(plan.fired)
+        #expect(plan.badCloses.isEmpty, "a descriptor was closed twice: another thread may have owned it by then")
+        #expect(dir.contents(of: "servers").isEmpty, "the temporary file is removed")
+    }
+
+    @Test func healthProbesAtMostOnceASecond() throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan()
+        let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+        plan.arm(.write, errno: ENOSPC, persistent: true)
+        #expect(throws: PersistenceFailure(.storageFull)) { try store.commit([.put(.server(sampleServer("a")))]) }
+        let before = plan.calls(.write).count
+        for _ in 0..<20 { #expect(store.health.problem == .storageFull) }
+        #expect(plan.calls(.write).count - before <= 1, "each health check wrote a probe file")
+    }
+}
