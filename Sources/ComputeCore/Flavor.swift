@@ -13,6 +13,8 @@ public struct Flavor: Sendable, Equatable {
     /// GiB.
     public var ephemeral: Int
     public var isPublic: Bool
+    /// Projects a non-public flavor is shared with (Nova's flavor access); admins see every flavor.
+    public var accessProjects: Set<String>
     public var description: String?
     public var extraSpecs: [String: String]
     public var created: Timestamp
@@ -22,8 +24,8 @@ public struct Flavor: Sendable, Equatable {
 
     public init(
         id: String, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int = 0, ephemeral: Int = 0,
-        isPublic: Bool = true, description: String? = nil, extraSpecs: [String: String] = [:],
-        created: Timestamp, recordKey: String
+        isPublic: Bool = true, accessProjects: Set<String> = [], description: String? = nil,
+        extraSpecs: [String: String] = [:], created: Timestamp, recordKey: String
     ) {
         self.id = id
         self.name = name
@@ -33,10 +35,17 @@ public struct Flavor: Sendable, Equatable {
         self.swap = swap
         self.ephemeral = ephemeral
         self.isPublic = isPublic
+        self.accessProjects = accessProjects
         self.description = description
         self.extraSpecs = extraSpecs
         self.created = created
         self.recordKey = recordKey
+    }
+
+    /// Nova's rule: a public flavor is for everyone, a non-public one for admins and the
+    /// projects given access. Anyone else is told it does not exist.
+    public func isVisible(to caller: Caller) -> Bool {
+        isPublic || caller.isAdmin || accessProjects.contains(caller.projectID)
     }
 
     /// The copy of the flavor a server keeps from its creation on.
@@ -118,11 +127,13 @@ public struct FlavorSnapshot: Sendable, Equatable, Encodable {
 
 extension Flavor: Encodable {
     /// Version of the record layout on disk; bump it with a migration in `init(record:)`.
-    public static let recordFormat = 1
+    /// Format 2 added `access_projects`; a format-1 record reads with none.
+    public static let recordFormat = 2
 
     enum CodingKeys: String, CodingKey {
         case format, id, name, vcpus, ram, disk, swap, ephemeral, description, created
         case isPublic = "is_public"
+        case accessProjects = "access_projects"
         case extraSpecs = "extra_specs"
         case recordKey = "record_key"
     }
@@ -148,6 +159,7 @@ extension Flavor: Encodable {
                 var swap: Int?
                 var ephemeral: Int?
                 var isPublic: Bool?
+                var accessProjects: [String]?
                 var description: String?
                 var extraSpecs: [String: String]?
                 var created: String?
@@ -163,6 +175,7 @@ extension Flavor: Encodable {
                     case "swap": swap = try s.int()
                     case "ephemeral": ephemeral = try s.int()
                     case "is_public": isPublic = try s.bool()
+                    case "access_projects": accessProjects = try s.stringArray()
                     case "description": description = try s.null() ? nil : s.string()
                     case "extra_specs": extraSpecs = try s.stringMap()
                     case "created": created = try s.string()
@@ -170,16 +183,18 @@ extension Flavor: Encodable {
                     default: try s.skipValue()
                     }
                 }
-                guard format == Self.recordFormat else {
+                guard let format, (1...Self.recordFormat).contains(format) else {
                     throw scanner.failure("unsupported flavor record format \(format.map(String.init) ?? "(none)")")
                 }
+                if format == 1 { accessProjects = accessProjects ?? [] }
                 guard let id, let name, let vcpus, let ram, let disk, let swap, let ephemeral, let isPublic,
-                    let extraSpecs, let created = created.flatMap(Timestamp.init(canonical:)), let recordKey
+                    let accessProjects, let extraSpecs, let created = created.flatMap(Timestamp.init(canonical:)),
+                    let recordKey
                 else { throw scanner.failure("incomplete flavor record") }
                 return Flavor(
                     id: id, name: name, vcpus: vcpus, ram: ram, disk: disk, swap: swap, ephemeral: ephemeral,
-                    isPublic: isPublic, description: description, extraSpecs: extraSpecs, created: created,
-                    recordKey: recordKey)
+                    isPublic: isPublic, accessProjects: Set(accessProjects), description: description,
+                    extraSpecs: extraSpecs, created: created, recordKey: recordKey)
             }
         } catch {
             throw RecordFormatError(description: error.description)
@@ -197,6 +212,7 @@ extension Flavor: Encodable {
         try c.encode(swap, forKey: .swap)
         try c.encode(ephemeral, forKey: .ephemeral)
         try c.encode(isPublic, forKey: .isPublic)
+        try c.encode(accessProjects.sorted(), forKey: .accessProjects)
         try c.encode(description, forKey: .description)
         try c.encode(extraSpecs, forKey: .extraSpecs)
         try c.encode(created, forKey: .created)

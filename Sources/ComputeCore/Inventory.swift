@@ -238,7 +238,7 @@ public final class Inventory: Sendable {
     }
 
     private func plan(_ draft: ServerDraft, caller: Caller, in s: State) throws(ComputeError) -> [Server] {
-        guard let flavor = s.flavor(draft.flavorReference) else {
+        guard let flavor = s.flavor(draft.flavorReference), flavor.isVisible(to: caller) else {
             throw .invalidInput("Flavor \(draft.flavorReference.text) could not be found.")
         }
         guard let image = draft.image.resolve(in: images, id: \.id, name: \.name) else {
@@ -259,8 +259,11 @@ public final class Inventory: Sendable {
         if let networkName, let pool = s.pools[networkName] {
             count = min(count, pool.free)
             guard count >= draft.minCount, let free = pool.lowestFree(count) else {
+                // How many addresses are free tells of every project's servers: admins only.
                 throw .conflict(
-                    "Network \(networkName) has \(pool.free) free addresses; \(draft.minCount) needed.")
+                    caller.isAdmin
+                        ? "Network \(networkName) has \(pool.free) free addresses; \(draft.minCount) needed."
+                        : "Network \(networkName) has not enough free addresses for \(draft.minCount) more servers.")
             }
             addresses = free
         }
@@ -366,11 +369,49 @@ public final class Inventory: Sendable {
         state.withLock { s in s.flavors.values.sorted(by: Self.flavorOrder) }
     }
 
-    /// The flavor `reference` names.
+    /// The flavors `caller` may see and use: public ones, and non-public ones its project was
+    /// given access to (every one for an admin).
+    public func flavors(visibleTo caller: Caller) -> [Flavor] {
+        flavors.filter { $0.isVisible(to: caller) }
+    }
+
+    /// The flavor `reference` names, whoever asks (admins' changes, internal use).
     public func flavor(_ reference: Reference) throws(ComputeError) -> Flavor {
         try state.withLock { s throws(ComputeError) in
             guard let flavor = s.flavor(reference) else { throw .notFound("Flavor \(reference.text) could not be found.") }
             return flavor
+        }
+    }
+
+    /// The flavor `reference` names, if `caller` may see it; else the same 404 as for none.
+    public func flavor(_ reference: Reference, visibleTo caller: Caller) throws(ComputeError) -> Flavor {
+        let flavor = try flavor(reference)
+        guard flavor.isVisible(to: caller) else { throw .notFound("Flavor \(reference.text) could not be found.") }
+        return flavor
+    }
+
+    /// Shares a non-public flavor with a project (Nova's `addTenantAccess`): 409 for a public
+    /// flavor or a project that already has access.
+    public func addFlavorAccess(_ reference: Reference, projectID: String) throws(ComputeError) -> Flavor {
+        try Validation.principal(projectID, field: "addTenantAccess.tenant")
+        return try updateFlavor(reference) { flavor throws(ComputeError) in
+            guard !flavor.isPublic else { throw .conflict("Can not add access to a public flavor.") }
+            guard flavor.accessProjects.insert(projectID).inserted else {
+                throw .conflict(
+                    "Flavor access already exists for flavor \(flavor.id) and project \(projectID) combination.")
+            }
+            guard flavor.accessProjects.count <= Validation.maxFlavorAccessProjects else {
+                throw .invalidInput("A flavor is shared with at most \(Validation.maxFlavorAccessProjects) projects.")
+            }
+        }
+    }
+
+    /// Takes a project's access to a flavor away (Nova's `removeTenantAccess`).
+    public func removeFlavorAccess(_ reference: Reference, projectID: String) throws(ComputeError) -> Flavor {
+        try updateFlavor(reference) { flavor throws(ComputeError) in
+            guard flavor.accessProjects.remove(projectID) != nil else {
+                throw .notFound("Flavor access not found for \(flavor.id) / \(projectID) combination.")
+            }
         }
     }
 

@@ -263,4 +263,11 @@ struct RecordScanner {
         try object { key, scanner throws(Failure) in map[key] = try scanner.string() }
         return map
     }
+
+    /// An array of strings.
+    mutating func stringArray() throws(Failure) -> [String] {
+        var items: [String] = []
+        try array { scanner throws(Failure) in items.append(try scanner.string()) }
+        return items
+    }
 }

@@ -9,6 +9,8 @@ public enum Validation {
     /// Extra specs of one flavor: each request adds at most a body's worth, so without a bound
     /// a flavor's record would grow without one.
     public static let maxExtraSpecs = 128
+    /// Projects one flavor is shared with, for the same reason.
+    public static let maxFlavorAccessProjects = 1000
 
     /// A server or flavor name: 1–255 characters, no leading or trailing whitespace, no `/`,
     /// no control characters (nor line/paragraph separators).

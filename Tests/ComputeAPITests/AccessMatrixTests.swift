@@ -63,6 +63,7 @@ let accessMatrix: [Route] = [
     Route(method: .post, path: "/flavors", body: flavorBody, memberA: 403, memberB: 403, admin: 200),
     Route(method: .get, path: "/flavors/custom", memberA: 200, memberB: 200, admin: 200),
     Route(method: .delete, path: "/flavors/custom", memberA: 403, memberB: 403, admin: 204),
+    Route(method: .get, path: "/flavors/secret", memberA: 200, memberB: 404, admin: 200),
     Route(method: .get, path: "/healthz", memberA: 200, memberB: 200, admin: 200, open: true),
     // OpenStack
     Route(method: .get, path: "/", memberA: 200, memberB: 200, admin: 200, open: true),
@@ -85,6 +86,12 @@ let accessMatrix: [Route] = [
         memberA: 403, memberB: 403, admin: 200),
     Route(method: .delete, path: "/v2.1/flavors/custom", memberA: 403, memberB: 403, admin: 202),
     Route(method: .get, path: "/v2.1/flavors/custom/os-extra_specs", memberA: 200, memberB: 200, admin: 200),
+    Route(method: .get, path: "/v2.1/flavors/secret", memberA: 200, memberB: 404, admin: 200),
+    Route(method: .get, path: "/v2.1/flavors/secret/os-extra_specs", memberA: 200, memberB: 404, admin: 200),
+    Route(method: .get, path: "/v2.1/flavors/secret/os-flavor-access", memberA: 403, memberB: 403, admin: 200),
+    Route(
+        method: .post, path: "/v2.1/flavors/secret/action", body: #"{"addTenantAccess": {"tenant": "c"}}"#,
+        memberA: 403, memberB: 403, admin: 200),
     Route(
         method: .post, path: "/v2.1/flavors/custom/os-extra_specs", body: #"{"extra_specs": {"a": "b"}}"#,
         memberA: 403, memberB: 403, admin: 200),
@@ -106,7 +113,7 @@ let accessMatrix: [Route] = [
 
 @Suite struct AccessMatrixTests {
     /// A service where member A owns server `vm` and the admin made flavor `custom` with an
-    /// extra spec `k`.
+    /// extra spec `k`, and flavor `secret`, which only project A may see.
     static func world() throws -> (TestClient, serverID: String) {
         var client = TestClient()
         client.token = "member-a"
@@ -117,6 +124,10 @@ let accessMatrix: [Route] = [
             client.post("/flavors", #"{"flavor": {"id": "custom", "name": "custom", "ram": 64, "vcpus": 1, "disk": 0}}"#).status
                 == 200)
         #expect(client.nova(.post, "/v2.1/flavors/custom/os-extra_specs", #"{"extra_specs": {"k": "v"}}"#).status == 200)
+        let secret =
+            #"{"flavor": {"id": "secret", "name": "secret", "ram": 64, "vcpus": 1, "disk": 0, "os-flavor-access:is_public": false}}"#
+        #expect(client.nova(.post, "/v2.1/flavors", secret).status == 200)
+        #expect(client.nova(.post, "/v2.1/flavors/secret/action", #"{"addTenantAccess": {"tenant": "a"}}"#).status == 200)
         return (client, id)
     }
 

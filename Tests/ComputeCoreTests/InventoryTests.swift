@@ -103,8 +103,20 @@ import Testing
         let f = InventoryFixture(networks: [try NetworkConfig(name: "tiny", cidr: "10.9.0.0/29")])  // .2 … .6: 5 addresses
         try f.create("one")
         #expect(try f.inventory.createServers(f.draft("m", min: 2, max: 10), caller: f.caller).count == 4)
-        #expect(throws: ComputeError.conflict("Network tiny has 0 free addresses; 1 needed.")) {
+        #expect(throws: ComputeError.conflict("Network tiny has not enough free addresses for 1 more servers.")) {
             try f.inventory.createServers(f.draft("x"), caller: f.caller)
+        }
+    }
+
+    /// How many addresses are free tells of other projects' servers: a member is not told.
+    @Test func onlyAdminsLearnHowManyAddressesAreFree() throws {
+        let f = InventoryFixture(networks: [try NetworkConfig(name: "tiny", cidr: "10.9.0.0/29")])
+        try f.inventory.createServers(f.draft("other", min: 3), caller: Caller(projectID: "p2", userID: "u2"))
+        #expect(throws: ComputeError.conflict("Network tiny has not enough free addresses for 3 more servers.")) {
+            try f.inventory.createServers(f.draft("m", min: 3), caller: f.caller)
+        }
+        #expect(throws: ComputeError.conflict("Network tiny has 2 free addresses; 3 needed.")) {
+            try f.inventory.createServers(f.draft("m", min: 3), caller: Caller(projectID: "ops", userID: "root", role: .admin))
         }
     }
 

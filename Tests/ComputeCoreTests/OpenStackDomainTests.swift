@@ -155,3 +155,26 @@ import Testing
         try Validation.extraSpecs(["hw:mem_page_size": "", "quota:cpu_quota": "10000"], field: "extra_specs")
     }
 }
+
+@Suite struct FlavorAccessRecordTests {
+    @Test func accessSurvivesARestart() throws {
+        let f = InventoryFixture()
+        _ = try f.inventory.createFlavor(FlavorDraft(id: "p", name: "private", vcpus: 1, ram: 1, disk: 0, isPublic: false))
+        _ = try f.inventory.addFlavorAccess(.id("p"), projectID: "p1")
+        let restarted = f.restarted()
+        #expect(try restarted.flavor(.id("p")).accessProjects == ["p1"])
+        #expect(try restarted.flavor(.id("p"), visibleTo: f.caller).name == "private")
+        #expect(throws: ComputeError.notFound("Flavor p could not be found.")) {
+            try restarted.flavor(.id("p"), visibleTo: Caller(projectID: "p2", userID: "u"))
+        }
+    }
+
+    @Test func aFormatOneFlavorRecordHasNoAccessList() throws {
+        let record = #"""
+            {"format": 1, "id": "x", "name": "x", "vcpus": 1, "ram": 1, "disk": 0, "swap": 0, "ephemeral": 0,
+             "is_public": false, "description": null, "extra_specs": {}, "created": "2026-01-01T00:00:00Z", "record_key": "k"}
+            """#
+        let flavor = try Flavor(record: Array(record.utf8))
+        #expect(flavor.accessProjects.isEmpty && !flavor.isPublic)
+    }
+}

@@ -60,7 +60,24 @@ struct NovaAPI: Sendable {
             let request = try n.decodeBody(NovaFlavorCreateRequest.self)
             return flavorDocument(try inventory.createFlavor(request.draft), n)
         }
-        route(&router, .get, "/flavors/{id}") { n, p in flavorDocument(try inventory.flavor(.id(p["id"])), n) }
+        route(&router, .get, "/flavors/{id}") { n, p in
+            flavorDocument(try inventory.flavor(.id(p["id"]), visibleTo: n.caller), n)
+        }
+        route(&router, .get, "/flavors/{id}/os-flavor-access") { n, p in
+            try n.context.requireAdmin("list flavor access")
+            let flavor = try inventory.flavor(.id(p["id"]))
+            guard !flavor.isPublic else { throw ComputeError.notFound("Access list not available for public flavors.") }
+            return flavorAccessDocument(flavor)
+        }
+        route(&router, .post, "/flavors/{id}/action") { n, p in
+            try n.context.requireAdmin("change flavor access")
+            let request = try n.decodeBody(NovaFlavorActionRequest.self)
+            let flavor =
+                request.grants
+                ? try inventory.addFlavorAccess(.id(p["id"]), projectID: request.projectID)
+                : try inventory.removeFlavorAccess(.id(p["id"]), projectID: request.projectID)
+            return flavorAccessDocument(flavor)
+        }
         route(&router, .put, "/flavors/{id}", since: Microversion(55)) { n, p in
             try n.context.requireAdmin("change flavors")
             let request = try n.decodeBody(NovaFlavorUpdateRequest.self)
@@ -72,8 +89,8 @@ struct NovaAPI: Sendable {
             try inventory.deleteFlavor(.id(p["id"]))
             return .empty(.accepted)
         }
-        route(&router, .get, "/flavors/{id}/os-extra_specs") { _, p in
-            extraSpecsDocument(try inventory.flavor(.id(p["id"])).extraSpecs, wrapped: true)
+        route(&router, .get, "/flavors/{id}/os-extra_specs") { n, p in
+            extraSpecsDocument(try inventory.flavor(.id(p["id"]), visibleTo: n.caller).extraSpecs, wrapped: true)
         }
         route(&router, .post, "/flavors/{id}/os-extra_specs") { n, p in
             try n.context.requireAdmin("change flavors")
@@ -81,8 +98,8 @@ struct NovaAPI: Sendable {
             _ = try inventory.updateFlavor(.id(p["id"])) { flavor in flavor.extraSpecs.merge(request.specs) { $1 } }
             return extraSpecsDocument(request.specs, wrapped: true)
         }
-        route(&router, .get, "/flavors/{id}/os-extra_specs/{key}") { _, p in
-            let flavor = try inventory.flavor(.id(p["id"]))
+        route(&router, .get, "/flavors/{id}/os-extra_specs/{key}") { n, p in
+            let flavor = try inventory.flavor(.id(p["id"]), visibleTo: n.caller)
             guard let value = flavor.extraSpecs[p["key"]] else {
                 throw ComputeError.notFound("Flavor \(flavor.id) has no extra specs with key \(p["key"]).")
             }
@@ -335,6 +352,8 @@ struct NovaAPI: Sendable {
     private func listFlavors(_ n: NovaContext, detailed: Bool) throws -> APIResponse {
         let query = try n.query()
         try Self.checkParameters(query, known: Self.flavorListParameters, unsupported: [], n)
+        // Nova's rule: members see public flavors and those shared with their project, whatever
+        // they ask; admins choose with is_public (default: the same as a member of their project).
         let publicOnly: Bool?
         switch try query.value("is_public")?.lowercased() {
         case nil, "true", "t", "1", "yes", "on": publicOnly = true
@@ -342,6 +361,13 @@ struct NovaAPI: Sendable {
         case "none": publicOnly = nil
         case let other?: throw APIError.badRequest("Invalid is_public filter [\(other.prefix(32))]")
         }
+        let caller = n.caller
+        let listed: (Flavor) -> Bool =
+            switch (caller.isAdmin, publicOnly) {
+            case (false, _), (true, true): { $0.isPublic || $0.accessProjects.contains(caller.projectID) }
+            case (true, false): { !$0.isPublic }
+            case (true, nil): { _ in true }
+            }
         let minRam = try query.integer("minRam", in: 0...Int.max) ?? 0
         let minDisk = try query.integer("minDisk", in: 0...Int.max) ?? 0
         for (key, allowed) in [("sort_key", "flavorid"), ("sort_dir", "asc")] {
@@ -349,9 +375,7 @@ struct NovaAPI: Sendable {
                 throw APIError.badRequest("Sorting other than sort_key=flavorid, sort_dir=asc is not supported.")
             }
         }
-        var flavors = inventory.flavors.filter {
-            (publicOnly == nil || $0.isPublic == publicOnly) && $0.ram >= minRam && $0.disk >= minDisk
-        }
+        var flavors = inventory.flavors.filter { listed($0) && $0.ram >= minRam && $0.disk >= minDisk }
         if let marker = try query.value("marker") {
             guard let index = flavors.firstIndex(where: { $0.id == marker }) else {
                 throw APIError.badRequest("Marker \(marker.prefix(64)) could not be found.")
@@ -372,6 +396,23 @@ struct NovaAPI: Sendable {
         Self.document("flavor", capacity: 600) { w in
             NovaView.flavor(flavor, detailed: true, version: n.version, links: n.links, into: &w)
         }
+    }
+
+    /// `{"flavor_access": [{"flavor_id", "tenant_id"}…]}`.
+    private func flavorAccessDocument(_ flavor: Flavor) -> APIResponse {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("flavor_access")
+        w.beginArray()
+        for project in flavor.accessProjects.sorted() {
+            w.beginObject()
+            w.field("flavor_id", flavor.id)
+            w.field("tenant_id", project)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return .json(.ok, w.bytes)
     }
 
     private func extraSpecsDocument(_ specs: [String: String], wrapped: Bool) -> APIResponse {

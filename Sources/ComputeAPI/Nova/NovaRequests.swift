@@ -198,6 +198,28 @@ struct NovaFlavorCreateRequest: Decodable {
     }
 }
 
+/// `POST /flavors/{id}/action`: `{"addTenantAccess": {"tenant": …}}` or
+/// `{"removeTenantAccess": {"tenant": …}}` (Nova's flavor access).
+struct NovaFlavorActionRequest: Decodable {
+    var projectID: String
+    var grants: Bool
+
+    init(from decoder: any Decoder) throws {
+        let actions = ["addTenantAccess", "removeTenantAccess"]
+        let body = try StrictObject(decoder, allowed: actions)
+        let given = actions.filter { body.contains($0) }
+        guard given.count == 1, let action = given.first else {
+            throw ComputeError.invalidInput("The body must hold exactly one of addTenantAccess and removeTenantAccess.")
+        }
+        let project = try body.requiredObject(action, allowed: ["tenant"]).requiredString("tenant")
+        guard (1...255).contains(project.count) else {
+            throw ComputeError.invalidField("\(action).tenant", "must be 1–255 characters long.")
+        }
+        projectID = project
+        grants = action == "addTenantAccess"
+    }
+}
+
 /// `PUT /flavors/{id}` (2.55): `{"flavor": {"description": …}}`.
 struct NovaFlavorUpdateRequest: Decodable {
     var description: String?

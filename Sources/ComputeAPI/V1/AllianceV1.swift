@@ -24,13 +24,14 @@ struct AllianceV1: Sendable {
             try inventory.deleteServer(.idOrName(p["ref"]), caller: context.caller)
             return .empty(.noContent)
         }
-        router.add(.get, "/flavors") { _, _ in listFlavors() }
+        router.add(.get, "/flavors") { context, _ in listFlavors(context.caller) }
         router.add(.post, "/flavors") { context, _ in
             try context.requireAdmin("create flavors")
             let request = try context.decodeBody(V1FlavorCreateRequest.self)
             return .json(.ok, V1View.flavorDocument(try inventory.createFlavor(request.draft)))
         }
-        router.add(.get, "/flavors/{ref}") { _, p in .json(.ok, V1View.flavorDocument(try inventory.flavor(.idOrName(p["ref"]))))
+        router.add(.get, "/flavors/{ref}") { context, p in
+            .json(.ok, V1View.flavorDocument(try inventory.flavor(.idOrName(p["ref"]), visibleTo: context.caller)))
         }
         router.add(.delete, "/flavors/{ref}") { context, p in
             try context.requireAdmin("delete flavors")
@@ -93,8 +94,8 @@ struct AllianceV1: Sendable {
         return .json(.ok, w.bytes)
     }
 
-    private func listFlavors() -> APIResponse {
-        let flavors = inventory.flavors
+    private func listFlavors(_ caller: Caller) -> APIResponse {
+        let flavors = inventory.flavors(visibleTo: caller)
         var w = JSONWriter(capacity: 64 + flavors.count * 200)
         w.beginObject()
         w.key("flavors")
