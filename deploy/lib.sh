@@ -69,6 +69,27 @@ make_certificate() {
   chmod 600 "$dir/privkey.pem"
 }
 
+# nginx_worker_group: the group whose members may connect to the worker's socket in a local
+# run: www-data when started as root (deploy/render-nginx runs nginx's workers as www-data),
+# else none (nginx runs as the same user as the worker). Prints it, or nothing.
+nginx_worker_group() {
+  if [ "$(id -u)" = 0 ]; then echo www-data; fi
+}
+
+# local_run_dir DEFAULT: where a local run keeps what nginx's workers touch (socket, temporary
+# files, a copy of the docs): DEFAULT, unless started as root with DEFAULT where www-data
+# cannot reach it (a checkout under /root), then a directory of this checkout's own in /run.
+# Prints it; creates it.
+local_run_dir() {
+  local dir=$1
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ] && ! runuser -u www-data -- test -x "$dir" 2>/dev/null; then
+    dir=/run/alliance-compute-local/$(printf '%s' "$repo" | sha256sum | cut -c1-12)
+    install -d -m 0755 /run/alliance-compute-local "$dir"
+  fi
+  echo "$dir"
+}
+
 # build_release: builds the worker; prints the binary's path.
 build_release() {
   ensure_swift

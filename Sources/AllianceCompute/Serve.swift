@@ -108,6 +108,12 @@ struct Serve: ParsableCommand {
             "Requests at least this slow are logged as warnings and counted in /healthz.", valueName: "milliseconds"))
     var slowRequestMs = 1000
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds one read or write on a FastCGI connection may wait; a client that stalls is dropped (nginx sends whole requests at once).",
+            valueName: "seconds"))
+    var ioTimeout = 10.0
+
     @Option(help: ArgumentHelp("Least severe log level written.", valueName: "trace|debug|info|notice|warning|error|critical"))
     var logLevel: LogLevel = .info
 
@@ -117,6 +123,7 @@ struct Serve: ParsableCommand {
         guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes.") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative.") }
         guard slowRequestMs >= 1 else { throw ValidationError("--slow-request-ms must be at least 1.") }
+        guard ioTimeout >= 0.1 else { throw ValidationError("--io-timeout must be at least 0.1 seconds.") }
         _ = try networkConfigs()
         _ = try Self.parseImages(images)
         guard quotaInstances >= -1, quotaCores >= -1, quotaRam >= -1 else {
@@ -241,7 +248,9 @@ struct Serve: ParsableCommand {
         do {
             let server = try FastCGIServer(
                 listener: listener,
-                configuration: .init(threads: threads, maxBodyBytes: maxBodySize, drainTimeoutSeconds: drainTimeout),
+                configuration: .init(
+                    threads: threads, maxBodyBytes: maxBodySize, drainTimeoutSeconds: drainTimeout,
+                    ioTimeoutSeconds: ioTimeout),
                 logger: logger, handler: adapter.handle)
             let signal = try server.run()
             logger.info("stopped after \(signal)")

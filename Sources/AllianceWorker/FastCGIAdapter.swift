@@ -17,11 +17,15 @@ public struct FastCGIAdapter: Sendable {
     public func handle(_ request: FastCGIRequest) -> FastCGIResponse {
         let started = ContinuousClock.now
         service.statistics.begin()
-        let response: APIResponse
-        if let apiRequest = Self.apiRequest(from: request) {
+        let requestID = request.params["REQUEST_ID"] ?? ComputeService.newRequestID()
+        var response: APIResponse
+        if var apiRequest = Self.apiRequest(from: request) {
+            apiRequest.requestID = requestID
             response = service.respond(to: apiRequest)
         } else {
             response = Fault(APIError.badRequest("The request method is not valid.")).response
+            response.headerFields[.openStackRequestID] = requestID
+            response.headerFields[.computeRequestID] = requestID
         }
         let elapsed = ContinuousClock.now - started
         let micros = Int(elapsed.components.seconds) * 1_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000_000)
@@ -30,7 +34,7 @@ public struct FastCGIAdapter: Sendable {
             level: slow ? .warning : .info,
             "\(request.params["REQUEST_METHOD"] ?? "-") \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms\(slow ? " slow (over \(service.statistics.slowThresholdMicroseconds / 1000) ms)" : "")",
             metadata: [
-                "request_id": "\(request.params["REQUEST_ID"] ?? "-")", "user": response.principal.map { "\($0)" } ?? "-",
+                "request_id": "\(requestID)", "user": response.principal.map { "\($0)" } ?? "-",
             ])
         return Self.fastCGIResponse(from: response)
     }
@@ -64,7 +68,8 @@ public struct FastCGIAdapter: Sendable {
         return APIRequest(
             method: method, path: question.map { String(target[..<$0]) } ?? target,
             query: question.map { String(target[target.utf8.index(after: $0)...]) } ?? "", headerFields: fields,
-            body: body, requestID: params["REQUEST_ID"], origin: origin(params))
+            body: body, requestID: params["REQUEST_ID"], origin: origin(params),
+            statusAccess: params["ALLIANCE_STATUS_ACCESS"] == "granted")
     }
 
     /// `HTTP_X_AUTH_TOKEN` → `x-auth-token`; `CONTENT_TYPE` → `content-type`; nil for the other

@@ -2,6 +2,12 @@ public import ComputeCore
 import HTTPTypes
 public import Logging
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// What a handler gets: the request and who is making it.
 public struct RequestContext: Sendable {
     public var request: APIRequest
@@ -87,6 +93,9 @@ public final class ComputeService: Sendable {
     }
 
     public func respond(to request: APIRequest) -> APIResponse {
+        var request = request
+        let requestID = request.requestID ?? Self.newRequestID()
+        request.requestID = requestID
         var response: APIResponse
         var principal: String? = nil
         do {
@@ -97,6 +106,9 @@ public final class ComputeService: Sendable {
             let caller: Caller
             switch match.access {
             case .open: caller = Self.nobody
+            case .statusPage:
+                guard request.statusAccess else { throw APIError.notFound() }
+                caller = Self.nobody
             case .authenticated:
                 caller = try authenticate(request)
                 principal = "\(caller.userID)@\(caller.projectID)"
@@ -105,7 +117,7 @@ public final class ComputeService: Sendable {
         } catch {
             if !(error is APIError || error is ComputeError) {
                 var logger = logger
-                logger[metadataKey: "request_id"] = request.requestID.map { "\($0)" }
+                logger[metadataKey: "request_id"] = "\(requestID)"
                 logger.error("unexpected error in \(request.method.rawValue) \(request.path): \(String(reflecting: error))")
             }
             response = Fault(error).response
@@ -114,9 +126,16 @@ public final class ComputeService: Sendable {
             response.headerFields[.contentLength] = String(response.body.count)
             response.body = []
         }
+        // What Nova sends, and what OpenStack clients read (tempest fails without it).
+        response.headerFields[.openStackRequestID] = requestID
+        response.headerFields[.computeRequestID] = requestID
         response.principal = principal
         return response
     }
+
+    /// `req-` and a UUID, as Nova makes request ids (nginx makes the same for every request it
+    /// passes; this is for requests that came without one).
+    public static func newRequestID() -> String { "req-" + UUID().uuidString.lowercased() }
 }
 
 extension ComputeService {
@@ -142,4 +161,6 @@ extension ComputeService {
 extension HTTPField.Name {
     /// The OpenStack token header.
     static let authToken = HTTPField.Name("X-Auth-Token")!
+    public static let openStackRequestID = HTTPField.Name("X-OpenStack-Request-Id")!
+    public static let computeRequestID = HTTPField.Name("X-Compute-Request-Id")!
 }

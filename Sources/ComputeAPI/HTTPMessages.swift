@@ -9,17 +9,21 @@ public struct APIRequest: Sendable {
     public var query: String
     public var headerFields: HTTPFields
     public var body: RequestBody
-    /// The id nginx gave the request (`$request_id`), for logs and error reports.
+    /// The id nginx gave the request (`req-` and a UUID), for logs and error reports; the
+    /// service makes one when there is none.
     public var requestID: String?
     /// How the client reached the service, for absolute links; nil when unknown.
     public var origin: Origin?
+    /// True when nginx served the request through its location for status pages, whose
+    /// `allow`/`deny` decide who may see them (`ALLIANCE_STATUS_ACCESS=granted`).
+    public var statusAccess: Bool
 
     /// `scheme://host[:port]` the client used (the port left out when it is the scheme's default).
     public var baseURL: String? { origin?.url }
 
     public init(
         method: HTTPRequest.Method, path: String, query: String = "", headerFields: HTTPFields = [:],
-        body: RequestBody = .complete([]), requestID: String? = nil, origin: Origin? = nil
+        body: RequestBody = .complete([]), requestID: String? = nil, origin: Origin? = nil, statusAccess: Bool = false
     ) {
         self.method = method
         self.path = path
@@ -28,6 +32,7 @@ public struct APIRequest: Sendable {
         self.body = body
         self.requestID = requestID
         self.origin = origin
+        self.statusAccess = statusAccess
     }
 
     /// Splits a request target (`/servers?limit=2`) into path and query.

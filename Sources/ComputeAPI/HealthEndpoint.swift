@@ -3,7 +3,8 @@ import HTTPTypes
 
 /// `GET /healthz`: liveness, readiness and status in one JSON document, like php-fpm's
 /// status page. 200 when the store accepts writes, 503 (same document, `"status":
-/// "degraded"`) when it does not. nginx serves it to localhost only.
+/// "degraded"`) when it does not. nginx serves it to localhost only, and the worker answers it
+/// only for requests that came through that restricted location.
 struct HealthEndpoint: Sendable {
     let inventory: Inventory
     let statistics: RequestStatistics
@@ -11,7 +12,7 @@ struct HealthEndpoint: Sendable {
     let startedAt: Timestamp
 
     func register(into router: inout Router<RequestContext>) {
-        router.add(.get, "/healthz", access: .open) { _, _ in report() }
+        router.add(.get, "/healthz", access: .statusPage) { _, _ in report() }
     }
 
     func report() -> APIResponse {

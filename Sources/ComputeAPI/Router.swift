@@ -27,10 +27,13 @@ public struct Router<Context: Sendable>: Sendable {
         var handler: Handler
     }
 
-    /// Who may call a route: anyone (version discovery, `/healthz`), or callers with a token.
+    /// Who may call a route: anyone (version discovery), callers with a token, or, for the
+    /// status pages (`/healthz`), only requests nginx let through its restricted location
+    /// (`APIRequest.statusAccess`); to anyone else those routes do not exist (404).
     public enum Access: Sendable {
         case open
         case authenticated
+        case statusPage
     }
 
     /// A matched route.

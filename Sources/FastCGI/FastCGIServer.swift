@@ -95,11 +95,16 @@ public final class FastCGIServer: Sendable {
         public var maxBodyBytes: Int
         /// How long SIGTERM waits for requests in progress before exiting anyway.
         public var drainTimeoutSeconds: Double
+        /// How long one read or write on a connection may wait: a client of the socket that
+        /// sends one byte and stops is dropped after this, instead of holding a thread forever.
+        /// nginx sends a whole request at once, from its buffer.
+        public var ioTimeoutSeconds: Double
 
-        public init(threads: Int, maxBodyBytes: Int, drainTimeoutSeconds: Double) {
+        public init(threads: Int, maxBodyBytes: Int, drainTimeoutSeconds: Double, ioTimeoutSeconds: Double = 10) {
             self.threads = threads
             self.maxBodyBytes = maxBodyBytes
             self.drainTimeoutSeconds = drainTimeoutSeconds
+            self.ioTimeoutSeconds = ioTimeoutSeconds
         }
     }
 
@@ -114,6 +119,10 @@ public final class FastCGIServer: Sendable {
     private let inFlight = Atomic(0)
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    /// A socket that is not listening, given to libfcgi as its "listening socket": this server
+    /// accepts connections itself (to set their timeouts first), so libfcgi must never accept
+    /// one without them. Its accept() fails at once (EINVAL).
+    private let noAcceptFD: Int32
 
     public init(listener: ListeningSocket, configuration: Configuration, logger: Logger, handler: @escaping Handler)
         throws(ListenError)
@@ -128,6 +137,8 @@ public final class FastCGIServer: Sendable {
         wakeWrite = pipeFDs[1]
         _ = fcntl(wakeRead, F_SETFD, FD_CLOEXEC)
         _ = fcntl(wakeWrite, F_SETFD, FD_CLOEXEC)
+        noAcceptFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard noAcceptFD >= 0 else { throw .system("socket", "for libfcgi") }
     }
 
     /// Blocks SIGTERM and SIGINT in this thread and in every thread started after it, so that
@@ -191,7 +202,7 @@ public final class FastCGIServer: Sendable {
         // libfcgi keeps pointers into the request across calls: it needs a stable address.
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
-        FCGX_InitRequest(request, listener.fd, 0)
+        FCGX_InitRequest(request, noAcceptFD, 0)
         // Each thread waits in its own epoll set: the listening socket with EPOLLEXCLUSIVE, so
         // a connection wakes one waiting thread rather than all of them, and the wake pipe
         // (shared, level-triggered), so shutdown wakes every thread.
@@ -232,13 +243,22 @@ public final class FastCGIServer: Sendable {
                 inFlight.subtract(1, ordering: .sequentiallyConsistent)
                 return
             }
+            guard let connection = acceptConnection(index) else {
+                inFlight.subtract(1, ordering: .sequentiallyConsistent)
+                continue
+            }
+            // libfcgi reads the request from a connection it is given as if it were one it had
+            // kept open (FCGX_Accept_r with ipcFd set and keepConnection, so the finish it runs
+            // first leaves the descriptor alone). The request's own flags replace keepConnection.
+            request.pointee.ipcFd = connection
+            request.pointee.keepConnection = 1
             let accepted = FCGX_Accept_r(request)
             if accepted < 0 {
+                // The connection broke or stalled before its parameters were read: libfcgi has
+                // closed it, and its own accept on `noAcceptFD` failed, as it must.
                 inFlight.subtract(1, ordering: .sequentiallyConsistent)
-                // EAGAIN: another thread took the connection. The others are transient too.
-                if [EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(-accepted) { continue }
-                logger.error("FCGX_Accept_r failed in thread \(index): \(String(cString: strerror(-accepted)))")
-                usleep(10_000)
+                logger.warning(
+                    "dropped a FastCGI connection that sent no complete request within \(configuration.ioTimeoutSeconds) s")
                 continue
             }
             respond(to: request)
@@ -247,9 +267,42 @@ public final class FastCGIServer: Sendable {
         }
     }
 
+    /// The next connection on the listening socket, with its read and write timeouts set;
+    /// nil when another thread took it (EAGAIN) or it was gone already.
+    private func acceptConnection(_ index: Int) -> Int32? {
+        let fd = accept(listener.fd, nil, nil)
+        guard fd >= 0 else {
+            if ![EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(errno) {
+                logger.error("accept failed in thread \(index): \(String(cString: strerror(errno)))")
+                usleep(10_000)
+            }
+            return nil
+        }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let seconds = configuration.ioTimeoutSeconds
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        let size = socklen_t(MemoryLayout<timeval>.size)
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, size) == 0,
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, size) == 0
+        else {
+            logger.error("cannot set timeouts on a FastCGI connection: \(String(cString: strerror(errno)))")
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
     private func respond(to request: UnsafeMutablePointer<FCGX_Request>) {
         let params = Self.params(request.pointee.envp)
         let body = readBody(request.pointee.in, declaredLength: params["CONTENT_LENGTH"])
+        guard FCGX_GetError(request.pointee.in) == 0 else {
+            // The body stopped coming (the read timed out) or broke: there is no request to
+            // answer, and no one waiting for an answer. Finish closes the connection.
+            logger.warning(
+                "dropped \(params["REQUEST_METHOD"] ?? "-") \((params["REQUEST_URI"] ?? "-").prefix(128)): its body did not arrive within \(configuration.ioTimeoutSeconds) s",
+                metadata: ["request_id": "\(params["REQUEST_ID"] ?? "-")"])
+            return
+        }
         if case .complete = body, FCGX_HasSeenEOF(request.pointee.in) == EOF {
             // Everything nginx sent is read, so a plain close() cannot reset the connection:
             // skip libfcgi's shutdown-then-wait-for-EOF (up to 2 s) at Finish, which holds the

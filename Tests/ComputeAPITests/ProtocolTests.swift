@@ -185,7 +185,7 @@ import Testing
     @Test func healthReportsCountsAndTheStore() throws {
         let client = TestClient()
         client.createServer("a")
-        let response = client.get("/healthz")
+        let response = client.status("/healthz")
         #expect(response.status == 200)
         #expect(response.json("status") as? String == "ok")
         #expect(response.json("servers") as? Int == 1)
@@ -202,12 +202,39 @@ import Testing
         #expect(response.status == 503)
         #expect(response.fault?.name == "serviceUnavailable")
         #expect(response.fault?.message == "The service cannot save changes right now: its storage is full. Try again later.")
-        let health = client.get("/healthz")
+        let health = client.status("/healthz")
         #expect(health.status == 503)
         #expect(health.json("status") as? String == "degraded")
         #expect(health.json("store", "problem") as? String == "storage is full")
         #expect(client.createServer("a").status == 200)
-        #expect(client.get("/healthz").status == 200)
+        #expect(client.status("/healthz").status == 200)
+    }
+
+    /// A security review reached `/healthz/` from anywhere: nginx's `location = /healthz` did
+    /// not match it and the general location passed it on. Status pages are answered only for
+    /// requests nginx sent through its restricted location; to anything else they do not exist.
+    @Test(arguments: ["/healthz", "/healthz/", "http://x/healthz"])
+    func statusPagesAreOnlyForRequestsThroughTheRestrictedLocation(path: String) {
+        let client = TestClient()
+        let response = client.get(path)
+        #expect(response.status == 404)
+        #expect(response.fault?.message == "The resource could not be found.")
+        #expect(client.status(path).status == 200)
+    }
+
+    @Test func everyResponseCarriesTheOpenStackRequestIDs() {
+        let client = TestClient()
+        var request = APIRequest(method: .get, target: "/v2.1/servers/nope")
+        request.requestID = "req-8c1e3a5b-6d0f-4e2a-9b7c-1d2e3f405162"
+        request.headerFields[HTTPField.Name("X-Auth-Token")!] = "admin"
+        let response = client.service.respond(to: request)
+        #expect(response.headerFields[HTTPField.Name("X-OpenStack-Request-Id")!] == request.requestID)
+        #expect(response.headerFields[HTTPField.Name("X-Compute-Request-Id")!] == request.requestID)
+        for answered in [client.get("/flavors"), client.get("/nowhere"), client.send(.delete, "/v2.1")] {
+            let id = answered.headers[HTTPField.Name("X-OpenStack-Request-Id")!] ?? ""
+            #expect(id.hasPrefix("req-") && id.count == 40, "a request without an id gets a new one")
+            #expect(answered.headers[HTTPField.Name("X-Compute-Request-Id")!] == id)
+        }
     }
 }
 

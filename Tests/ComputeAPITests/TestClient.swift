@@ -39,6 +39,13 @@ struct TestClient {
     }
 
     func get(_ target: String) -> TestResponse { send(.get, target) }
+
+    /// A status page, as nginx passes it from its restricted location.
+    func status(_ target: String) -> TestResponse {
+        var request = APIRequest(method: .get, target: target)
+        request.statusAccess = true
+        return TestResponse(service.respond(to: request))
+    }
     func post(_ target: String, _ json: String) -> TestResponse { send(.post, target, json: json) }
     func patch(_ target: String, _ json: String) -> TestResponse { send(.patch, target, json: json) }
     func delete(_ target: String) -> TestResponse { send(.delete, target) }

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from service import BINARY, REPO, Service  # noqa: E402
+from service import BINARY, REPO, Service, share_socket  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 # systemd's protocol without systemd: the socket arrives on stdin; this shim moves it to fd 3 and
@@ -35,7 +35,7 @@ class SocketHolder:
         self.path = pathlib.Path(path)
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket.bind(str(self.path))
-        os.chmod(self.path, 0o660)
+        share_socket(self.path)
         self.socket.listen(1024)
 
     def start_worker(self, data, log):

@@ -3,18 +3,38 @@
 nginx runs the production nginx.conf rendered by deploy/render-nginx (the same rendering
 deploy/run-local uses); the worker is the release binary ($ALLIANCE_BIN).
 """
+import grp
 import http.client
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("ALLIANCE_BIN", str(REPO / ".build/release/alliance-compute"))
+
+
+# Started as root, deploy/render-nginx runs nginx's workers as www-data (never as root): the
+# worker's socket must belong to that group, and what the workers touch must be reachable.
+NGINX_GROUP = "www-data" if os.geteuid() == 0 else None
+
+
+def socket_group_args():
+    """The worker's options that let nginx's workers connect to the socket it creates."""
+    return ["--socket-group", NGINX_GROUP] if NGINX_GROUP else []
+
+
+def share_socket(path):
+    """A socket made here (as systemd or spawn-fcgi would make it) for nginx's workers: 0660, their group."""
+    os.chmod(path, 0o660)
+    if NGINX_GROUP:
+        os.chown(path, -1, grp.getgrnam(NGINX_GROUP).gr_gid)
 
 
 def free_port():
@@ -50,7 +70,12 @@ class Service:
     def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, www: pathlib.Path = None):
         self.root = root
         self.data = root / "data"
-        self.run = root / "run"
+        # pytest's temporary directories are private to root: nginx's workers (www-data) could
+        # not reach a socket or temporary file there.
+        self.private_run = NGINX_GROUP is not None
+        self.run = pathlib.Path(tempfile.mkdtemp(prefix="alliance-run-")) if self.private_run else root / "run"
+        if self.private_run:
+            os.chmod(self.run, 0o755)
         self.socket = self.run / "fcgi.sock"
         self.worker_log = root / "worker.log"
         self.tls_dir = tls_dir
@@ -76,7 +101,8 @@ class Service:
     def start_worker(self, *extra, wait=True):
         log = open(self.worker_log, "ab")
         self.worker = subprocess.Popen(
-            [BINARY, "serve", "--data-dir", str(self.data), "--socket", str(self.socket), "--threads", "4", *extra],
+            [BINARY, "serve", "--data-dir", str(self.data), "--socket", str(self.socket), "--threads", "4",
+             *socket_group_args(), *extra],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if wait:
             self.wait_until_listening()
@@ -147,6 +173,8 @@ class Service:
     def close(self):
         self.stop_nginx()
         self.stop_worker()
+        if self.private_run:
+            shutil.rmtree(self.run, ignore_errors=True)
 
     def log(self):
         return self.worker_log.read_text(errors="replace") if self.worker_log.exists() else ""

@@ -176,6 +176,19 @@ CATALOGUE = [
      None, 409),
     ("nova bad extra spec key", "POST", "/v2.1/flavors/1/os-extra_specs", b'{"extra_specs": {"a/b": "c"}}', None, 400),
     ("nova flavor description before 2.55", "PUT", "/v2.1/flavors/1", b'{"flavor": {"description": "d"}}', None, 404),
+    # -- the security review's findings ------------------------------------------------------
+    ("name filter that overflowed regexec's stack", "GET", "/v2.1/servers?name=%28%7C%29%28%5C1%5C1%29*", None, None, 400),
+    ("name filter with back-references", "GET", "/v2.1/servers?name=%28.*%29%28.*%29%28.*%29%5C3%5C2%5C1z", None, None,
+     400),
+    ("name filter of nested counts", "GET", "/v2.1/servers?name=%28%28a%7B1%2C100%7D%29%7B1%2C100%7D%29%7B1%2C100%7D",
+     None, None, 400),
+    ("name filter that backtracks", "GET", "/v2.1/servers/detail?name=%28e%2B%29%2B%24", None, None, 400),
+    ("name filter nested too deep", "GET", "/v2.1/servers?name=" + "%28" * 40 + "a" + "%29" * 40, None, None, 400),
+    ("access to a public flavor", "POST", "/v2.1/flavors/1/action", b'{"addTenantAccess": {"tenant": "x"}}', None, 409),
+    ("access list of a public flavor", "GET", "/v2.1/flavors/1/os-flavor-access", None, None, 404),
+    ("access action without a tenant", "POST", "/v2.1/flavors/1/action", b'{"addTenantAccess": {}}', None, 400),
+    ("removing access never given", "POST", "/v2.1/flavors/1/action", b'{"removeTenantAccess": {"tenant": "x"}}', None,
+     404),
 ]
 
 # Malformed HTTP itself, sent byte for byte: (id, bytes, status on the wire)
@@ -197,6 +210,8 @@ RAW = [
 @pytest.fixture(scope="module")
 def catalogue_service(service):
     assert service.create_server("existing").status == 200
+    # A name that makes "(e+)+$" backtrack past the limit.
+    assert service.create_server("e" * 200 + "!").status == 200
     assert service.create_server("café").status == 200  # precomposed é
     assert service.create_server("taken-2").status == 200
     return service

@@ -1,12 +1,13 @@
 """What only the transport shows: restarts, crashes, limits, nginx's own errors, the socket."""
 import os
 import signal
+import socket
 import stat
 import subprocess
 import threading
 import time
 
-from service import BINARY, fastcgi_request
+from service import BINARY, fastcgi_request, share_socket
 
 
 def test_data_survives_a_worker_restart(fresh_service):
@@ -127,7 +128,7 @@ def test_fd0_socket_as_spawn_fcgi_passes_it(fresh_service, tmp_path):
     s = fresh_service
     listener = sockets.socket(sockets.AF_UNIX)
     listener.bind(str(s.socket))
-    os.chmod(s.socket, 0o660)
+    share_socket(s.socket)
     listener.listen(64)
     worker = subprocess.Popen([BINARY, "serve", "--bind", "fd0", "--data-dir", str(s.data)], stdin=listener.fileno(),
                               stderr=open(s.worker_log, "ab"))
@@ -177,3 +178,73 @@ def test_every_error_page_nginx_serves_is_a_fault_with_its_code():
         (name, inner), = body.items()
         assert inner["code"] == on_the_wire.get(code, int(code))
         assert inner["message"]
+
+
+def test_a_client_that_stalls_on_the_socket_is_dropped(fresh_service):
+    """A client of the socket that sends one byte and stops held a thread forever; now the read
+    times out (--io-timeout) and the thread serves others."""
+    import socket as sockets
+    s = fresh_service
+    s.start_worker("--threads", "1", "--io-timeout", "1")
+    s.start_nginx()
+    stalled = [sockets.socket(sockets.AF_UNIX) for _ in range(2)]
+    try:
+        for conn in stalled:
+            conn.connect(str(s.socket))
+            conn.sendall(b"\x01")  # the first byte of a FastCGI record, and nothing more
+        started = time.time()
+        assert s.get("/flavors", timeout=20).status == 200, "the only thread was freed"
+        assert time.time() - started < 15
+    finally:
+        for conn in stalled:
+            conn.close()
+    assert "dropped a FastCGI connection that sent no complete request" in s.log()
+
+
+def test_a_body_that_stops_coming_is_dropped(fresh_service):
+    import socket as sockets
+    s = fresh_service
+    s.start_worker("--threads", "1", "--io-timeout", "1")
+    s.start_nginx()
+    params = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/servers", "CONTENT_LENGTH": "50", "REQUEST_ID": "stalled-body"}
+    pairs = b"".join(bytes([len(k), len(v)]) + k.encode() + v.encode() for k, v in params.items())
+
+    def record(kind, content):
+        return bytes([1, kind, 0, 1, len(content) >> 8, len(content) & 0xff, 0, 0]) + content
+
+    with sockets.socket(sockets.AF_UNIX) as conn:
+        conn.connect(str(s.socket))
+        conn.sendall(record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + record(4, pairs) + record(4, b"") + record(5, b"{\"ser"))
+        assert s.get("/flavors", timeout=20).status == 200
+    assert "its body did not arrive within 1.0 s" in s.log()
+    assert s.get("/servers").json["servers"] == [], "nothing was created from half a body"
+
+
+def test_tls_offers_only_forward_secret_suites(service):
+    import ssl
+    for cipher, works in [("ECDHE-RSA-AES128-GCM-SHA256", True), ("AES128-GCM-SHA256", False), ("AES256-SHA", False)]:
+        context = ssl.create_default_context(cafile=str(service.tls_dir / "fullchain.pem"))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(cipher)
+        try:
+            with socket.create_connection(("127.0.0.1", service.https_port)) as raw, \
+                    context.wrap_socket(raw, server_hostname="localhost") as tls:
+                negotiated = tls.cipher()[0]
+            assert works and negotiated == cipher, negotiated
+        except ssl.SSLError:
+            assert not works, f"{cipher} was refused"
+
+
+def test_requests_without_a_token_are_rate_limited(service):
+    """A flood without a (well-formed) token gets JSON 429s from nginx; token holders go on."""
+    statuses = []
+    for _ in range(160):
+        reply = service.get("/v2.1", headers={"X-Auth-Token": None})
+        statuses.append(reply.status)
+        if reply.status == 429:
+            assert reply.headers["content-type"] == "application/json"
+            assert reply.fault[:2] == ("overLimit", 429)
+    assert 429 in statuses and statuses[0] == 200, statuses[:5]
+    assert service.get("/flavors").status == 200, "a token's requests are not limited"
+    time.sleep(1.5)  # 20 a second refill
+    assert service.get("/v2.1", headers={"X-Auth-Token": None}).status == 200
