@@ -7,6 +7,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from service import BINARY, fastcgi_request, share_socket
 
 
@@ -248,3 +250,16 @@ def test_requests_without_a_token_are_rate_limited(service):
     assert service.get("/flavors").status == 200, "a token's requests are not limited"
     time.sleep(1.5)  # 20 a second refill
     assert service.get("/v2.1", headers={"X-Auth-Token": None}).status == 200
+
+
+def test_nginx_workers_never_run_as_root(service):
+    """deploy/render-nginx, as root, runs nginx's workers as www-data, as production does."""
+    if os.geteuid() != 0:
+        pytest.skip("not root: nginx runs as the invoking user, workers included, and cannot switch users")
+    config = service.nginx_conf.read_text()
+    assert "\nuser www-data;\n" in config
+    master = service.nginx.pid
+    workers = subprocess.run(["ps", "-o", "user=", "--ppid", str(master)], capture_output=True, text=True).stdout.split()
+    assert workers and set(workers) == {"www-data"}, workers
+    assert service.get("/docs/").status == 200, "the workers read the docs"
+    assert service.get("/flavors").status == 200, "and reach the worker's socket"
