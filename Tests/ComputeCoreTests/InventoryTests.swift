@@ -111,7 +111,7 @@ import Testing
     /// How many addresses are free tells of other projects' servers: a member is not told.
     @Test func onlyAdminsLearnHowManyAddressesAreFree() throws {
         let f = InventoryFixture(networks: [try NetworkConfig(name: "tiny", cidr: "10.9.0.0/29")])
-        try f.inventory.createServers(f.draft("other", min: 3), caller: Caller(projectID: "p2", userID: "u2"))
+        _ = try f.inventory.createServers(f.draft("other", min: 3), caller: Caller(projectID: "p2", userID: "u2"))
         #expect(throws: ComputeError.conflict("Network tiny has not enough free addresses for 3 more servers.")) {
             try f.inventory.createServers(f.draft("m", min: 3), caller: f.caller)
         }
