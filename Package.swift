@@ -8,6 +8,17 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// The modules, and the one direction their arrows point:
+//
+//   AllianceCompute (the command: flags, files, wiring)
+//     ├─▶ FastCGIBridge ─▶ FastCGI ─▶ CFastCGI (libfcgi)
+//     │        └────────▶ ComputeAPI ─▶ ComputeCore ─▶ CPCRE2
+//     ├─▶ JSONFileStore ─▶ InMemoryStore ─▶ ComputeCore
+//     │        └────────▶ CLibCrypto (libcrypto)
+//     └─▶ ComputeAPI, InMemoryStore, ComputeCore
+//
+// ComputeCore holds the rules and the `InventoryStore` contract; each store implements it;
+// ComputeAPI knows neither libfcgi nor files. ComputeTesting holds the test doubles.
 let package = Package(
     name: "alliance-compute",
     platforms: [.macOS(.v15)],
@@ -49,13 +60,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The domain: servers, flavors, networks, validation and the transactional inventory.
+        // The domain: servers, flavors, networks, validation, the business rules (`Inventory`)
+        // and the contract every store implements (`InventoryStore`).
         .target(
             name: "ComputeCore",
             dependencies: ["CPCRE2"],
             swiftSettings: strictSettings
         ),
-        // Transport-free HTTP API: request/response values, router, handlers, views, faults.
+        // A store that keeps the inventory in memory, indexed, over a durable persistence.
+        .target(
+            name: "InMemoryStore",
+            dependencies: ["ComputeCore"],
+            swiftSettings: strictSettings
+        ),
+        // Transport-free HTTP API: request/response values, router and policies, handlers,
+        // views, faults.
         .target(
             name: "ComputeAPI",
             dependencies: [
@@ -65,20 +84,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Durable record persistence: one JSON file per record in a locked data directory; the
-        // tokens and quota overrides the CLI keeps beside the records.
+        // The embedded store's persistence: one JSON file per record in a locked data
+        // directory, their record format; the tokens and quota overrides the CLI keeps beside.
         .target(
             name: "JSONFileStore",
             dependencies: [
                 "CLibCrypto",
                 "ComputeCore",
+                "InMemoryStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         // The thin seam between FastCGI and the API: CGI parameters in, CGI response out.
         .target(
-            name: "AllianceWorker",
+            name: "FastCGIBridge",
             dependencies: [
                 "ComputeAPI",
                 "FastCGI",
@@ -91,14 +111,22 @@ let package = Package(
         .executableTarget(
             name: "AllianceCompute",
             dependencies: [
-                "AllianceWorker",
                 "ComputeAPI",
                 "ComputeCore",
                 "FastCGI",
+                "FastCGIBridge",
+                "InMemoryStore",
                 "JSONFileStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Test doubles: persistence in memory (with failure injection), fixed tokens, a clock
+        // and identifiers tests control. For tests, the fuzzer and the microbenchmark only.
+        .target(
+            name: "ComputeTesting",
+            dependencies: ["ComputeCore", "InMemoryStore", "JSONFileStore"],
             swiftSettings: strictSettings
         ),
         // One request from arbitrary bytes through the adapter and the API, with the checks a
@@ -106,24 +134,26 @@ let package = Package(
         .target(
             name: "FuzzHarness",
             dependencies: [
-                "AllianceWorker",
                 "ComputeAPI",
                 "ComputeCore",
+                "ComputeTesting",
                 "FastCGI",
+                "FastCGIBridge",
+                "InMemoryStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
-        // `alliance-fuzz`: built with -sanitize=fuzzer (deploy/fuzz) it is a libFuzzer target;
-        // built normally it replays the files it is given.
         // `alliance-microbench`: the worker's CPU cost per request in process, for profiling.
         .executableTarget(
             name: "AllianceMicrobench",
             dependencies: [
-                "AllianceWorker",
                 "ComputeAPI",
                 "ComputeCore",
+                "ComputeTesting",
                 "FastCGI",
+                "FastCGIBridge",
+                "InMemoryStore",
                 "JSONFileStore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,6 +161,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "CLibFuzzer"),
+        // `alliance-fuzz`: built with -sanitize=fuzzer (deploy/fuzz) it is a libFuzzer target;
+        // built normally it replays the files it is given.
         .executableTarget(
             name: "AllianceFuzz",
             dependencies: ["CLibFuzzer", "FuzzHarness"],
@@ -138,7 +170,24 @@ let package = Package(
         ),
         .testTarget(
             name: "ComputeCoreTests",
-            dependencies: ["ComputeCore"],
+            dependencies: ["ComputeCore", "ComputeTesting", "InMemoryStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "InMemoryStoreTests",
+            dependencies: ["ComputeTesting", "InMemoryStore"],
+            swiftSettings: strictSettings
+        ),
+        // The `InventoryStore` contract, run against every store.
+        .testTarget(
+            name: "InventoryStoreTests",
+            dependencies: [
+                "ComputeCore",
+                "ComputeTesting",
+                "InMemoryStore",
+                "JSONFileStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -146,25 +195,30 @@ let package = Package(
             dependencies: [
                 "ComputeAPI",
                 "ComputeCore",
+                "ComputeTesting",
+                "InMemoryStore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "JSONFileStoreTests",
             dependencies: [
-                "JSONFileStore",
                 "ComputeCore",
+                "ComputeTesting",
+                "InMemoryStore",
+                "JSONFileStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "AllianceWorkerTests",
+            name: "FastCGIBridgeTests",
             dependencies: [
-                "AllianceWorker",
                 "ComputeAPI",
                 "FastCGI",
+                "FastCGIBridge",
                 "FuzzHarness",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

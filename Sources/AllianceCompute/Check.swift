@@ -1,5 +1,6 @@
 import ArgumentParser
 import ComputeCore
+import InMemoryStore
 import JSONFileStore
 import Logging
 
@@ -46,8 +47,7 @@ struct Check: ParsableCommand {
             print("error: \(error)")
             throw ExitCode(2)
         }
-        let warnings = Inventory(records: inspection.records, networks: networkConfigs, persistence: MemoryPersistence())
-            .loadWarnings
+        let warnings = InMemoryStore.loadWarnings(inspection.records, networks: networkConfigs, images: Image.defaults)
         print("\(dataDir): \(inspection.records.servers.count) servers, \(inspection.records.flavors.count) flavors")
         for file in inspection.damaged { print("damaged: \(file.path): \(file.reason)") }
         for path in inspection.unfinishedCommits { print("unfinished commit: \(path) (start-up rolls it back)") }

@@ -1,9 +1,10 @@
-import AllianceWorker
 import ArgumentParser
 import ComputeAPI
 import ComputeCore
 import FastCGI
+import FastCGIBridge
 import Foundation
+import InMemoryStore
 import JSONFileStore
 import Logging
 
@@ -201,24 +202,31 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        let store: JSONFileStore
+        let files: JSONFileStore
         let service: ComputeService
         let report: @Sendable ([String]) -> Void = { problems in for problem in problems { logger.warning("\(problem)") } }
         let isNew: Bool
+        let loadWarnings: [String]
         do {
-            // The loaded records live only until the inventory is built from them.
+            // The store: the data directory's records, held and indexed in memory. The loaded
+            // records live only until the indexes are built from them.
+            let networks = try networkConfigs()
+            let images = try Self.parseImages(images)
             let (opened, records) = try JSONFileStore.open(directory: dataDir, logger: logger)
-            store = opened
+            files = opened
             isNew = records.isNew
+            let store = InMemoryStore(records: records, networks: networks, images: images, persistence: files)
+            loadWarnings = store.loadWarnings
+            let inventory = Inventory(
+                store: store, networks: networks, images: images,
+                quotas: QuotaFiles(dataDirectory: dataDir, defaults: quotaDefaults, report: report))
             service = ComputeService(
-                records: records, networks: try networkConfigs(), images: try Self.parseImages(images), persistence: store,
-                quotas: QuotaFiles(dataDirectory: dataDir, defaults: quotaDefaults, report: report),
+                inventory: inventory,
                 configuration: .init(
                     maxBodyBytes: maxBodySize, version: AllianceCompute.version,
                     authenticator: TokenStore(dataDirectory: dataDir, report: report),
                     slowRequestMilliseconds: slowRequestMs),
-                logger: logger,
-                startedAt: startedAt)
+                logger: logger, startedAt: startedAt)
         } catch {
             logger.critical("\(error)")
             listener.removeCreatedFile()
@@ -227,11 +235,11 @@ struct Serve: ParsableCommand {
         // Loading freed most of what it allocated; hand those pages back to the system.
         _ = mallocTrim(0)
         let inventory = service.inventory
-        for warning in inventory.loadWarnings { logger.warning("\(warning)") }
+        for warning in loadWarnings { logger.warning("\(warning)") }
         if isNew {
             do {
                 try inventory.seedDefaultFlavors()
-                try store.markInitialized(now: SystemClock().now())
+                try files.markInitialized(now: SystemClock().now())
             } catch {
                 logger.critical("cannot initialise the data directory \(dataDir): \(error)")
                 listener.removeCreatedFile()
@@ -239,9 +247,15 @@ struct Serve: ParsableCommand {
             }
         }
         let elapsed = Double(SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1e6
-        let counts = inventory.counts
+        let counts: InventoryCounts
+        do {
+            counts = try inventory.counts()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
         logger.info(
-            "data directory \(dataDir): \(counts.servers) servers, \(counts.flavors) flavors, \(store.damaged.count) damaged files; loaded in \(String(format: "%.2f", elapsed)) s"
+            "data directory \(dataDir): \(counts.servers) servers, \(counts.flavors) flavors, \(files.damaged.count) damaged files; loaded in \(String(format: "%.2f", elapsed)) s"
         )
 
         let adapter = FastCGIAdapter(service: service, logger: logger)

@@ -1,9 +1,11 @@
-import AllianceWorker
 import ComputeAPI
 import ComputeCore
+import ComputeTesting
 import FastCGI
+import FastCGIBridge
 import Foundation
 import HTTPTypes
+import InMemoryStore
 import JSONFileStore
 import Logging
 
@@ -15,10 +17,10 @@ struct AllianceMicrobench {
         let iterations = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000
         let logger = Logger(label: "microbench", factory: { _ in SwiftLogNoOpLogHandler() })
         let caller = Caller(projectID: "bench", userID: "bench")
+        let inventory = Inventory(store: InMemoryStore.inMemory(), networks: [.defaultPrivate])
         let service = ComputeService(
-            records: LoadedRecords(isNew: true), networks: [.defaultPrivate], persistence: MemoryPersistence(),
+            inventory: inventory,
             configuration: .init(version: "bench", authenticator: StaticAuthenticator(["bench": caller])), logger: logger)
-        let inventory = service.inventory
         try inventory.seedDefaultFlavors()
         _ = try inventory.createServers(
             ServerDraft(name: "list", flavorReference: "m1.small", image: "cirros-0.3.4-x86_64-uec", minCount: 20),

@@ -22,16 +22,17 @@ public struct RequestContext: Sendable {
         return try RequestDecoding.decode(type, from: bytes, microversion: microversion)
     }
 
-    /// 403 unless the caller is an admin; `action` names what was refused.
-    func requireAdmin(_ action: String) throws(ComputeError) {
-        guard caller.isAdmin else { throw .forbidden("Only admins may \(action).") }
+    /// For what depends on the request rather than the route (`all_tenants`, another project's
+    /// limits): 403 unless the caller satisfies `policy` (an admin rule).
+    func authorize(_ policy: Policy) throws(ComputeError) {
+        guard caller.isAdmin else { throw .forbidden(policy.refusal) }
     }
 
     /// The project scope of a listing: the caller's project, or every project for an admin
-    /// who asks with `all_tenants` (a member who asks gets a 403).
-    func listingProject(_ query: QueryParameters) throws -> String? {
+    /// who asks with `all_tenants` (`policy`; a member who asks gets a 403).
+    func listingProject(_ query: QueryParameters, allProjects policy: Policy) throws -> String? {
         guard try query.boolean("all_tenants") == true else { return caller.projectID }
-        try requireAdmin("list the servers of all projects")
+        try authorize(policy)
         return nil
     }
 }
@@ -68,29 +69,25 @@ public final class ComputeService: Sendable {
     private let logger: Logger
     private let router: Router<RequestContext>
 
-    /// Builds the inventory from the loaded records, with the API's views rendered and kept
-    /// beside each server (so a read copies bytes rather than encoding).
+    /// The API over `inventory` (the rules over a ready store).
     public init(
-        records: LoadedRecords, networks: [NetworkConfig], images: [Image] = Image.defaults,
-        persistence: any RecordPersistence, clock: any Clock = SystemClock(),
-        identifiers: any IdentifierSource = RandomIdentifiers(), quotas: any QuotaSource = FixedQuotas(.unlimited),
-        configuration: Configuration, logger: Logger, startedAt: Timestamp = SystemClock().now()
+        inventory: Inventory, configuration: Configuration, logger: Logger, startedAt: Timestamp = SystemClock().now()
     ) {
-        let inventory = Inventory(
-            records: records, networks: networks, images: images, persistence: persistence, clock: clock,
-            identifiers: identifiers, quotas: quotas, renderer: V1View.render)
         self.inventory = inventory
         self.configuration = configuration
         self.logger = logger
         let statistics = RequestStatistics(slowThresholdMicroseconds: configuration.slowRequestMilliseconds * 1000)
         self.statistics = statistics
         var router = Router<RequestContext>()
-        AllianceV1(inventory: inventory).register(into: &router)
+        AllianceV1(inventory: inventory, views: ServerViews()).register(into: &router)
         NovaAPI(inventory: inventory).register(into: &router)
         HealthEndpoint(inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
             .register(into: &router)
         self.router = router
     }
+
+    /// Every route and the policy it declares, in the order they are matched.
+    public var routes: [Router<RequestContext>.Description] { router.descriptions }
 
     public func respond(to request: APIRequest) -> APIResponse {
         var request = request
@@ -98,21 +95,16 @@ public final class ComputeService: Sendable {
         request.requestID = requestID
         var response: APIResponse
         var principal: String? = nil
+        var matched: Router<RequestContext>.Match? = nil
         do {
             if request.body == .exceedsLimit {
                 throw APIError(.contentTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes.")
             }
             let match = try router.resolve(request.method, path: request.path)
-            let caller: Caller
-            switch match.access {
-            case .open: caller = Self.nobody
-            case .statusPage:
-                guard request.statusAccess else { throw APIError.notFound() }
-                caller = Self.nobody
-            case .authenticated:
-                caller = try authenticate(request)
-                principal = "\(caller.userID)@\(caller.projectID)"
-            }
+            matched = match
+            let caller = try caller(of: request, for: match.policy)
+            if caller != Self.nobody { principal = "\(caller.userID)@\(caller.projectID)" }
+            try check(match.policy, caller, match.parameters)
             response = try match.handler(RequestContext(request: request, caller: caller), match.parameters)
         } catch {
             if !(error is APIError || error is ComputeError) {
@@ -122,6 +114,7 @@ public final class ComputeService: Sendable {
             }
             response = Fault(error).response
         }
+        if let fields = matched?.responseFields { response.headerFields.append(contentsOf: fields(request)) }
         if request.method == .head {
             response.headerFields[.contentLength] = String(response.body.count)
             response.body = []
@@ -141,6 +134,28 @@ public final class ComputeService: Sendable {
 extension ComputeService {
     /// The caller of open routes, which look at no project.
     static let nobody = Caller(projectID: "", userID: "")
+
+    /// Who is asking, as far as the route's policy needs to know: `nobody` for open routes and
+    /// status pages (a 404 for a status page nginx did not pass on), else the token's caller.
+    private func caller(of request: APIRequest, for policy: Policy) throws -> Caller {
+        switch policy.rule {
+        case .anyone: return Self.nobody
+        case .statusPage:
+            guard request.statusAccess else { throw APIError.notFound() }
+            return Self.nobody
+        case .token, .admin, .projectOrAdmin: return try authenticate(request)
+        }
+    }
+
+    /// 403 in Nova's words unless `caller` satisfies the route's policy.
+    private func check(_ policy: Policy, _ caller: Caller, _ parameters: RouteParameters) throws(ComputeError) {
+        switch policy.rule {
+        case .anyone, .statusPage, .token: return
+        case .admin: guard caller.isAdmin else { throw .forbidden(policy.refusal) }
+        case .projectOrAdmin(let parameter):
+            guard caller.canReach(projectID: parameters[parameter]) else { throw .forbidden(policy.refusal) }
+        }
+    }
 
     /// The caller `X-Auth-Token` names; 401 with `WWW-Authenticate` when it is missing or not
     /// valid (unknown, expired and revoked tokens get the same answer).

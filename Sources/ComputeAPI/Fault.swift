@@ -40,7 +40,7 @@ public struct Fault: Sendable, Equatable {
                 case .invalidInput: .badRequest
                 case .notFound: .notFound
                 case .forbidden: .forbidden
-                case .conflict: .conflict
+                case .conflict, .staleVersion: .conflict
                 case .unavailable: .serviceUnavailable
                 }
             self.init(status: status, message: error.message)

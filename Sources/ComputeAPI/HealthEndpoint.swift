@@ -12,11 +12,11 @@ struct HealthEndpoint: Sendable {
     let startedAt: Timestamp
 
     func register(into router: inout Router<RequestContext>) {
-        router.add(.get, "/healthz", access: .statusPage) { _, _ in report() }
+        router.add(.get, "/healthz", .health) { _, _ in try report() }
     }
 
-    func report() -> APIResponse {
-        let counts = inventory.counts
+    func report() throws(ComputeError) -> APIResponse {
+        let counts = try inventory.counts()
         let store = inventory.storeHealth
         let uptime = (SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1_000_000
         var w = JSONWriter(capacity: 512)
@@ -27,8 +27,11 @@ struct HealthEndpoint: Sendable {
         w.key("store")
         w.beginObject()
         w.field("writable", store.writable)
-        w.field("problem", store.problem?.rawValue)
-        w.field("damaged_files", store.damagedFiles)
+        w.field("problem", store.problem)
+        for (name, value) in store.counters.sorted(by: { $0.key < $1.key }) {
+            w.key(name)
+            w.int(value)
+        }
         w.endObject()
         let requests = statistics.snapshot
         w.key("requests")

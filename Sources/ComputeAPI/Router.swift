@@ -14,6 +14,8 @@ public struct RouteParameters: Sendable, Equatable {
 /// segments, so `%2F` inside a parameter never splits it; parameters are decoded afterwards.
 public struct Router<Context: Sendable>: Sendable {
     public typealias Handler = @Sendable (Context, RouteParameters) throws -> APIResponse
+    /// Headers every response of a route carries, its faults included (Nova's microversion).
+    public typealias ResponseFields = @Sendable (APIRequest) -> HTTPFields
 
     private enum Segment: Sendable, Equatable {
         case literal(String)
@@ -22,39 +24,49 @@ public struct Router<Context: Sendable>: Sendable {
 
     private struct Route: Sendable {
         var method: HTTPRequest.Method
+        var pattern: String
         var segments: [Segment]
-        var access: Access
+        var policy: Policy
+        var responseFields: ResponseFields?
         var handler: Handler
-    }
-
-    /// Who may call a route: anyone (version discovery), callers with a token, or, for the
-    /// status pages (`/healthz`), only requests nginx let through its restricted location
-    /// (`APIRequest.statusAccess`); to anyone else those routes do not exist (404).
-    public enum Access: Sendable {
-        case open
-        case authenticated
-        case statusPage
     }
 
     /// A matched route.
     public struct Match: Sendable {
         public var handler: Handler
         public var parameters: RouteParameters
-        public var access: Access
+        public var policy: Policy
+        public var responseFields: ResponseFields?
+    }
+
+    /// A route as the policy table shows it.
+    public struct Description: Sendable, Equatable {
+        public var method: String
+        public var path: String
+        public var policy: Policy
     }
 
     private var routes: [Route] = []
 
     public init() {}
 
-    /// Adds a route; `pattern` is like `/servers/{ref}`.
+    /// Adds a route; `pattern` is like `/servers/{ref}`, `policy` says who may call it.
     public mutating func add(
-        _ method: HTTPRequest.Method, _ pattern: String, access: Access = .authenticated, _ handler: @escaping Handler
+        _ method: HTTPRequest.Method, _ pattern: String, _ policy: Policy, responseFields: ResponseFields? = nil,
+        _ handler: @escaping Handler
     ) {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
-        routes.append(Route(method: method, segments: segments, access: access, handler: handler))
+        routes.append(
+            Route(
+                method: method, pattern: pattern, segments: segments, policy: policy, responseFields: responseFields,
+                handler: handler))
+    }
+
+    /// Every route, in the order added.
+    public var descriptions: [Description] {
+        routes.map { Description(method: $0.method.rawValue, path: $0.pattern, policy: $0.policy) }
     }
 
     /// The handler for a request, or a 404 (no such path), 405 (path exists, method doesn't;
@@ -87,7 +99,9 @@ public struct Router<Context: Sendable>: Sendable {
             }
             parameters[name] = value
         }
-        return Match(handler: route.handler, parameters: RouteParameters(parameters), access: route.access)
+        return Match(
+            handler: route.handler, parameters: RouteParameters(parameters), policy: route.policy,
+            responseFields: route.responseFields)
     }
 
     /// `/servers/abc/` → `["servers", "abc"]`. One trailing slash is ignored; an empty segment

@@ -99,12 +99,15 @@ public struct Server: Sendable, Equatable {
     public var launchIndex: Int
     public var created: Timestamp
     public var updated: Timestamp
+    /// Counts the server's changes, from 1: a change is stored only over the version it was
+    /// made from (optimistic concurrency), so two changes never silently overwrite each other.
+    public var version: Int
 
     public init(
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
         flavor: FlavorSnapshot, image: String, imageID: String, description: String? = nil, keyName: String?,
         network: String?, address: IPv4Address?, metadata: [String: String], reservationID: String, launchIndex: Int,
-        created: Timestamp, updated: Timestamp
+        created: Timestamp, updated: Timestamp, version: Int = 1
     ) {
         self.id = id
         self.name = name
@@ -123,145 +126,29 @@ public struct Server: Sendable, Equatable {
         self.launchIndex = launchIndex
         self.created = created
         self.updated = updated
+        self.version = version
     }
 
     /// Where the server sits in listings: newest first, then the later launch index, then id.
-    var order: ServerOrderKey { ServerOrderKey(created: created, launchIndex: launchIndex, id: id) }
+    public var order: ServerOrderKey { ServerOrderKey(created: created, launchIndex: launchIndex, id: id) }
 }
 
-/// Sort key of the listing order; listings walk it from the largest down.
-struct ServerOrderKey: Sendable, Comparable, Hashable {
-    var created: Timestamp
-    var launchIndex: Int
-    var id: String
+/// Sort key of the listing order; listings walk it from the largest down, and a page's marker
+/// is the key of its last server (keyset pagination).
+public struct ServerOrderKey: Sendable, Comparable, Hashable {
+    public var created: Timestamp
+    public var launchIndex: Int
+    public var id: String
 
-    static func < (a: ServerOrderKey, b: ServerOrderKey) -> Bool {
+    public init(created: Timestamp, launchIndex: Int, id: String) {
+        self.created = created
+        self.launchIndex = launchIndex
+        self.id = id
+    }
+
+    public static func < (a: ServerOrderKey, b: ServerOrderKey) -> Bool {
         if a.created != b.created { return a.created < b.created }
         if a.launchIndex != b.launchIndex { return a.launchIndex < b.launchIndex }
         return a.id < b.id
-    }
-}
-
-/// A record file that is not a valid record of this release; the store sets it aside.
-public struct RecordFormatError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-}
-
-extension Server: Encodable {
-    /// Version of the record layout on disk; bump it with a migration in `init(record:)`.
-    /// Format 2 added `image_id` and `description`; a format-1 record reads with no image id
-    /// (the inventory looks it up by name) and no description.
-    public static let recordFormat = 2
-
-    enum CodingKeys: String, CodingKey {
-        case format, id, name, status, flavor, image, description, network, address, metadata, created, updated
-        case imageID = "image_id"
-        case projectID = "project_id"
-        case userID = "user_id"
-        case keyName = "key_name"
-        case reservationID = "reservation_id"
-        case launchIndex = "launch_index"
-    }
-
-    /// Reads a record file's bytes (what `encode(to:)` wrote, through `JSONEncoder`).
-    public init(record bytes: [UInt8]) throws(RecordFormatError) {
-        let outcome = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(RecordFormatError) in try Self(record: buffer) }
-        }
-        self = try outcome.get()
-    }
-
-    /// The same, from a buffer (the store reads files into a reused one).
-    public init(record bytes: UnsafeBufferPointer<UInt8>) throws(RecordFormatError) {
-        do {
-            self = try RecordScanner.scan(bytes) { scanner throws(RecordScanner.Failure) in
-                var format: Int?
-                var id: String?
-                var name: String?
-                var projectID: String?
-                var userID: String?
-                var status: String?
-                var flavor: FlavorSnapshot?
-                var image: String?
-                var imageID: String?
-                var description: String?
-                var keyName: String?
-                var network: String?
-                var address: String?
-                var metadata: [String: String]?
-                var reservationID: String?
-                var launchIndex: Int?
-                var created: String?
-                var updated: String?
-                try scanner.object { key, s throws(RecordScanner.Failure) in
-                    switch key {
-                    case "format": format = try s.int()
-                    case "id": id = try s.string()
-                    case "name": name = try s.string()
-                    case "project_id": projectID = try s.string()
-                    case "user_id": userID = try s.string()
-                    case "status": status = try s.string()
-                    case "flavor": flavor = try FlavorSnapshot(scanning: &s)
-                    case "image": image = try s.string()
-                    case "image_id": imageID = try s.string()
-                    case "description": description = try s.null() ? nil : s.string()
-                    case "key_name": keyName = try s.null() ? nil : s.string()
-                    case "network": network = try s.null() ? nil : s.string()
-                    case "address": address = try s.null() ? nil : s.string()
-                    case "metadata": metadata = try s.stringMap()
-                    case "reservation_id": reservationID = try s.string()
-                    case "launch_index": launchIndex = try s.int()
-                    case "created": created = try s.string()
-                    case "updated": updated = try s.string()
-                    default: try s.skipValue()
-                    }
-                }
-                guard let format, (1...Self.recordFormat).contains(format) else {
-                    throw scanner.failure("unsupported server record format \(format.map(String.init) ?? "(none)")")
-                }
-                func required<T>(_ value: T?, _ field: String) throws(RecordScanner.Failure) -> T {
-                    guard let value else { throw RecordScanner.Failure(description: "missing or invalid \(field)") }
-                    return value
-                }
-                return Server(
-                    id: try required(id, "id"), name: try required(name, "name"),
-                    projectID: try required(projectID, "project_id"), userID: try required(userID, "user_id"),
-                    status: try required(status.flatMap(ServerStatus.init(rawValue:)), "status"),
-                    flavor: try required(flavor, "flavor"), image: try required(image, "image"),
-                    imageID: format == 1 ? "" : try required(imageID, "image_id"), description: description,
-                    keyName: keyName, network: network,
-                    address: try address.map { a throws(RecordScanner.Failure) in
-                        try required(IPv4Address(a), "address")
-                    },
-                    metadata: try required(metadata, "metadata"), reservationID: try required(reservationID, "reservation_id"),
-                    launchIndex: try required(launchIndex, "launch_index"),
-                    created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
-                    updated: try required(updated.flatMap(Timestamp.init(canonical:)), "updated"))
-            }
-        } catch {
-            throw RecordFormatError(description: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.recordFormat, forKey: .format)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(projectID, forKey: .projectID)
-        try c.encode(userID, forKey: .userID)
-        try c.encode(status, forKey: .status)
-        try c.encode(flavor, forKey: .flavor)
-        try c.encode(image, forKey: .image)
-        try c.encode(imageID, forKey: .imageID)
-        try c.encode(description, forKey: .description)
-        try c.encode(keyName, forKey: .keyName)
-        try c.encode(network, forKey: .network)
-        try c.encode(address, forKey: .address)
-        try c.encode(metadata, forKey: .metadata)
-        try c.encode(reservationID, forKey: .reservationID)
-        try c.encode(launchIndex, forKey: .launchIndex)
-        try c.encode(created, forKey: .created)
-        try c.encode(updated, forKey: .updated)
     }
 }

@@ -1,8 +1,10 @@
-import AllianceWorker
 import ComputeAPI
 import ComputeCore
+import ComputeTesting
 public import FastCGI
+import FastCGIBridge
 import Foundation
+import InMemoryStore
 import Logging
 import Synchronization
 
@@ -39,10 +41,11 @@ public final class RequestFuzzer: Sendable {
 
     private static func makeTarget() -> Target {
         let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+        let inventory = Inventory(store: InMemoryStore.inMemory(), networks: [.defaultPrivate])
         let service = ComputeService(
-            records: LoadedRecords(isNew: true), networks: [.defaultPrivate], persistence: MemoryPersistence(),
+            inventory: inventory,
             configuration: .init(maxBodyBytes: maxBodyBytes, version: "fuzz", authenticator: authenticator), logger: logger)
-        try? service.inventory.seedDefaultFlavors()
+        try? inventory.seedDefaultFlavors()
         return Target(inventory: service.inventory, adapter: FastCGIAdapter(service: service, logger: logger))
     }
 
@@ -96,7 +99,7 @@ public final class RequestFuzzer: Sendable {
             target.runs += 1
             if target.runs % 64 == 0 {
                 if let problem = Self.brokenInvariant(target.inventory) { return problem }
-                if target.inventory.counts.servers > 300 { target = Self.makeTarget() }
+                if (try? target.inventory.counts().servers) ?? 0 > 300 { target = Self.makeTarget() }
             }
             return nil
         }
@@ -136,7 +139,7 @@ public final class RequestFuzzer: Sendable {
             guard names.insert(server.projectID + "/" + server.name).inserted else { return "duplicate name \(server.name)" }
             if let address = server.address, !addresses.insert(address).inserted { return "duplicate address \(address)" }
         }
-        if inventory.counts.networks.first?.used != addresses.count { return "address pool disagrees with servers" }
+        if (try? inventory.counts())?.networks.first?.used != addresses.count { return "address pool disagrees with servers" }
         return nil
     }
 }

@@ -26,7 +26,7 @@ enum ControlDirectory {
     /// The data directory's descriptor; a clear error when it does not exist.
     static func openDataDirectory(_ dataDirectory: String, posix: POSIX) throws -> Int32 {
         do {
-            return try posix.call(.open, dataDirectory) { open(dataDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            return try posix.openDirectory(path: dataDirectory)
         } catch {
             guard error.errno == ENOENT || error.errno == ENOTDIR else { throw error }
             throw ComputeError.invalidInput(
@@ -149,15 +149,10 @@ enum ControlDirectory {
             guard let fd = try? posix.openDirectory(parent: dataFD, name: subdirectory, path: directory, create: false).fd
             else { continue }
             defer { posix.close(fd) }
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
             var removed = 0
             for entry in (try? posix.directoryEntries(fd, path: directory)) ?? [] {
-                guard let name = entry.name, POSIX.isTemporary(name) else { continue }
-                var status = stat()
-                guard fstatat(fd, name, &status, AT_SYMLINK_NOFOLLOW) == 0,
-                    now.tv_sec - status.st_mtim.tv_sec >= leftoverAge,
-                    (try? posix.unlink(fd, name, path: "\(directory)/\(name)")) == true
+                guard let name = entry.name, POSIX.isTemporary(name), let age = posix.age(of: name, in: fd),
+                    age >= leftoverAge, (try? posix.unlink(fd, name, path: "\(directory)/\(name)")) == true
                 else { continue }
                 removed += 1
             }
@@ -207,9 +202,8 @@ final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
     }
 
     var items: [String: Item] {
-        var status = stat()
-        let exists = lstat(ControlDirectory.path(dataDirectory, subdirectory), &status) == 0
-        let stamp = exists ? status.st_mtim : nil
+        let stamp = POSIX.live.modificationTime(ControlDirectory.path(dataDirectory, subdirectory))
+        let exists = stamp != nil
         let cached = locked { snapshot.stamp.map { Self.same($0, stamp) } == true ? snapshot.items : nil }
         if let cached { return cached }
         var (items, problems): ([String: Item], [String]) = ([:], [])
@@ -224,9 +218,7 @@ final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
         if !problems.isEmpty { report(problems) }
         // A directory changed within the last second may change again with the same coarse
         // timestamp: keep rereading it until it has been quiet for a second.
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let settled = stamp.map { now.tv_sec - $0.tv_sec > 1 } ?? true
+        let settled = stamp.map { POSIX.now().tv_sec - $0.tv_sec > 1 } ?? true
         locked { snapshot = Snapshot(stamp: settled ? (stamp ?? timespec()) : nil, items: items) }
         return items
     }
@@ -446,5 +438,29 @@ public final class QuotaFiles: QuotaSource {
 
     public static func overrides(dataDirectory: String) throws -> (items: [String: QuotaOverride], problems: [String]) {
         try ControlDirectory.readAll(QuotaOverride.self, dataDirectory: dataDirectory, subdirectory: subdirectory)
+    }
+}
+
+// Part of the POSIX layer, kept in this file: only the control directories look at times, and
+// `timespec` resolves here (libcrypto's headers declare it too, and this file imports them).
+extension POSIX {
+    /// When `path` last changed (the link itself for a symlink); nil when there is nothing.
+    func modificationTime(_ path: String) -> timespec? {
+        var status = stat()
+        return lstat(path, &status) == 0 ? status.st_mtim : nil
+    }
+
+    /// Seconds since `name` in `directory` last changed (not following a symlink); nil when
+    /// there is nothing.
+    func age(of name: String, in directory: Int32) -> Int? {
+        var status = stat()
+        guard fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        return Int(Self.now().tv_sec - status.st_mtim.tv_sec)
+    }
+
+    static func now() -> timespec {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now
     }
 }

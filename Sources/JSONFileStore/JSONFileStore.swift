@@ -1,5 +1,6 @@
 public import ComputeCore
 import Dispatch
+public import InMemoryStore
 public import Logging
 import Synchronization
 
@@ -65,8 +66,10 @@ public final class JSONFileStore: RecordPersistence {
     private let logger: Logger
     /// Files set aside at start-up.
     public let damaged: [DamagedFile]
-    /// Serialises commits (the inventory already does; this keeps the store safe on its own).
-    private let commitLock = Mutex(())
+    /// Serialises commits (the inventory already does; this keeps the store safe on its own),
+    /// and holds the file name of each flavor by id: flavor ids may be `..` or 255 characters
+    /// long, so they cannot name files; a UUID chosen when the flavor is first written does.
+    private let flavorFiles: Mutex<[String: String]>
     /// Why the last commit failed; cleared by the next one that succeeds (or a passing probe).
     private let lastFailure: Mutex<PersistenceFailure.Reason?>
     /// When the last health probe ran (monotonic nanoseconds): at most one a second.
@@ -98,7 +101,7 @@ public final class JSONFileStore: RecordPersistence {
         } catch {
             guard error.errno == EEXIST else { throw error }
         }
-        let directoryFD = try posix.call(.open, directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        let directoryFD = try posix.openDirectory(path: directory)
         let lockFD = try lock(directoryFD, directory: directory, posix: posix)
         let isNew = try readMeta(directoryFD, directory: directory, posix: posix)
 
@@ -125,14 +128,14 @@ public final class JSONFileStore: RecordPersistence {
         let records = try loader.loadRecords(isNew: isNew, excluding: unfinished)
         ControlDirectory.removeLeftovers(dataDirectory: directoryFD, path: directory, logger: logger, posix: posix)
 
-        var status = statvfs()
-        let readOnly = fstatvfs(directoryFD, &status) == 0 && status.f_flag & UInt(ST_RDONLY) != 0
+        let readOnly = posix.isOnReadOnlyFilesystem(directoryFD)
         if readOnly {
             logger.warning("data directory \(directory) is read-only: serving reads; writes get 503 until it is writable")
         }
         let store = JSONFileStore(
             directory: directory, directoryFD: directoryFD, lockFD: lockFD, kindFDs: kindFDs, intentsFD: intentsFD,
-            logger: logger, damaged: loader.damaged, problem: readOnly ? .readOnly : nil, posix: posix)
+            logger: logger, damaged: loader.damaged, problem: readOnly ? .readOnly : nil, posix: posix,
+            flavorFiles: loader.flavorFiles)
         return (store, records)
     }
 
@@ -163,7 +166,7 @@ public final class JSONFileStore: RecordPersistence {
         var opened: [Int32] = []
         defer { for fd in opened { posix.close(fd) } }
         do {
-            let directoryFD = try posix.call(.open, directory) { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            let directoryFD = try posix.openDirectory(path: directory)
             opened.append(directoryFD)
             let isNew = try readMeta(directoryFD, directory: directory, posix: posix)
             var kindFDs: [RecordKind: Int32] = [:]
@@ -196,9 +199,11 @@ public final class JSONFileStore: RecordPersistence {
 
     private init(
         directory: String, directoryFD: Int32, lockFD: Int32, kindFDs: [RecordKind: Int32], intentsFD: Int32,
-        logger: Logger, damaged: [DamagedFile], problem: PersistenceFailure.Reason?, posix: POSIX
+        logger: Logger, damaged: [DamagedFile], problem: PersistenceFailure.Reason?, posix: POSIX,
+        flavorFiles: [String: String]
     ) {
         self.posix = posix
+        self.flavorFiles = Mutex(flavorFiles)
         self.lastFailure = Mutex(problem)
         self.directory = directory
         self.directoryFD = directoryFD
@@ -255,24 +260,65 @@ public final class JSONFileStore: RecordPersistence {
 
     // MARK: Committing
 
-    public func commit(_ changes: [RecordChange]) throws {
-        try commitLock.withLock { _ in
-            do {
-                if changes.count == 1 {
-                    try apply(changes[0])
-                } else if !changes.isEmpty {
-                    try applyAtomically(changes)
+    /// A change as files: which file, and its new bytes (nil: delete it).
+    private struct FileChange {
+        var kind: RecordKind
+        var key: String
+        var bytes: [UInt8]?
+        /// The flavor id this file holds, for the map of flavor files.
+        var flavorID: String?
+
+        var name: String { key + ".json" }
+    }
+
+    public func commit(_ changes: [RecordChange]) throws(PersistenceFailure) {
+        try flavorFiles.withLock { files throws(PersistenceFailure) in
+            let fileChanges = try changes.map { change throws(PersistenceFailure) in try fileChange(change, files) }
+            do throws(PersistenceFailure) {
+                if fileChanges.count == 1 {
+                    try apply(fileChanges[0])
+                } else if !fileChanges.isEmpty {
+                    try applyAtomically(fileChanges)
                 }
                 lastFailure.withLock { $0 = nil }
-            } catch let failure as PersistenceFailure {
-                lastFailure.withLock { $0 = failure.reason }
-                throw failure
+            } catch {
+                lastFailure.withLock { $0 = error.reason }
+                if error.changeIsOnDisk { Self.note(fileChanges, in: &files) }
+                throw error
             }
+            Self.note(fileChanges, in: &files)
         }
     }
 
-    private func path(_ reference: RecordReference) -> String {
-        "\(directory)/\(reference.kind.rawValue)/\(reference.key).json"
+    /// The file a change writes or removes, and the bytes it writes.
+    private func fileChange(_ change: RecordChange, _ files: [String: String]) throws(PersistenceFailure) -> FileChange {
+        do {
+            switch change {
+            case .put(.server(let server)):
+                return FileChange(kind: .server, key: server.id, bytes: try ServerRecord.encode(server))
+            case .put(.flavor(let flavor)):
+                let key = files[flavor.id] ?? UUID().uuidString.lowercased()
+                return FileChange(
+                    kind: .flavor, key: key, bytes: try FlavorRecord.encode(flavor, recordKey: key), flavorID: flavor.id)
+            case .delete(let reference) where reference.kind == .server:
+                return FileChange(kind: .server, key: reference.key, bytes: nil)
+            case .delete(let reference):
+                return FileChange(kind: .flavor, key: files[reference.key] ?? reference.key, bytes: nil, flavorID: reference.key)
+            }
+        } catch {
+            throw failure("could not encode a record", error)
+        }
+    }
+
+    private static func note(_ changes: [FileChange], in files: inout [String: String]) {
+        for change in changes {
+            guard let id = change.flavorID else { continue }
+            files[id] = change.bytes == nil ? nil : change.key
+        }
+    }
+
+    private func path(_ change: FileChange) -> String {
+        "\(directory)/\(change.kind.rawValue)/\(change.name)"
     }
 
     /// What the client is told (through the inventory) about a failed system call.
@@ -291,24 +337,20 @@ public final class JSONFileStore: RecordPersistence {
     }
 
     /// One change: atomic by rename (or unlink), durable by the directory fsync.
-    private func apply(_ change: RecordChange) throws(PersistenceFailure) {
-        let reference: RecordReference
+    private func apply(_ change: FileChange) throws(PersistenceFailure) {
+        let directoryFD = kindFDs[change.kind]!
         do {
-            switch change {
-            case .put(let record):
-                reference = record.reference
+            if let bytes = change.bytes {
                 try posix.writeFileDurably(
-                    directory: kindFDs[reference.kind]!, name: reference.key + ".json", bytes: try encode(record),
-                    path: path(reference), syncDirectory: false)
-            case .delete(let deleted):
-                reference = deleted
-                try posix.unlink(kindFDs[reference.kind]!, reference.key + ".json", path: path(reference))
+                    directory: directoryFD, name: change.name, bytes: bytes, path: path(change), syncDirectory: false)
+            } else {
+                try posix.unlink(directoryFD, change.name, path: path(change))
             }
         } catch {
             throw failure("could not change a record", error)
         }
         do {
-            try posix.fsync(kindFDs[reference.kind]!, path: "\(directory)/\(reference.kind.rawValue)")
+            try posix.fsync(directoryFD, path: "\(directory)/\(change.kind.rawValue)")
         } catch {
             throw failure("could not make a change durable", error, changeIsOnDisk: true)
         }
@@ -317,31 +359,24 @@ public final class JSONFileStore: RecordPersistence {
     /// Several new records, all or none across a crash: an intent naming them is made durable
     /// first; start-up deletes whatever an intent names, so only a finished commit survives.
     /// Removing the intent is the commit point.
-    private func applyAtomically(_ changes: [RecordChange]) throws(PersistenceFailure) {
-        var records: [Record] = []
-        for change in changes {
-            guard case .put(let record) = change else {
-                preconditionFailure("multi-record commits hold new records only")
-            }
-            records.append(record)
-        }
+    private func applyAtomically(_ changes: [FileChange]) throws(PersistenceFailure) {
+        precondition(changes.allSatisfy { $0.bytes != nil }, "multi-record commits hold new records only")
         let intentName = "\(UUID().uuidString.lowercased()).json"
         let intentPath = "\(directory)/intents/\(intentName)"
-        let intent = Intent(format: 1, records: records.map { .init(kind: $0.reference.kind.rawValue, key: $0.reference.key) })
+        let intent = Intent(format: 1, records: changes.map { .init(kind: $0.kind.rawValue, key: $0.key) })
         do {
             try posix.writeFileDurably(
                 directory: intentsFD, name: intentName, bytes: try JSONEncoder().encode(intent).bytes, path: intentPath)
         } catch {
             throw failure("could not write an intent", error)
         }
-        var written: [RecordReference] = []
+        var written: [FileChange] = []
         do {
-            for record in records {
-                let reference = record.reference
+            for change in changes {
                 try posix.writeFileDurably(
-                    directory: kindFDs[reference.kind]!, name: reference.key + ".json", bytes: try encode(record),
-                    path: path(reference), syncDirectory: false)
-                written.append(reference)
+                    directory: kindFDs[change.kind]!, name: change.name, bytes: change.bytes!, path: path(change),
+                    syncDirectory: false)
+                written.append(change)
             }
             for kind in Set(written.map(\.kind)) {
                 try posix.fsync(kindFDs[kind]!, path: "\(directory)/\(kind.rawValue)")
@@ -350,7 +385,7 @@ public final class JSONFileStore: RecordPersistence {
         } catch {
             let undone = undo(written, intent: intentName)
             throw failure(
-                "could not commit \(records.count) records (\(undone ? "undone" : "left for start-up to roll back"))", error)
+                "could not commit \(changes.count) records (\(undone ? "undone" : "left for start-up to roll back"))", error)
         }
         do {
             try posix.fsync(intentsFD, path: "\(directory)/intents")
@@ -358,17 +393,17 @@ public final class JSONFileStore: RecordPersistence {
             // The intent is gone from the directory, perhaps not durably: the records are in
             // place and durable, and memory follows them. A crash now may bring the intent back,
             // and start-up then rolls back all of them, never some.
-            throw failure("could not make a commit of \(records.count) records durable", error, changeIsOnDisk: true)
+            throw failure("could not make a commit of \(changes.count) records durable", error, changeIsOnDisk: true)
         }
     }
 
     /// Removes what a failed multi-record commit wrote, then its intent, each step durable
     /// before the next. When a step fails the intent stays, so start-up rolls back the rest:
     /// records memory never had are never left without an intent that names them.
-    private func undo(_ written: [RecordReference], intent: String) -> Bool {
+    private func undo(_ written: [FileChange], intent: String) -> Bool {
         do {
-            for reference in written {
-                try posix.unlink(kindFDs[reference.kind]!, reference.key + ".json", path: path(reference))
+            for change in written {
+                try posix.unlink(kindFDs[change.kind]!, change.name, path: path(change))
             }
             for kind in Set(written.map(\.kind)) {
                 try posix.fsync(kindFDs[kind]!, path: "\(directory)/\(kind.rawValue)")
@@ -380,18 +415,6 @@ public final class JSONFileStore: RecordPersistence {
             logger.error("could not undo a failed commit: \(error); the next start-up rolls it back (intents/\(intent))")
             return false
         }
-    }
-
-    private func encode(_ record: Record) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var bytes: [UInt8]
-        switch record {
-        case .server(let server): bytes = try encoder.encode(server).bytes
-        case .flavor(let flavor): bytes = try encoder.encode(flavor).bytes
-        }
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
     }
 
     // MARK: Health
@@ -413,7 +436,7 @@ public final class JSONFileStore: RecordPersistence {
                 lastFailure.withLock { $0 = problem }
             }
         }
-        return StoreHealth(problem: problem, damagedFiles: damaged.count)
+        return StoreHealth(problem: problem?.rawValue, counters: ["damaged_files": damaged.count])
     }
 
     /// Writes and removes a 4 KiB file; nil when that works, else why not.

@@ -1,5 +1,6 @@
 import ComputeCore
 import Dispatch
+import InMemoryStore
 import Logging
 import Synchronization
 
@@ -30,6 +31,8 @@ struct Loader {
     private(set) var temporaryFiles: [String] = []
     /// Intents of multi-record commits that never finished (start-up rolls them back).
     private(set) var unfinishedCommits: [String] = []
+    /// Each loaded flavor's file name (without `.json`), by flavor id.
+    private(set) var flavorFiles: [String: String] = [:]
 
     init(
         directory: String, kindFDs: [RecordKind: Int32], intentsFD: Int32, damagedFD: Int32, logger: Logger, posix: POSIX,
@@ -151,7 +154,9 @@ struct Loader {
         for (kind, name, outcome) in outcomes.withLock({ $0 }) {
             switch outcome {
             case .success(.server(let server)): records.servers.append(server)
-            case .success(.flavor(let flavor)): records.flavors.append(flavor)
+            case .success(.flavor(let flavor)):
+                records.flavors.append(flavor)
+                flavorFiles[flavor.id] = String(name.dropLast(5))
             case .failure(.unreadable(let error)): throw error
             case .failure(.damaged(let reason)):
                 setAside(POSIX.DirectoryEntry(bytes: Array(name.utf8)), in: kindFDs[kind]!, kind: kind.rawValue, reason: reason)
@@ -183,13 +188,13 @@ struct Loader {
         do {
             switch kind {
             case .server:
-                let server = try Server(record: bytes)
+                let server = try ServerRecord.decode(bytes)
                 guard server.id == key else { throw RecordProblem.damaged("its id \(server.id) does not match its file name") }
                 try Validation.name(server.name, field: "name")
                 return .server(server)
             case .flavor:
-                let flavor = try Flavor(record: bytes)
-                guard flavor.recordKey == key else { throw RecordProblem.damaged("its record_key does not match its file name") }
+                let (flavor, recordKey) = try FlavorRecord.decode(bytes)
+                guard recordKey == key else { throw RecordProblem.damaged("its record_key does not match its file name") }
                 try Validation.identifier(flavor.id, field: "id")
                 try Validation.name(flavor.name, field: "name")
                 return .flavor(flavor)

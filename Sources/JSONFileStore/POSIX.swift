@@ -299,6 +299,20 @@ struct POSIX: Sendable {
     }
 }
 
+extension POSIX {
+    /// Opens a directory by path (the data directory: the operator names it, so a symlink to it
+    /// is theirs to make).
+    func openDirectory(path: String) throws(SystemCallError) -> Int32 {
+        try call(.open, path) { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    }
+
+    /// Whether the filesystem holding `fd` is mounted read-only.
+    func isOnReadOnlyFilesystem(_ fd: Int32) -> Bool {
+        var status = statvfs()
+        return fstatvfs(fd, &status) == 0 && status.f_flag & UInt(ST_RDONLY) != 0
+    }
+}
+
 extension Array where Element == UInt8 {
     /// The bytes as a C string argument, for names that are not UTF-8.
     func withCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {

@@ -1,7 +1,9 @@
 import ComputeAPI
 import ComputeCore
+import ComputeTesting
 import Foundation
 import HTTPTypes
+import InMemoryStore
 import Logging
 
 /// Drives the API in-process, the way the FastCGI adapter does, with memory persistence.
@@ -22,12 +24,13 @@ struct TestClient {
         networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024,
         quotas: any QuotaSource = FixedQuotas(.unlimited)
     ) {
+        inventory = Inventory(
+            store: InMemoryStore.inMemory(networks: networks, persistence: persistence), networks: networks, quotas: quotas)
         service = ComputeService(
-            records: LoadedRecords(isNew: true), networks: networks, persistence: persistence, quotas: quotas,
+            inventory: inventory,
             configuration: .init(
                 maxBodyBytes: maxBodyBytes, version: "test", authenticator: StaticAuthenticator(Self.callers)),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        inventory = service.inventory
         try! inventory.seedDefaultFlavors()
     }
 

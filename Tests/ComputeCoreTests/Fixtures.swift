@@ -1,34 +1,10 @@
 import ComputeCore
-import Synchronization
+import ComputeTesting
+import InMemoryStore
 
-/// A clock tests move by hand.
-final class TestClock: Clock {
-    private let current = Mutex(Timestamp(microsecondsSinceEpoch: 1_795_000_000_000_000))
-
-    func now() -> Timestamp { current.withLock { $0 } }
-
-    func advance(seconds: Int64) {
-        current.withLock { $0.microsecondsSinceEpoch += seconds * 1_000_000 }
-    }
-}
-
-/// Identifiers that count up, so tests can predict them.
-final class SequentialIdentifiers: IdentifierSource {
-    private let counter = Mutex(0)
-
-    func uuid() -> String {
-        let n = counter.withLock { value -> Int in
-            value += 1
-            return value
-        }
-        let hex = String(n, radix: 16)
-        return "00000000-0000-4000-8000-" + String(repeating: "0", count: 12 - hex.count) + hex
-    }
-
-    func reservationID() -> String { "r-" + String(uuid().suffix(8)) }
-}
-
-/// An inventory on memory persistence with the default network and flavors.
+/// An inventory over the in-memory test store with the default network and flavors: for the
+/// rules that need no particular store (the contract suite in InventoryStoreTests runs the
+/// store-dependent ones against every store).
 struct InventoryFixture {
     let persistence = MemoryPersistence()
     let clock = TestClock()
@@ -37,7 +13,7 @@ struct InventoryFixture {
 
     init(networks: [NetworkConfig] = [.defaultPrivate]) {
         inventory = Inventory(
-            records: LoadedRecords(isNew: true), networks: networks, persistence: persistence, clock: clock,
+            store: InMemoryStore.inMemory(networks: networks, persistence: persistence), networks: networks, clock: clock,
             identifiers: SequentialIdentifiers())
         try! inventory.seedDefaultFlavors()
     }
@@ -58,6 +34,8 @@ struct InventoryFixture {
 
     /// A second inventory loaded from what the first persisted: what a restart sees.
     func restarted() -> Inventory {
-        Inventory(records: persistence.load(), networks: [.defaultPrivate], persistence: persistence, clock: clock)
+        Inventory(
+            store: InMemoryStore.inMemory(networks: [.defaultPrivate], persistence: persistence), networks: [.defaultPrivate],
+            clock: clock)
     }
 }

@@ -1,4 +1,5 @@
 import ComputeCore
+import ComputeTesting
 import Testing
 
 @Suite struct CatalogTests {
@@ -38,24 +39,6 @@ import Testing
             try f.inventory.server(.id("a"), caller: f.caller)
         }
         #expect(throws: ComputeError.notFound("Flavor m1.small could not be found.")) { try f.inventory.flavor(.id("m1.small")) }
-    }
-
-    @Test func aFormatOneRecordGetsItsImageIdFromTheCatalogByName() throws {
-        let record = """
-            {"format":1,"id":"3f0e2a6c-5b1d-4c57-9d6e-0d3f1c2b7a10","name":"old","project_id":"p1","user_id":"u1",
-            "status":"ACTIVE","flavor":{"id":"1","name":"m1.tiny","vcpus":1,"ram":512,"disk":1,"swap":0,"ephemeral":0,
-            "extra_specs":{}},"image":"cirros-0.3.4-x86_64-uec","key_name":null,"network":"private","address":"10.0.0.2",
-            "metadata":{},"reservation_id":"r-abcdefgh","launch_index":0,"created":"2026-11-29T05:11:36.000000Z",
-            "updated":"2026-11-29T05:11:36.000000Z"}
-            """
-        let server = try Server(record: Array(record.utf8))
-        #expect(server.imageID == "" && server.description == nil)
-        let inventory = Inventory(
-            records: LoadedRecords(servers: [server], isNew: false), networks: [.defaultPrivate],
-            persistence: MemoryPersistence())
-        #expect(
-            try inventory.server(.id(server.id), caller: Caller(projectID: "p1", userID: "u1")).imageID == Image.defaults[0].id)
-        #expect(inventory.loadWarnings.isEmpty)
     }
 }
 
@@ -129,52 +112,5 @@ import Testing
         filter.imageID = Image.defaults[1].id
         #expect(try f.inventory.servers(matching: filter, limit: 10, marker: nil).isEmpty)
         _ = oldWeb
-    }
-}
-
-@Suite struct FlavorUpdateTests {
-    @Test func descriptionAndExtraSpecsChangeDurably() throws {
-        let f = InventoryFixture()
-        let updated = try f.inventory.updateFlavor(.id("2")) { flavor in
-            flavor.description = "general purpose"
-            flavor.extraSpecs["hw:cpu_policy"] = "shared"
-        }
-        #expect(updated.description == "general purpose" && updated.extraSpecs == ["hw:cpu_policy": "shared"])
-        #expect(try f.restarted().flavor(.id("2")) == updated)
-        #expect(throws: ComputeError.notFound("Flavor 9 could not be found.")) {
-            try f.inventory.updateFlavor(.id("9")) { _ in }
-        }
-        #expect(throws: ComputeError.invalidInput("A flavor has at most 128 extra specs.")) {
-            try f.inventory.updateFlavor(.id("2")) { flavor in
-                for index in 0..<128 { flavor.extraSpecs["k\(index)"] = "v" }
-            }
-        }
-        #expect(try f.inventory.flavor(.id("2")) == updated, "a refused update changes nothing")
-        #expect(throws: ComputeError.self) { try Validation.extraSpecs(["bad/key": "v"], field: "extra_specs") }
-        #expect(throws: ComputeError.self) { try Validation.extraSpecs(["k": "a\nb"], field: "extra_specs") }
-        try Validation.extraSpecs(["hw:mem_page_size": "", "quota:cpu_quota": "10000"], field: "extra_specs")
-    }
-}
-
-@Suite struct FlavorAccessRecordTests {
-    @Test func accessSurvivesARestart() throws {
-        let f = InventoryFixture()
-        _ = try f.inventory.createFlavor(FlavorDraft(id: "p", name: "private", vcpus: 1, ram: 1, disk: 0, isPublic: false))
-        _ = try f.inventory.addFlavorAccess(.id("p"), projectID: "p1")
-        let restarted = f.restarted()
-        #expect(try restarted.flavor(.id("p")).accessProjects == ["p1"])
-        #expect(try restarted.flavor(.id("p"), visibleTo: f.caller).name == "private")
-        #expect(throws: ComputeError.notFound("Flavor p could not be found.")) {
-            try restarted.flavor(.id("p"), visibleTo: Caller(projectID: "p2", userID: "u"))
-        }
-    }
-
-    @Test func aFormatOneFlavorRecordHasNoAccessList() throws {
-        let record = #"""
-            {"format": 1, "id": "x", "name": "x", "vcpus": 1, "ram": 1, "disk": 0, "swap": 0, "ephemeral": 0,
-             "is_public": false, "description": null, "extra_specs": {}, "created": "2026-01-01T00:00:00Z", "record_key": "k"}
-            """#
-        let flavor = try Flavor(record: Array(record.utf8))
-        #expect(flavor.accessProjects.isEmpty && !flavor.isPublic)
     }
 }

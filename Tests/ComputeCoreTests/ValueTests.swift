@@ -54,14 +54,25 @@ import Testing
         #expect(network.capacity == 253)
     }
 
-    @Test(arguments: ["10.0.0.1/24", "10.0.0.0", "10.0.0.0/33", "10.0.0.0/31", "300.0.0.0/8", "10.0.0.0/x"])
-    func rejectsBadCIDRs(cidr: String) {
-        #expect(throws: ComputeError.self) { try NetworkConfig(name: "n", cidr: cidr) }
+    @Test(arguments: ["10.0.0.0", "10.0.0.0/33", "10.0.0.0/31", "300.0.0.0/8", "10.0.0.0/x"])
+    func rejectsWhatIsNotACIDR(cidr: String) {
+        #expect(throws: ComputeError.invalidInput("Network 'n': '\(cidr)' is not an IPv4 CIDR with a prefix from /8 to /30.")) {
+            try NetworkConfig(name: "n", cidr: cidr)
+        }
     }
 
-    @Test func rejectsBadNetworkNames() {
-        #expect(throws: ComputeError.self) { try NetworkConfig(name: "a b", cidr: "10.0.0.0/24") }
-        #expect(throws: ComputeError.self) { try NetworkConfig(name: "", cidr: "10.0.0.0/24") }
+    @Test func rejectsHostBits() {
+        #expect(throws: ComputeError.invalidInput("Network 'n': '10.0.0.1/24' has host bits set.")) {
+            try NetworkConfig(name: "n", cidr: "10.0.0.1/24")
+        }
+    }
+
+    @Test(arguments: ["a b", ""])
+    func rejectsBadNetworkNames(name: String) {
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Network name '\(name)' must be 1–64 characters of letters, digits, '-', '_' or '.'.")
+        ) { try NetworkConfig(name: name, cidr: "10.0.0.0/24") }
     }
 }
 
@@ -72,12 +83,19 @@ import Testing
     }
 
     @Test(arguments: [
-        "", " lead", "trail ", "a/b", "tab\there", "nl\nx", "nul\u{0}x", "del\u{7f}x", String(repeating: "x", count: 256),
-        "line\u{2028}sep", "rtl\u{202E}gpj.exe", "isolate\u{2066}x", "non" + String(Unicode.Scalar(0xFFFF)!) + "char",
-        "non" + String(Unicode.Scalar(0xFDD0)!) + "char",
+        ("", "must not be empty."), (" lead", "must not start or end with whitespace."),
+        ("trail ", "must not start or end with whitespace."), ("a/b", "must not contain '/'."),
+        ("tab\there", "must not contain control characters."), ("nl\nx", "must not contain control characters."),
+        ("nul\u{0}x", "must not contain control characters."), ("del\u{7f}x", "must not contain control characters."),
+        (String(repeating: "x", count: 256), "must be at most 255 characters long."),
+        ("line\u{2028}sep", "must not contain control characters."),
+        ("rtl\u{202E}gpj.exe", "must not contain bidirectional controls or noncharacters."),
+        ("isolate\u{2066}x", "must not contain bidirectional controls or noncharacters."),
+        ("non" + String(Unicode.Scalar(0xFFFF)!) + "char", "must not contain bidirectional controls or noncharacters."),
+        ("non" + String(Unicode.Scalar(0xFDD0)!) + "char", "must not contain bidirectional controls or noncharacters."),
     ])
-    func rejectsBadNames(name: String) {
-        #expect(throws: ComputeError.self) { try Validation.name(name, field: "server.name") }
+    func rejectsBadNames(name: String, reason: String) {
+        #expect(throws: ComputeError.invalidField("server.name", reason)) { try Validation.name(name, field: "server.name") }
     }
 
     @Test func errorsNameTheField() {
@@ -88,27 +106,41 @@ import Testing
 
     @Test func metadataLimits() throws {
         try Validation.metadata(Dictionary(uniqueKeysWithValues: (0..<128).map { ("k\($0)", "v") }), field: "m")
-        #expect(throws: ComputeError.self) {
+        #expect(throws: ComputeError.invalidField("m", "must have at most 128 items.")) {
             try Validation.metadata(Dictionary(uniqueKeysWithValues: (0..<129).map { ("k\($0)", "v") }), field: "m")
         }
-        #expect(throws: ComputeError.self) { try Validation.metadata(["": "v"], field: "m") }
-        #expect(throws: ComputeError.self) { try Validation.metadata(["k": String(repeating: "v", count: 256)], field: "m") }
-        #expect(throws: ComputeError.self) { try Validation.metadata([String(repeating: "k", count: 256): "v"], field: "m") }
+        #expect(throws: ComputeError.invalidField("m", "keys must be 1–255 characters long.")) {
+            try Validation.metadata(["": "v"], field: "m")
+        }
+        #expect(throws: ComputeError.invalidField("m.k", "must be at most 255 characters long.")) {
+            try Validation.metadata(["k": String(repeating: "v", count: 256)], field: "m")
+        }
+        #expect(throws: ComputeError.invalidField("m", "keys must be 1–255 characters long.")) {
+            try Validation.metadata([String(repeating: "k", count: 256): "v"], field: "m")
+        }
     }
 
     @Test func flavorIDs() throws {
         try Validation.identifier("m1.custom_2-x", field: "id")
         for bad in ["", "a b", "a/b", "é", String(repeating: "x", count: 256)] {
-            #expect(throws: ComputeError.self) { try Validation.identifier(bad, field: "id") }
+            #expect(throws: ComputeError.invalidField("id", "must be 1–255 characters of letters, digits, '.', '_' or '-'.")) {
+                try Validation.identifier(bad, field: "id")
+            }
         }
     }
 
     @Test func draftsCheckCounts() {
-        #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 0) }
-        #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 101) }
-        #expect(throws: ComputeError.self) {
+        #expect(throws: ComputeError.invalidField("server.min_count", "must be 1 or more.")) {
+            try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 0)
+        }
+        #expect(throws: ComputeError.invalidField("server.min_count", "must be 100 or less.")) {
+            try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 101)
+        }
+        #expect(throws: ComputeError.invalidField("server.min_count", "must not be greater than server.max_count.")) {
             try ServerDraft(name: "a", flavorReference: "1", image: "i", minCount: 3, maxCount: 2)
         }
-        #expect(throws: ComputeError.self) { try ServerDraft(name: "a", flavorReference: "1", image: "") }
+        #expect(throws: ComputeError.invalidField("server.image", "must not be empty.")) {
+            try ServerDraft(name: "a", flavorReference: "1", image: "")
+        }
     }
 }

@@ -1,6 +1,8 @@
 import ComputeCore
+import ComputeTesting
 import Dispatch
 import Foundation
+import InMemoryStore
 import JSONFileStore
 import Synchronization
 import Testing
@@ -66,7 +68,9 @@ final class ManualClock: Clock {
 
     @Test func badProjectsAreRefused() {
         let dir = TemporaryDirectory(created: true)
-        #expect(throws: ComputeError.self) {
+        #expect(
+            throws: ComputeError.invalidField("project", "must be 1–255 characters of letters, digits, '.', '_' or '-'.")
+        ) {
             try TokenStore.create(dataDirectory: dir.path, project: "../x", user: "u", role: .member, expires: nil)
         }
     }
@@ -82,7 +86,7 @@ final class ManualClock: Clock {
         #expect(merged == QuotaOverride(project: "web", instances: 2, ram: -1))
         #expect(quotas.limits(for: "web") == QuotaLimits(instances: 2, cores: 20, ram: -1))
         #expect(quotas.limits(for: "other") == .novaDefaults)
-        #expect(throws: ComputeError.self) {
+        #expect(throws: ComputeError.invalidField("cores", "must be -1 (unlimited) or more.")) {
             try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path)
         }
     }

@@ -1,5 +1,7 @@
 import ComputeCore
+import ComputeTesting
 import Foundation
+import InMemoryStore
 import Testing
 
 @testable import JSONFileStore
@@ -19,14 +21,20 @@ import Testing
             try TokenStore.create(dataDirectory: dir.path, project: "p", user: "u", role: .admin, expires: nil)
         }
         #expect(elsewhere.contents(of: "").isEmpty, "nothing was written where the link points")
-        #expect(throws: ComputeError.self) { try TokenStore.list(dataDirectory: dir.path) }
+        #expect(
+            throws: ComputeError.invalidInput(
+                "\(dir.path)/tokens is a symbolic link or not a directory; refusing to use it. Move it away and try again.")
+        ) { try TokenStore.list(dataDirectory: dir.path) }
     }
 
     @Test func aSymlinkedQuotasDirectoryIsRefused() throws {
         let dir = TemporaryDirectory(created: true)
         let elsewhere = TemporaryDirectory(created: true)
         try FileManager.default.createSymbolicLink(atPath: dir.file("quotas"), withDestinationPath: elsewhere.path)
-        #expect(throws: ComputeError.self) {
+        #expect(
+            throws: ComputeError.invalidInput(
+                "\(dir.path)/quotas is a symbolic link or not a directory; refusing to use it. Move it away and try again.")
+        ) {
             try QuotaFiles.set(QuotaOverride(project: "p", instances: 1), dataDirectory: dir.path)
         }
         #expect(elsewhere.contents(of: "").isEmpty)

@@ -256,14 +256,13 @@ class Service:
         return self.get("/servers").json, self.get("/flavors").json
 
 
-def fastcgi_request(socket_path, params, body=b""):
-    """A minimal FastCGI client (responder role, one request): returns the raw CGI output.
+def fastcgi_record(kind, content):
+    """One FastCGI record of request 1."""
+    return bytes([1, kind, 0, 1, len(content) >> 8, len(content) & 0xff, 0, 0]) + content
 
-    Used to reach the worker without nginx, as any process with access to the socket could.
-    """
-    def record(kind, content):
-        return bytes([1, kind, 0, 1, len(content) >> 8, len(content) & 0xff, 0, 0]) + content
 
+def fastcgi_begin(params):
+    """BEGIN_REQUEST (responder, no keep-conn) and the parameters: what precedes the body."""
     def pairs(items):
         out = b""
         for name, value in items.items():
@@ -273,21 +272,17 @@ def fastcgi_request(socket_path, params, body=b""):
             out += n + v
         return out
 
-    message = record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0]))  # BEGIN_REQUEST, responder, no keep-conn
-    message += record(4, pairs(params)) + record(4, b"")
-    for i in range(0, len(body), 65535):
-        message += record(5, body[i:i + 65535])
-    message += record(5, b"")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(15)
-        s.connect(str(socket_path))
-        s.sendall(message)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    return fastcgi_record(1, bytes([0, 1, 0, 0, 0, 0, 0, 0])) + fastcgi_record(4, pairs(params)) + fastcgi_record(4, b"")
+
+
+def fastcgi_read(connection):
+    """The CGI output (STDOUT records) of a response, read until the worker closes."""
+    data = b""
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
     output, offset = b"", 0
     while offset + 8 <= len(data):
         kind, length, padding = data[offset + 1], int.from_bytes(data[offset + 4:offset + 6], "big"), data[offset + 6]
@@ -295,3 +290,19 @@ def fastcgi_request(socket_path, params, body=b""):
             output += data[offset + 8:offset + 8 + length]
         offset += 8 + length + padding
     return output
+
+
+def fastcgi_request(socket_path, params, body=b""):
+    """A minimal FastCGI client (responder role, one request): returns the raw CGI output.
+
+    Used to reach the worker without nginx, as any process with access to the socket could.
+    """
+    message = fastcgi_begin(params)
+    for i in range(0, len(body), 65535):
+        message += fastcgi_record(5, body[i:i + 65535])
+    message += fastcgi_record(5, b"")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(15)
+        s.connect(str(socket_path))
+        s.sendall(message)
+        return fastcgi_read(s)

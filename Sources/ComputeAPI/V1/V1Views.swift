@@ -27,35 +27,21 @@ enum V1View {
         w.endObject()
     }
 
-    /// The view of one server, as the inventory keeps it (see `ComputeService`).
-    static let render: ServerRenderer = { server in
-        var w = JSONWriter(capacity: 512)
-        Self.server(server, into: &w)
-        return w.bytes
-    }
-
-    /// `"servers": [view…]` inside an open object.
-    static func servers(_ servers: [Server], into w: inout JSONWriter) {
+    /// `"servers": [view…]` inside an open object, from the views `views` keeps.
+    static func servers(_ servers: [Server], views: ServerViews, into w: inout JSONWriter) {
         w.key("servers")
         w.beginArray()
-        for server in servers { Self.server(server, into: &w) }
+        for server in servers { w.raw(views.view(of: server)) }
         w.endArray()
     }
 
-    /// `"servers": [view…]` from the views the inventory keeps.
-    static func servers(_ entries: [ServerEntry], into w: inout JSONWriter) {
-        w.key("servers")
-        w.beginArray()
-        for entry in entries { w.raw(entry.view) }
-        w.endArray()
-    }
-
-    /// `{"server": view}` from the view the inventory keeps.
-    static func serverDocument(_ entry: ServerEntry) -> [UInt8] {
+    /// `{"server": view}` from the view `views` keeps.
+    static func serverDocument(_ server: Server, views: ServerViews) -> [UInt8] {
+        let view = views.view(of: server)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(entry.view.count + 12)
+        bytes.reserveCapacity(view.count + 12)
         bytes.append(contentsOf: #"{"server":"#.utf8)
-        bytes.append(contentsOf: entry.view)
+        bytes.append(contentsOf: view)
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
@@ -72,16 +58,6 @@ enum V1View {
         w.field("is_public", flavor.isPublic)
         w.field("description", flavor.description)
         w.endObject()
-    }
-
-    /// `{"server": view}`.
-    static func serverDocument(_ server: Server) -> [UInt8] {
-        var w = JSONWriter(capacity: 640)
-        w.beginObject()
-        w.key("server")
-        Self.server(server, into: &w)
-        w.endObject()
-        return w.bytes
     }
 
     /// `{"flavor": view}`.

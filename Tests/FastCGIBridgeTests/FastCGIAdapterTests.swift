@@ -1,5 +1,5 @@
-import AllianceWorker
 import ComputeAPI
+import FastCGIBridge
 import HTTPTypes
 import Testing
 

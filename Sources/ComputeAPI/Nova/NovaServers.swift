@@ -1,0 +1,134 @@
+import ComputeCore
+import HTTPTypes
+
+/// Servers: list, show, create, update, delete, and the power actions.
+extension NovaAPI {
+    func registerServers(into router: inout Router<RequestContext>) {
+        route(&router, .get, "/servers", .serversIndex) { n, _ in try listServers(n, detailed: false) }
+        route(&router, .get, "/servers/detail", .serversDetail) { n, _ in try listServers(n, detailed: true) }
+        route(&router, .post, "/servers", .serversCreate) { n, _ in try createServers(n) }
+        route(&router, .get, "/servers/{id}", .serversShow) { n, p in
+            let server = try inventory.server(.id(p["id"]), caller: n.caller)
+            return serverDocument(server, shape: .show, n)
+        }
+        route(&router, .put, "/servers/{id}", .serversUpdate) { n, p in
+            let request = try n.decodeBody(NovaServerUpdateRequest.self)
+            let server = try inventory.updateServer(.id(p["id"]), caller: n.caller, with: request.update)
+            return serverDocument(server, shape: .update, n)
+        }
+        route(&router, .delete, "/servers/{id}", .serversDelete) { n, p in
+            try inventory.deleteServer(.id(p["id"]), caller: n.caller)
+            return .empty(.noContent)
+        }
+        route(&router, .post, "/servers/{id}/action", .serversActions) { n, p in
+            let request = try n.decodeBody(NovaServerActionRequest.self)
+            _ = try inventory.perform(request.action, on: .id(p["id"]), caller: n.caller)
+            return .empty(.accepted)
+        }
+    }
+
+    /// Nova's list filters that this service does not implement: refused, never ignored (an
+    /// ignored filter would list servers the client asked to leave out).
+    static let unsupportedServerFilters: Set<String> = [
+        "ip", "ip6", "tags", "tags-any", "not-tags", "not-tags-any", "locked", "availability_zone", "config_drive",
+        "key_name", "created_at", "launched_at", "terminated_at", "power_state", "task_state", "vm_state", "progress",
+        "user_id", "host", "project_id", "tenant_id", "soft_deleted", "node", "hostname", "uuid",
+        "access_ip_v4", "access_ip_v6", "auto_disk_config",
+    ]
+    static let serverListParameters: Set<String> = [
+        "name", "status", "changes-since", "changes-before", "flavor", "image", "reservation_id", "limit", "marker",
+        "deleted", "sort_key", "sort_dir", "all_tenants",
+    ]
+
+    func listServers(_ n: NovaContext, detailed: Bool) throws -> APIResponse {
+        let query = try n.query()
+        try Self.checkParameters(query, known: Self.serverListParameters, unsupported: Self.unsupportedServerFilters, n)
+        var filter = ServerFilter(projectID: try n.context.listingProject(query, allProjects: .serversAllProjects))
+        if let name = try query.value("name") { filter.namePattern = try NamePattern(name) }
+        filter.flavor = try query.value("flavor").map(NovaServerCreateRequest.lastPathSegment)
+        filter.imageID = try query.value("image").map(NovaServerCreateRequest.lastPathSegment)
+        filter.reservationID = try query.value("reservation_id")
+        filter.changedSince = try Self.instant(query, "changes-since")
+        if n.version >= Microversion(66) { filter.changedBefore = try Self.instant(query, "changes-before") }
+        if let since = filter.changedSince, let before = filter.changedBefore, before < since {
+            throw APIError.badRequest("The value of changes-since must be earlier than or equal to changes-before.")
+        }
+        var nothing = false
+        if let status = try query.value("status") {
+            if let value = ServerStatus(rawValue: status.uppercased()) {
+                filter.status = value
+            } else if n.version >= Microversion(38) {
+                throw APIError.badRequest("Invalid status value: \(status.prefix(64))")
+            } else {
+                nothing = true  // Nova before 2.38: an unknown status matches nothing
+            }
+        }
+        // Deleted servers are not kept: `deleted=true` lists none, `deleted=false` changes nothing.
+        if let deleted = try query.value("deleted"), ["true", "1", "yes", "on"].contains(deleted.lowercased()) {
+            nothing = true
+        }
+        for (key, allowed) in [("sort_key", "created_at"), ("sort_dir", "desc")] {
+            if let value = try query.value(key), value != allowed {
+                throw APIError.badRequest("Sorting other than sort_key=created_at, sort_dir=desc is not supported.")
+            }
+        }
+        let limit = try query.integer("limit", in: 0...Int.max).map { min($0, Self.maxLimit) } ?? Self.maxLimit
+        let servers =
+            nothing || limit == 0 ? [] : try inventory.servers(matching: filter, limit: limit, marker: query.value("marker"))
+
+        return Self.listDocument(
+            "servers", servers, id: \.id, detailed: detailed, query: query, limit: limit, n, itemBytes: detailed ? 1400 : 300
+        ) { server, w in
+            if detailed {
+                NovaView.server(server, shape: .detail, version: n.version, links: n.links, into: &w)
+            } else {
+                NovaView.serverBrief(server, links: n.links, into: &w)
+            }
+        }
+    }
+
+    func createServers(_ n: NovaContext) throws -> APIResponse {
+        let request = try n.decodeBody(NovaServerCreateRequest.self)
+        let servers = try inventory.createServers(request.draft, caller: n.caller)
+        var w = JSONWriter()
+        w.beginObject()
+        if request.returnReservationID {
+            w.field("reservation_id", servers[0].reservationID)
+            w.endObject()
+            return .json(.accepted, w.bytes)
+        }
+        // Nova answers for the first server of a multiple create.
+        let first = servers[0]
+        w.key("server")
+        w.beginObject()
+        w.field("id", first.id)
+        n.links.write("servers", first.id, into: &w)
+        w.field("adminPass", request.adminPass ?? Self.generatedPassword())
+        w.field("OS-DCF:diskConfig", "MANUAL")
+        w.key("security_groups")
+        w.beginArray()
+        w.beginObject()
+        w.field("name", "default")
+        w.endObject()
+        w.endArray()
+        w.endObject()
+        w.endObject()
+        var response = APIResponse.json(.accepted, w.bytes)
+        response.headerFields[.location] = n.links.versioned("servers/\(first.id)")
+        return response
+    }
+
+    /// What Nova returns as `adminPass`. There is no guest to set it in, so it is not kept.
+    static func generatedPassword() -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<12).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
+    func serverDocument(_ server: Server, shape: NovaView.ServerShape, _ n: NovaContext) -> APIResponse {
+        Self.document("server", capacity: 1600) { w in
+            NovaView.server(server, shape: shape, version: n.version, links: n.links, into: &w)
+        }
+    }
+
+}

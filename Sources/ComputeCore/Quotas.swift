@@ -1,0 +1,53 @@
+/// Per-project limits (Nova's `instances`, `cores`, `ram` in MiB); -1 means unlimited.
+public struct QuotaLimits: Sendable, Equatable, Codable {
+    public var instances: Int
+    public var cores: Int
+    public var ram: Int
+
+    public init(instances: Int, cores: Int, ram: Int) {
+        self.instances = instances
+        self.cores = cores
+        self.ram = ram
+    }
+
+    /// Nova's defaults.
+    public static let novaDefaults = QuotaLimits(instances: 10, cores: 20, ram: 51_200)
+    public static let unlimited = QuotaLimits(instances: -1, cores: -1, ram: -1)
+}
+
+/// What a project's servers use, in the units of `QuotaLimits`.
+public struct QuotaUsage: Sendable, Equatable {
+    public var instances = 0
+    public var cores = 0
+    public var ram = 0
+
+    public init(instances: Int = 0, cores: Int = 0, ram: Int = 0) {
+        self.instances = instances
+        self.cores = cores
+        self.ram = ram
+    }
+
+    public mutating func add(_ server: Server, sign: Int = 1) {
+        instances += sign
+        cores += sign * server.flavor.vcpus
+        ram += sign * server.flavor.ram
+    }
+}
+
+/// Where the inventory learns each project's limits (configuration, not records).
+public protocol QuotaSource: Sendable {
+    /// What a project without an override of its own gets.
+    var defaults: QuotaLimits { get }
+    func limits(for projectID: String) -> QuotaLimits
+}
+
+/// The same limits for every project.
+public struct FixedQuotas: QuotaSource {
+    public var limits: QuotaLimits
+
+    public init(_ limits: QuotaLimits) { self.limits = limits }
+
+    public var defaults: QuotaLimits { limits }
+
+    public func limits(for projectID: String) -> QuotaLimits { limits }
+}
