@@ -69,6 +69,7 @@ class Response:
 class Service:
     def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, www: pathlib.Path = None):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.data = root / "data"
         # pytest's temporary directories are private to root: nginx's workers (www-data) could
         # not reach a socket or temporary file there.
