@@ -51,6 +51,8 @@ summarize() {
     rm -f "$output"
   else
     tail -n 80 "$output"
+    # The sanitizers' one-line summaries, which the last lines of a long run may not include.
+    grep -E '^SUMMARY: [A-Za-z]+Sanitizer' "$output" | sort | uniq -c | head -n 20 || true
     rm -f "$output"
     return 1
   fi

@@ -1,5 +1,4 @@
 public import ComputeCore
-import Synchronization
 
 /// A fixed table of tokens: for in-process tests, the fuzzer and benchmarks, where tokens are
 /// not files (the worker uses the data directory's token store).
@@ -13,10 +12,10 @@ public struct StaticAuthenticator: Authenticator {
 
 /// A clock tests move by hand.
 public final class TestClock: Clock {
-    private let current: Mutex<Timestamp>
+    private let current: Locked<Timestamp>
 
     public init(_ start: Timestamp = Timestamp(microsecondsSinceEpoch: 1_795_000_000_000_000)) {
-        current = Mutex(start)
+        current = Locked(start)
     }
 
     public func now() -> Timestamp { current.withLock { $0 } }
@@ -28,7 +27,7 @@ public final class TestClock: Clock {
 
 /// Identifiers that count up, so tests can predict them.
 public final class SequentialIdentifiers: IdentifierSource {
-    private let counter = Mutex(0)
+    private let counter = Locked(0)
 
     public init() {}
 

@@ -1,5 +1,5 @@
+import ComputeCore
 public import JSONFileStore
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -34,7 +34,7 @@ public final class FaultPlan: SystemCallFaults {
         public var badCloses: [Int32] = []
         var calls: [(SystemCall, String)] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -1,6 +1,5 @@
 public import ComputeCore
 public import InMemoryStore
-import Synchronization
 
 /// Records in memory, for tests, the fuzzer and benchmarks of the core: `InMemoryStore` over
 /// nothing durable. It can be told to fail commits, to exercise the error paths.
@@ -11,7 +10,7 @@ public final class MemoryPersistence: RecordPersistence {
         var commits = 0
         var lastFailure: PersistenceFailure.Reason?
     }
-    private let contents = Mutex(Contents())
+    private let contents = Locked(Contents())
 
     public init(_ records: [Record] = []) {
         contents.withLock { c in

@@ -6,7 +6,6 @@ import FastCGIBridge
 import Foundation
 import InMemoryStore
 import Logging
-import Synchronization
 
 /// Runs arbitrary bytes through the request path (CGI parameters + body → adapter → router →
 /// handlers → an inventory on memory persistence) and reports what must never happen: a
@@ -27,7 +26,7 @@ public final class RequestFuzzer: Sendable {
         var runs = 0
     }
 
-    private let target: Mutex<Target>
+    private let target: Locked<Target>
     public static let maxBodyBytes = 64 * 1024
     /// Seeds send `HTTP_X_AUTH_TOKEN=fuzz-admin` or `fuzz-member`; mutations reach the rest.
     static let authenticator = StaticAuthenticator([
@@ -36,7 +35,7 @@ public final class RequestFuzzer: Sendable {
     ])
 
     public init() {
-        target = Mutex(Self.makeTarget())
+        target = Locked(Self.makeTarget())
     }
 
     private static func makeTarget() -> Target {

@@ -1,5 +1,4 @@
 public import ComputeCore
-import Synchronization
 
 /// The inventory held in memory, every rule that spans records enforced against indexes
 /// (unique names, the address bitmaps, per-project usage), and each change made durable by a
@@ -12,8 +11,8 @@ import Synchronization
 /// indexes are the truth while it runs.
 public final class InMemoryStore: InventoryStore {
     private let persistence: any RecordPersistence
-    private let writer = Mutex(())
-    private let state: Mutex<Indexes>
+    private let writer = Locked(())
+    private let state: Locked<Indexes>
     /// Problems found in the loaded records (duplicate names or addresses, unknown networks).
     public let loadWarnings: [String]
 
@@ -26,7 +25,7 @@ public final class InMemoryStore: InventoryStore {
     public init(records: LoadedRecords, networks: [NetworkConfig], images: [Image], persistence: any RecordPersistence) {
         self.persistence = persistence
         let (indexes, warnings) = Indexes.load(records, networks: networks, images: images)
-        state = Mutex(indexes)
+        state = Locked(indexes)
         loadWarnings = warnings
     }
 

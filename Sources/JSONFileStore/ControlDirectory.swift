@@ -167,11 +167,7 @@ enum ControlDirectory {
 /// The worker's view of a control directory: reread when the directory changes (one `stat`
 /// per look), so a token the CLI creates or revokes takes effect on the next request.
 ///
-/// The snapshot is guarded by a pthread mutex rather than `Mutex`: ThreadSanitizer does not see
-/// the ordering `Mutex` gives inside this generic class (it reported a race between two
-/// `withLock` bodies), and the TSan run must stay meaningful.
-final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
-    // @unchecked: `snapshot` is only touched with `mutex` held.
+final class WatchedDirectory<Item: Decodable & Sendable>: Sendable {
     private struct Snapshot {
         var stamp: timespec?
         var items: [String: Item] = [:]
@@ -179,32 +175,19 @@ final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
 
     private let dataDirectory: String
     private let subdirectory: String
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var snapshot = Snapshot()
+    private let snapshot = Locked(Snapshot())
     private let report: @Sendable ([String]) -> Void
 
     init(dataDirectory: String, subdirectory: String, report: @escaping @Sendable ([String]) -> Void) {
         self.dataDirectory = dataDirectory
         self.subdirectory = subdirectory
         self.report = report
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
     }
 
     var items: [String: Item] {
         let stamp = POSIX.live.modificationTime(ControlDirectory.path(dataDirectory, subdirectory))
         let exists = stamp != nil
-        let cached = locked { snapshot.stamp.map { Self.same($0, stamp) } == true ? snapshot.items : nil }
+        let cached = snapshot.withLock { $0.stamp.map { Self.same($0, stamp) } == true ? $0.items : nil }
         if let cached { return cached }
         var (items, problems): ([String: Item], [String]) = ([:], [])
         if exists {
@@ -219,7 +202,7 @@ final class WatchedDirectory<Item: Decodable & Sendable>: @unchecked Sendable {
         // A directory changed within the last second may change again with the same coarse
         // timestamp: keep rereading it until it has been quiet for a second.
         let settled = stamp.map { POSIX.now().tv_sec - $0.tv_sec > 1 } ?? true
-        locked { snapshot = Snapshot(stamp: settled ? (stamp ?? timespec()) : nil, items: items) }
+        snapshot.withLock { $0 = Snapshot(stamp: settled ? (stamp ?? timespec()) : nil, items: items) }
         return items
     }
 

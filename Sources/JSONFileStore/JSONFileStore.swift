@@ -2,7 +2,6 @@ public import ComputeCore
 import Dispatch
 public import InMemoryStore
 public import Logging
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -69,11 +68,11 @@ public final class JSONFileStore: RecordPersistence {
     /// Serialises commits (the inventory already does; this keeps the store safe on its own),
     /// and holds the file name of each flavor by id: flavor ids may be `..` or 255 characters
     /// long, so they cannot name files; a UUID chosen when the flavor is first written does.
-    let flavorFiles: Mutex<[String: String]>
+    let flavorFiles: Locked<[String: String]>
     /// Why the last commit failed; cleared by the next one that succeeds (or a passing probe).
-    let lastFailure: Mutex<PersistenceFailure.Reason?>
+    let lastFailure: Locked<PersistenceFailure.Reason?>
     /// When the last health probe ran (monotonic nanoseconds): at most one a second.
-    let lastProbe = Mutex<UInt64>(0)
+    let lastProbe = Locked<UInt64>(0)
     let posix: POSIX
 
     /// Opens (creating if needed) and locks `directory`, rolls back unfinished multi-record
@@ -203,8 +202,8 @@ public final class JSONFileStore: RecordPersistence {
         flavorFiles: [String: String]
     ) {
         self.posix = posix
-        self.flavorFiles = Mutex(flavorFiles)
-        self.lastFailure = Mutex(problem)
+        self.flavorFiles = Locked(flavorFiles)
+        self.lastFailure = Locked(problem)
         self.directory = directory
         self.directoryFD = directoryFD
         self.lockFD = lockFD

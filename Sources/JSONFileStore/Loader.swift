@@ -2,7 +2,6 @@ import ComputeCore
 import Dispatch
 import InMemoryStore
 import Logging
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -127,7 +126,7 @@ struct Loader {
             }
         }
 
-        let outcomes = Mutex<[(kind: RecordKind, name: String, outcome: Result<Record, RecordProblem>)]>([])
+        let outcomes = Locked<[(kind: RecordKind, name: String, outcome: Result<Record, RecordProblem>)]>([])
         let chunkCount = max(1, min(candidates.count / 256, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) * 4))
         let chunkSize = (candidates.count + chunkCount - 1) / max(chunkCount, 1)
         let work = candidates

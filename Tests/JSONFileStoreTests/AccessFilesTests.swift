@@ -4,11 +4,10 @@ import Dispatch
 import Foundation
 import InMemoryStore
 import JSONFileStore
-import Synchronization
 import Testing
 
 final class ManualClock: Clock {
-    let current = Mutex(Timestamp(microsecondsSinceEpoch: 1_795_000_000_000_000))
+    let current = Locked(Timestamp(microsecondsSinceEpoch: 1_795_000_000_000_000))
     func now() -> Timestamp { current.withLock { $0 } }
 }
 
@@ -58,7 +57,7 @@ final class ManualClock: Clock {
         let file = dir.file("tokens/\(record.id).json")
         try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: record.sha256, with: "zz")
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let reports = Mutex<[String]>([])
+        let reports = Locked<[String]>([])
         let store = TokenStore(dataDirectory: dir.path, report: { problems in reports.withLock { $0 += problems } })
         #expect(store.caller(forToken: token) != nil)
         #expect(store.caller(forToken: tampered) == nil)
@@ -99,7 +98,7 @@ final class ManualClock: Clock {
         let dir = TemporaryDirectory(created: true)
         let store = TokenStore(dataDirectory: dir.path)
         let (token, _) = try TokenStore.create(dataDirectory: dir.path, project: "p", user: "u", role: .member, expires: nil)
-        let failures = Mutex(0)
+        let failures = Locked(0)
         let path = dir.path
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
             for round in 0..<50 {

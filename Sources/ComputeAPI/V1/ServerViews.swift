@@ -1,5 +1,4 @@
 import ComputeCore
-import Synchronization
 
 /// Each server's v1 view, rendered once per version and kept: a listing copies bytes instead of
 /// encoding every server again (list of 20: 44 → 8.6 µs in process, measured with
@@ -13,7 +12,7 @@ final class ServerViews: Sendable {
     }
 
     private final class Shard: Sendable {
-        let views = Mutex<[String: View]>([:])
+        let views = Locked<[String: View]>([:])
     }
 
     /// Sharded by id so that request threads rarely wait on each other.
