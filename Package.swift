@@ -45,6 +45,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libpq (Debian: libpq-dev): the PostgreSQL client. Only PostgresStore imports it.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // PCRE2 (Debian: libpcre2-dev): Nova's name filter, with match and heap limits.
         .systemLibrary(
             name: "CPCRE2",
@@ -71,6 +77,18 @@ let package = Package(
         .target(
             name: "InMemoryStore",
             dependencies: ["ComputeCore"],
+            swiftSettings: strictSettings
+        ),
+        // The store for several API hosts: the inventory, tokens and quotas in PostgreSQL, every
+        // rule enforced by the database; its records in the JSON-file store's format.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "CLibPQ",
+                "ComputeCore",
+                "JSONFileStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // Transport-free HTTP API: request/response values, router and policies, handlers,
@@ -117,6 +135,7 @@ let package = Package(
                 "FastCGIBridge",
                 "InMemoryStore",
                 "JSONFileStore",
+                "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -186,6 +205,7 @@ let package = Package(
                 "ComputeTesting",
                 "InMemoryStore",
                 "JSONFileStore",
+                "PostgresStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

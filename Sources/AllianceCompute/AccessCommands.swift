@@ -2,6 +2,7 @@ import ArgumentParser
 import ComputeCore
 import Foundation
 import JSONFileStore
+import PostgresStore
 
 extension Role: ExpressibleByArgument {}
 
@@ -10,9 +11,10 @@ struct Token: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list and revoke API tokens.",
         discussion: """
-            A token is printed once, when it is made; the data directory keeps only its SHA-256 \
-            (tokens/<id>.json, mode 0600). The worker sees new and revoked tokens at once, \
-            without a restart. Run as root or as the data directory's owner.
+            A token is printed once, when it is made; the store keeps only its SHA-256 (a data \
+            directory's tokens/<id>.json, mode 0600, or the database's tokens table). Every worker \
+            sees new and revoked tokens at once, without a restart. With --data-dir, run as root or \
+            as the data directory's owner.
             """,
         subcommands: [Create.self, List.self, Revoke.self]
     )
@@ -26,8 +28,7 @@ struct Token: ParsableCommand {
                   alliance-compute token create --data-dir ./var/data --project web --user ci --expires 30d
                 """)
 
-        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
-        var dataDir: String
+        @OptionGroup var store: StoreOptions
 
         @Option(help: "The project the token acts in (letters, digits, '.', '_', '-').")
         var project: String
@@ -46,8 +47,13 @@ struct Token: ParsableCommand {
         func run() throws {
             let expiry = try expires.map(Self.parseExpiry)
             do {
-                let (token, record) = try TokenStore.create(
-                    dataDirectory: dataDir, project: project, user: user, role: role, expires: expiry)
+                let (token, record) =
+                    switch try store.location() {
+                    case .files(let directory):
+                        try TokenStore.create(dataDirectory: directory, project: project, user: user, role: role, expires: expiry)
+                    case .database(let url):
+                        try PostgresAccess.createToken(url: url, project: project, user: user, role: role, expires: expiry)
+                    }
                 FileHandle.standardError.write(
                     Data(
                         "token \(record.id): project \(record.project), user \(record.user), role \(record.role.rawValue), expires \(record.expires ?? "never")\n"
@@ -72,11 +78,14 @@ struct Token: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the tokens (never the secrets).")
 
-        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
-        var dataDir: String
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let (records, problems) = try cliErrors { try TokenStore.list(dataDirectory: dataDir) }
+            let (records, problems) =
+                switch try store.location() {
+                case .files(let directory): try cliErrors { try TokenStore.list(dataDirectory: directory) }
+                case .database(let url): (try cliErrors { try PostgresAccess.listTokens(url: url) }, [String]())
+                }
             warn(problems)
             let now = SystemClock().now()
             let rows =
@@ -98,15 +107,21 @@ struct Token: ParsableCommand {
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a token by its id (the part before the dot).")
 
-        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
-        var dataDir: String
+        @OptionGroup var store: StoreOptions
 
         @Argument(help: "The token's id, as `token list` shows it.")
         var id: String
 
         func run() throws {
-            guard try cliErrors({ try TokenStore.revoke(dataDirectory: dataDir, id: id) }) else {
-                FileHandle.standardError.write(Data("error: no token with id '\(id)' in \(dataDir)/tokens\n".utf8))
+            let location = try store.location()
+            let revoked =
+                switch location {
+                case .files(let directory): try cliErrors { try TokenStore.revoke(dataDirectory: directory, id: id) }
+                case .database(let url): try cliErrors { try PostgresAccess.revokeToken(url: url, id: id) }
+                }
+            guard revoked else {
+                let place = if case .files(let directory) = location { "\(directory)/tokens" } else { "the database" }
+                FileHandle.standardError.write(Data("error: no token with id '\(id)' in \(place)\n".utf8))
                 throw ExitCode.failure
             }
             print("revoked \(id)")
@@ -130,8 +145,7 @@ struct Quota: ParsableCommand {
                   alliance-compute quota set --data-dir /var/lib/alliance-compute --project web --instances 50 --cores 100
                 """)
 
-        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
-        var dataDir: String
+        @OptionGroup var store: StoreOptions
 
         @Option(help: "The project.")
         var project: String
@@ -147,8 +161,12 @@ struct Quota: ParsableCommand {
 
         func run() throws {
             do {
-                let merged = try QuotaFiles.set(
-                    QuotaOverride(project: project, instances: instances, cores: cores, ram: ram), dataDirectory: dataDir)
+                let change = QuotaOverride(project: project, instances: instances, cores: cores, ram: ram)
+                let merged =
+                    switch try store.location() {
+                    case .files(let directory): try QuotaFiles.set(change, dataDirectory: directory)
+                    case .database(let url): try PostgresAccess.setQuota(url: url, change)
+                    }
                 print(Show.describe(merged))
             } catch let error as ComputeError {
                 throw ValidationError(error.message)
@@ -159,14 +177,21 @@ struct Quota: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the projects' overrides.")
 
-        @Option(help: ArgumentHelp("The worker's data directory.", valueName: "dir"))
-        var dataDir: String
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let (items, problems) = try cliErrors { try QuotaFiles.overrides(dataDirectory: dataDir) }
+            var items: [QuotaOverride]
+            var problems: [String] = []
+            switch try store.location() {
+            case .files(let directory):
+                let found = try cliErrors { try QuotaFiles.overrides(dataDirectory: directory) }
+                (items, problems) = (Array(found.items.values), found.problems)
+            case .database(let url):
+                items = try cliErrors { try PostgresAccess.quotaOverrides(url: url) }
+            }
             warn(problems)
             if items.isEmpty { print("no overrides: every project has the worker's --quota-* defaults") }
-            for item in items.values.sorted(by: { $0.project < $1.project }) { print(Self.describe(item)) }
+            for item in items.sorted(by: { $0.project < $1.project }) { print(Self.describe(item)) }
         }
 
         static func describe(_ item: QuotaOverride) -> String {
@@ -176,14 +201,23 @@ struct Quota: ParsableCommand {
     }
 }
 
-/// Runs `body`, turning a domain error (no data directory, a refused symlink) into the
-/// command's error message and exit status.
+/// Runs `body`, turning a domain or database error (no data directory, a refused symlink, a
+/// database that cannot be reached) into the command's error message and exit status.
 func cliErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as ComputeError {
-        throw ValidationError(error.message)
+        throw CommandFailure(message: error.message)
+    } catch let error as DatabaseError {
+        throw CommandFailure(message: error.description)
     }
+}
+
+/// A command that could not do its work (not a mistake in how it was called): the message
+/// alone, without the usage text, and exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
 
 /// Files of the data directory the CLI could not read, on standard error.

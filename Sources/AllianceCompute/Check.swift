@@ -3,27 +3,31 @@ import ComputeCore
 import InMemoryStore
 import JSONFileStore
 import Logging
+import PostgresStore
 
-/// `alliance-compute check`: verifies a data directory without changing it.
+/// `alliance-compute check`: verifies a store without changing it.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify every record in a data directory, without changing anything.",
+        abstract: "Verify every record in a data directory or database, without changing anything.",
         discussion: """
             Reads every record as the worker does at start-up and reports what it would set aside or \
             repair: damaged or foreign files, writes that never finished, multi-record commits to roll \
             back, and broken rules across records (a name or an address used twice). It takes no lock \
-            and changes nothing, so it is safe while the worker runs.
+            and changes nothing, so it is safe while the worker runs. A database is read in one \
+            consistent snapshot (its constraints already keep names and addresses unique); what is \
+            checked there is that every record reads, at this release's schema.
 
-            Exit status: 0 when everything is healthy, 1 when something was found, 2 when the directory \
+            Exit status: 0 when everything is healthy, 1 when something was found, 2 when the store \
             cannot be read.
 
-            Example:
+            Examples:
               sudo -u alliance-compute alliance-compute check --data-dir /var/lib/alliance-compute
+              alliance-compute check --database service=alliance
             """
     )
 
-    @Option(help: ArgumentHelp("The data directory to verify.", valueName: "dir"))
-    var dataDir = "/var/lib/alliance-compute"
+    @OptionGroup(title: "Store")
+    var store: StoreOptions
 
     @Option(
         name: .customLong("network"),
@@ -40,20 +44,49 @@ struct Check: ParsableCommand {
             throw ExitCode.validationFailure
         }
         let quiet = Logger(label: "check", factory: { _ in SwiftLogNoOpLogHandler() })
+        switch try store.location() {
+        case .files(let directory): try checkFiles(directory, networkConfigs, quiet)
+        case .database(let url): try checkDatabase(url, networkConfigs)
+        }
+    }
+
+    private func checkFiles(_ directory: String, _ networks: [NetworkConfig], _ logger: Logger) throws {
         let inspection: JSONFileStore.Inspection
         do {
-            inspection = try JSONFileStore.inspect(directory: dataDir, logger: quiet)
+            inspection = try JSONFileStore.inspect(directory: directory, logger: logger)
         } catch {
             print("error: \(error)")
             throw ExitCode(2)
         }
-        let warnings = InMemoryStore.loadWarnings(inspection.records, networks: networkConfigs, images: Image.defaults)
-        print("\(dataDir): \(inspection.records.servers.count) servers, \(inspection.records.flavors.count) flavors")
+        let warnings = InMemoryStore.loadWarnings(inspection.records, networks: networks, images: Image.defaults)
+        print("\(directory): \(inspection.records.servers.count) servers, \(inspection.records.flavors.count) flavors")
         for file in inspection.damaged { print("damaged: \(file.path): \(file.reason)") }
         for path in inspection.unfinishedCommits { print("unfinished commit: \(path) (start-up rolls it back)") }
         for path in inspection.temporaryFiles { print("leftover temporary file: \(path) (start-up deletes it)") }
         for warning in warnings { print("inconsistent: \(warning)") }
-        let problems = inspection.damaged.count + inspection.unfinishedCommits.count + warnings.count
+        try conclude(problems: inspection.damaged.count + inspection.unfinishedCommits.count + warnings.count)
+    }
+
+    /// The database enforces names and addresses itself; what is left to verify is that every
+    /// record reads, at this release's schema.
+    private func checkDatabase(_ url: String, _ networks: [NetworkConfig]) throws {
+        let contents: StoreContents
+        do {
+            contents = try PostgresStore.contents(url: url)
+        } catch {
+            print("error: \(error)")
+            throw ExitCode(2)
+        }
+        let records = LoadedRecords(servers: contents.servers, flavors: contents.flavors, isNew: false)
+        let warnings = InMemoryStore.loadWarnings(records, networks: networks, images: Image.defaults)
+        print(
+            "database: \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens, \(contents.quotas.count) quota overrides"
+        )
+        for warning in warnings { print("inconsistent: \(warning)") }
+        try conclude(problems: warnings.count)
+    }
+
+    private func conclude(problems: Int) throws {
         if problems == 0 {
             print("ok: every record is readable and consistent")
         } else {

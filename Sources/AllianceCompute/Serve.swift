@@ -7,6 +7,7 @@ import Foundation
 import InMemoryStore
 import JSONFileStore
 import Logging
+import PostgresStore
 
 /// glibc: returns free heap memory to the system (not in Swift's Glibc module).
 @_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
@@ -21,9 +22,12 @@ struct Serve: ParsableCommand {
             --bind it uses a socket it inherits instead: fd0 (spawn-fcgi, systemd StandardInput=socket), \
             systemd (LISTEN_FDS, fd 3) or auto (whichever is there).
 
-            Data: every server and flavor is a JSON file under --data-dir, written durably before the \
-            response is sent. Only one worker may use a data directory at a time; a second one exits \
-            with an error. A new data directory starts with the flavors m1.tiny … m1.xlarge.
+            Data: by default every server and flavor is a JSON file under --data-dir, written durably \
+            before the response is sent; only one worker may use a data directory at a time (a second \
+            one exits with an error). With --database (or ALLIANCE_DATABASE_URL) the inventory, tokens \
+            and quotas are in PostgreSQL instead, and any number of workers, on any number of hosts, \
+            may share it; its schema must be this release's (`alliance-compute db upgrade`). A new \
+            store starts with the flavors m1.tiny … m1.xlarge.
 
             Stopping: on SIGTERM or SIGINT the worker stops accepting, lets requests in progress finish \
             (at most --drain-timeout seconds) and exits 0. An inherited socket keeps working for the \
@@ -42,6 +46,7 @@ struct Serve: ParsableCommand {
               alliance-compute serve --data-dir ./var/data --socket ./var/run/fcgi.sock
               alliance-compute serve --bind fd0 --data-dir /var/lib/alliance-compute --threads 8
               alliance-compute serve --network private=10.0.0.0/24 --network public=192.0.2.0/24
+              ALLIANCE_DATABASE_URL=service=alliance alliance-compute serve --bind systemd
             """
     )
 
@@ -49,8 +54,8 @@ struct Serve: ParsableCommand {
         case fd0, systemd, auto
     }
 
-    @Option(help: ArgumentHelp("Directory for the JSON records; created if missing.", valueName: "dir"))
-    var dataDir = "/var/lib/alliance-compute"
+    @OptionGroup(title: "Store")
+    var store: StoreOptions
 
     @Option(
         help: ArgumentHelp(
@@ -202,61 +207,14 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        let files: JSONFileStore
         let service: ComputeService
-        let report: @Sendable ([String]) -> Void = { problems in for problem in problems { logger.warning("\(problem)") } }
-        let isNew: Bool
-        let loadWarnings: [String]
         do {
-            // The store: the data directory's records, held and indexed in memory. The loaded
-            // records live only until the indexes are built from them.
-            let networks = try networkConfigs()
-            let images = try Self.parseImages(images)
-            let (opened, records) = try JSONFileStore.open(directory: dataDir, logger: logger)
-            files = opened
-            isNew = records.isNew
-            let store = InMemoryStore(records: records, networks: networks, images: images, persistence: files)
-            loadWarnings = store.loadWarnings
-            let inventory = Inventory(
-                store: store, networks: networks, images: images,
-                quotas: QuotaFiles(dataDirectory: dataDir, defaults: quotaDefaults, report: report))
-            service = ComputeService(
-                inventory: inventory,
-                configuration: .init(
-                    maxBodyBytes: maxBodySize, version: AllianceCompute.version,
-                    authenticator: TokenStore(dataDirectory: dataDir, report: report),
-                    slowRequestMilliseconds: slowRequestMs),
-                logger: logger, startedAt: startedAt)
+            service = try makeService(logger: logger, startedAt: startedAt)
         } catch {
             logger.critical("\(error)")
             listener.removeCreatedFile()
             throw ExitCode.failure
         }
-        // Loading freed most of what it allocated; hand those pages back to the system.
-        _ = mallocTrim(0)
-        let inventory = service.inventory
-        for warning in loadWarnings { logger.warning("\(warning)") }
-        if isNew {
-            do {
-                try inventory.seedDefaultFlavors()
-                try files.markInitialized(now: SystemClock().now())
-            } catch {
-                logger.critical("cannot initialise the data directory \(dataDir): \(error)")
-                listener.removeCreatedFile()
-                throw ExitCode.failure
-            }
-        }
-        let elapsed = Double(SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1e6
-        let counts: InventoryCounts
-        do {
-            counts = try inventory.counts()
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
-        logger.info(
-            "data directory \(dataDir): \(counts.servers) servers, \(counts.flavors) flavors, \(files.damaged.count) damaged files; loaded in \(String(format: "%.2f", elapsed)) s"
-        )
 
         let adapter = FastCGIAdapter(service: service, logger: logger)
         do {
@@ -272,6 +230,59 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
+    }
+}
+
+extension Serve {
+    /// The composition root: the store the options name, the rules over it, the API over them.
+    /// Seeds the default flavors into a new store; logs what was found.
+    func makeService(logger: Logger, startedAt: Timestamp) throws -> ComputeService {
+        let networks = try networkConfigs()
+        let images = try Self.parseImages(images)
+        let report: @Sendable ([String]) -> Void = { problems in for problem in problems { logger.warning("\(problem)") } }
+        let inventoryStore: any InventoryStore
+        let authenticator: any Authenticator
+        let quotas: any QuotaSource
+        let isNew: Bool
+        let markInitialized: () throws -> Void
+        let described: String
+        switch try self.store.location() {
+        case .files(let directory):
+            // The data directory's records, held and indexed in memory. The loaded records live
+            // only until the indexes are built from them.
+            let (files, records) = try JSONFileStore.open(directory: directory, logger: logger)
+            let indexed = InMemoryStore(records: records, networks: networks, images: images, persistence: files)
+            for warning in indexed.loadWarnings { logger.warning("\(warning)") }
+            // Loading freed most of what it allocated; hand those pages back to the system.
+            _ = mallocTrim(0)
+            (inventoryStore, isNew) = (indexed, records.isNew)
+            authenticator = TokenStore(dataDirectory: directory, report: report)
+            quotas = QuotaFiles(dataDirectory: directory, defaults: quotaDefaults, report: report)
+            markInitialized = { try files.markInitialized(now: SystemClock().now()) }
+            described = "data directory \(directory) (\(files.damaged.count) damaged files)"
+        case .database(let url):
+            let database = try PostgresStore(url: url, networks: networks, logger: logger)
+            (inventoryStore, isNew) = (database, try database.isNew())
+            let access = database.access(defaults: quotaDefaults)
+            (authenticator, quotas) = (access, access)
+            markInitialized = { try database.markInitialized(now: SystemClock().now()) }
+            described = "PostgreSQL database"
+        }
+        let inventory = Inventory(store: inventoryStore, networks: networks, images: images, quotas: quotas)
+        if isNew {
+            try inventory.seedDefaultFlavors()
+            try markInitialized()
+        }
+        let counts = try inventory.counts()
+        let elapsed = Double(SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1e6
+        logger.info(
+            "\(described): \(counts.servers) servers, \(counts.flavors) flavors; ready in \(String(format: "%.2f", elapsed)) s")
+        return ComputeService(
+            inventory: inventory,
+            configuration: .init(
+                maxBodyBytes: maxBodySize, version: AllianceCompute.version, authenticator: authenticator,
+                slowRequestMilliseconds: slowRequestMs),
+            logger: logger, startedAt: startedAt)
     }
 }
 

@@ -166,7 +166,14 @@ extension ComputeService {
                 .unauthorized, "The request you have made requires authentication: send a token in X-Auth-Token.",
                 headerFields: challenge)
         }
-        guard let caller = configuration.authenticator.caller(forToken: token) else {
+        let known: Caller?
+        do {
+            known = try configuration.authenticator.caller(forToken: token)
+        } catch {
+            let fault = Fault(error)
+            throw APIError(fault.status, fault.message)
+        }
+        guard let caller = known else {
             throw APIError(.unauthorized, "The token is not valid: unknown, expired or revoked.", headerFields: challenge)
         }
         return caller

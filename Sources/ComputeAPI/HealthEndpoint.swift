@@ -3,7 +3,8 @@ import HTTPTypes
 
 /// `GET /healthz`: liveness, readiness and status in one JSON document, like php-fpm's
 /// status page. 200 when the store accepts writes, 503 (same document, `"status":
-/// "degraded"`) when it does not. nginx serves it to localhost only, and the worker answers it
+/// "degraded"`) when it does not; when the store cannot even be read (a database that is
+/// down), its counts are null and `store.problem` says why. nginx serves it to localhost only, and the worker answers it
 /// only for requests that came through that restricted location.
 struct HealthEndpoint: Sendable {
     let inventory: Inventory
@@ -12,12 +13,18 @@ struct HealthEndpoint: Sendable {
     let startedAt: Timestamp
 
     func register(into router: inout Router<RequestContext>) {
-        router.add(.get, "/healthz", .health) { _, _ in try report() }
+        router.add(.get, "/healthz", .health) { _, _ in report() }
     }
 
-    func report() throws(ComputeError) -> APIResponse {
-        let counts = try inventory.counts()
-        let store = inventory.storeHealth
+    func report() -> APIResponse {
+        var store = inventory.storeHealth
+        let counts: InventoryCounts?
+        do {
+            counts = try inventory.counts()
+        } catch {
+            counts = nil
+            if store.writable { store.problem = error.message }
+        }
         let uptime = (SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1_000_000
         var w = JSONWriter(capacity: 512)
         w.beginObject()
@@ -42,6 +49,14 @@ struct HealthEndpoint: Sendable {
         w.field("slow_threshold_ms", statistics.slowThresholdMicroseconds / 1000)
         w.field("server_errors", requests.serverErrors)
         w.endObject()
+        guard let counts else {
+            for name: StaticString in ["servers", "flavors", "networks"] {
+                w.key(name)
+                w.null()
+            }
+            w.endObject()
+            return .json(.serviceUnavailable, w.bytes)
+        }
         w.field("servers", counts.servers)
         w.field("flavors", counts.flavors)
         w.key("networks")

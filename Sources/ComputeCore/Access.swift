@@ -26,7 +26,10 @@ public struct Caller: Sendable, Equatable {
 /// Turns the secret a request presents (`X-Auth-Token`) into a caller, or nil when the token
 /// is unknown, expired or revoked.
 public protocol Authenticator: Sendable {
-    func caller(forToken token: String) -> Caller?
+    /// The caller a token stands for; nil when it is unknown, expired or revoked. Throws
+    /// (`.unavailable`) only when it cannot be checked right now, as when the database that
+    /// holds the tokens is down: the client is told to retry, not that its token is bad.
+    func caller(forToken token: String) throws(ComputeError) -> Caller?
 }
 
 extension Validation {

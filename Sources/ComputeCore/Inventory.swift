@@ -90,7 +90,7 @@ public final class Inventory: Sendable {
 
     /// What a project's servers use, and its limits.
     public func quota(projectID: String) throws(ComputeError) -> (limits: QuotaLimits, usage: QuotaUsage) {
-        (quotas.limits(for: projectID), try store.usage(projectID: projectID))
+        (try quotas.limits(for: projectID), try store.usage(projectID: projectID))
     }
 
     /// The limits of a project without an override of its own.
@@ -124,7 +124,7 @@ public final class Inventory: Sendable {
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
             description: draft.description, keyName: draft.keyName, network: network, metadata: draft.metadata,
-            minCount: draft.minCount, maxCount: draft.maxCount, limits: quotas.limits(for: caller.projectID),
+            minCount: draft.minCount, maxCount: draft.maxCount, limits: try quotas.limits(for: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: clock.now())
         return try store.create(plan)

@@ -38,7 +38,9 @@ public struct QuotaUsage: Sendable, Equatable {
 public protocol QuotaSource: Sendable {
     /// What a project without an override of its own gets.
     var defaults: QuotaLimits { get }
-    func limits(for projectID: String) -> QuotaLimits
+    /// A project's limits; throws (`.unavailable`) when they cannot be read right now, never
+    /// answering with the defaults instead of an override it could not read.
+    func limits(for projectID: String) throws(ComputeError) -> QuotaLimits
 }
 
 /// The same limits for every project.

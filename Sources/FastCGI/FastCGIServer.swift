@@ -258,7 +258,8 @@ public final class FastCGIServer: Sendable {
                 // closed it, and its own accept on `noAcceptFD` failed, as it must.
                 inFlight.subtract(1, ordering: .sequentiallyConsistent)
                 logger.warning(
-                    "dropped a FastCGI connection that sent no complete request within \(configuration.ioTimeoutSeconds) s")
+                    "dropped a FastCGI connection that closed, or stalled for \(configuration.ioTimeoutSeconds) s, before its request was complete"
+                )
                 continue
             }
             respond(to: request)

@@ -220,6 +220,16 @@ struct POSIX: Sendable {
         if syncDirectory { try call(.fsync, path) { Glibc.fsync(directory) } }
     }
 
+    /// Writes a new file (one that must not exist) without an fsync: for writing many files
+    /// and syncing once (an export).
+    func writeNewFile(directory: Int32, name: String, bytes: [UInt8], path: String, mode: mode_t = 0o640)
+        throws(SystemCallError)
+    {
+        let fd = try open(directory, name, O_WRONLY | O_CREAT | O_EXCL, mode: mode, path: path)
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+    }
+
     /// `.tmp-<name>-<random>`: never ends in `.json`, so no reader takes it for a record.
     static func temporaryName(for name: String) -> String {
         ".tmp-\(name)-\(UInt32.random(in: 0...UInt32.max))"

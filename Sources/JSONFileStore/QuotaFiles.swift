@@ -24,8 +24,21 @@ public struct QuotaOverride: Codable, Sendable, Equatable {
         self.ram = ram
     }
 
-    func applied(to defaults: QuotaLimits) -> QuotaLimits {
+    public func applied(to defaults: QuotaLimits) -> QuotaLimits {
         QuotaLimits(instances: instances ?? defaults.instances, cores: cores ?? defaults.cores, ram: ram ?? defaults.ram)
+    }
+
+    /// This override with `change`'s limits over it (the ones it names), checked.
+    public func merging(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride {
+        try Validation.principal(change.project, field: "project")
+        for (name, value) in [("instances", change.instances), ("cores", change.cores), ("ram", change.ram)] {
+            if let value, value < -1 { throw .invalidField(name, "must be -1 (unlimited) or more.") }
+        }
+        var merged = self
+        merged.instances = change.instances ?? instances
+        merged.cores = change.cores ?? cores
+        merged.ram = change.ram ?? ram
+        return merged
     }
 }
 
@@ -49,13 +62,8 @@ public final class QuotaFiles: QuotaSource {
     /// Stores a project's override, merged with the one it had.
     public static func set(_ change: QuotaOverride, dataDirectory: String) throws -> QuotaOverride {
         try Validation.principal(change.project, field: "project")
-        for (name, value) in [("instances", change.instances), ("cores", change.cores), ("ram", change.ram)] {
-            if let value, value < -1 { throw ComputeError.invalidField(name, "must be -1 (unlimited) or more.") }
-        }
-        var merged = try overrides(dataDirectory: dataDirectory).items[change.project] ?? QuotaOverride(project: change.project)
-        merged.instances = change.instances ?? merged.instances
-        merged.cores = change.cores ?? merged.cores
-        merged.ram = change.ram ?? merged.ram
+        let current = try overrides(dataDirectory: dataDirectory).items[change.project] ?? QuotaOverride(project: change.project)
+        let merged = try current.merging(change)
         try ControlDirectory.write(merged, name: change.project, dataDirectory: dataDirectory, subdirectory: subdirectory)
         return merged
     }

@@ -69,6 +69,50 @@ public struct TokenRecord: Codable, Sendable, Equatable {
     public func isExpired(at now: Timestamp) -> Bool {
         expiry.map { !(now < $0) } ?? false
     }
+
+    /// A new token and its record: `<id>.<secret>`, 48 bits of id and 256 of secret. The token
+    /// is returned once and kept nowhere; the record holds the SHA-256 of the secret.
+    public static func make(
+        project: String, user: String, role: Role, expires: Timestamp?, clock: any Clock = SystemClock()
+    ) throws(ComputeError) -> (token: String, record: TokenRecord) {
+        try Validation.principal(project, field: "project")
+        try Validation.principal(user, field: "user")
+        var generator = SystemRandomNumberGenerator()
+        let id = TokenStore.hex((0..<6).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let secret = TokenStore.hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let record = TokenRecord(
+            id: id, sha256: TokenStore.sha256(Array(secret.utf8)), project: project, user: user, role: role,
+            created: clock.now(), expires: expires)
+        return ("\(id).\(secret)", record)
+    }
+
+    /// The caller this record stands for, if `token` is its id and secret (the SHA-256 compared
+    /// in constant time) and it has not expired at `now`.
+    public func caller(presenting token: PresentedToken, at now: Timestamp) -> Caller? {
+        guard token.id == id, !isExpired(at: now) else { return nil }
+        let actual = TokenStore.sha256(Array(token.secret.utf8))
+        let equal = actual.withUnsafeBytes { a in
+            digest.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) }
+        }
+        return equal == 0 ? Caller(projectID: project, userID: user, role: role) : nil
+    }
+}
+
+/// A token as a request presents it (`X-Auth-Token: <id>.<secret>`), split; nil when it does
+/// not have the shape tokens have.
+public struct PresentedToken: Sendable {
+    public let id: String
+    let secret: Substring
+
+    public init?(_ token: String) {
+        let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, TokenStore.isHex(parts[0], count: 12) else { return nil }
+        id = String(parts[0])
+        secret = parts[1]
+    }
+
+    /// Whether `id` can be a token's id (what `token revoke` takes).
+    public static func isID(_ id: String) -> Bool { TokenStore.isHex(Substring(id), count: 12) }
 }
 
 /// The tokens of a data directory (`tokens/`): created, listed and revoked by the CLI,
@@ -88,31 +132,17 @@ public final class TokenStore: Authenticator {
     /// The caller a token stands for: its record exists, has not expired, and the SHA-256 of
     /// the secret matches (compared in constant time).
     public func caller(forToken token: String) -> Caller? {
-        let parts = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, Self.isHex(parts[0], count: 12), let record = files.items[String(parts[0])],
-            record.id == parts[0], !record.isExpired(at: clock.now())
-        else { return nil }
-        let actual = Self.sha256(Array(parts[1].utf8))
-        let equal = actual.withUnsafeBytes { a in
-            record.digest.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, 32) }
-        }
-        return equal == 0 ? Caller(projectID: record.project, userID: record.user, role: record.role) : nil
+        guard let presented = PresentedToken(token), let record = files.items[presented.id] else { return nil }
+        return record.caller(presenting: presented, at: clock.now())
     }
 
     /// Makes a token and stores its hash; the token is returned once and kept nowhere.
     public static func create(
         dataDirectory: String, project: String, user: String, role: Role, expires: Timestamp?, clock: any Clock = SystemClock()
     ) throws -> (token: String, record: TokenRecord) {
-        try Validation.principal(project, field: "project")
-        try Validation.principal(user, field: "user")
-        var generator = SystemRandomNumberGenerator()
-        let id = hex((0..<6).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        let secret = hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        let record = TokenRecord(
-            id: id, sha256: sha256(Array(secret.utf8)), project: project, user: user, role: role, created: clock.now(),
-            expires: expires)
-        try ControlDirectory.write(record, name: id, dataDirectory: dataDirectory, subdirectory: subdirectory)
-        return ("\(id).\(secret)", record)
+        let (token, record) = try TokenRecord.make(project: project, user: user, role: role, expires: expires, clock: clock)
+        try ControlDirectory.write(record, name: record.id, dataDirectory: dataDirectory, subdirectory: subdirectory)
+        return (token, record)
     }
 
     public static func list(dataDirectory: String) throws -> (records: [TokenRecord], problems: [String]) {
@@ -123,7 +153,7 @@ public final class TokenStore: Authenticator {
 
     /// Deletes a token's record; false when there is no such token.
     public static func revoke(dataDirectory: String, id: String) throws -> Bool {
-        guard isHex(Substring(id), count: 12) else { return false }
+        guard PresentedToken.isID(id) else { return false }
         return try ControlDirectory.remove(name: id, dataDirectory: dataDirectory, subdirectory: subdirectory)
     }
 

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 @Suite struct RestartContract {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func aRestartFindsTheSameInventory(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.create("a")
@@ -26,27 +26,26 @@ import Testing
         #expect(throws: ComputeError.serverNameInUse("b")) { try restarted.createServers(f.draft("b"), caller: f.caller) }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func aFailedWriteChangesNothing(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.create("a")
-        f.storageTurnsReadOnly()
-        #expect(
-            throws: ComputeError.unavailable(
-                "The service cannot save changes right now: its storage is read-only. Try again later.")
-        ) {
+        try f.storageTurnsReadOnly()
+        #expect(throws: ComputeError.cannotSave(f.readOnlyProblem)) {
             try f.inventory.updateServer("a", caller: f.caller, with: ServerUpdate(name: "b"))
         }
         #expect(try f.inventory.server("a", caller: f.caller).name == "a")
         #expect(
-            f.inventory.storeHealth == StoreHealth(problem: "storage is read-only", counters: f.inventory.storeHealth.counters))
-        f.storageWorksAgain()
+            f.inventory.storeHealth == StoreHealth(problem: f.readOnlyProblem, counters: f.inventory.storeHealth.counters))
+        try f.storageWorksAgain()
         #expect(try f.create("b").address?.description == "10.0.0.3", "writes work again once the store does")
         #expect(f.inventory.storeHealth.writable)
         #expect(try f.restarted().inventory.server("a", caller: f.caller).name == "a")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    /// A write whose outcome reached the storage although it failed. (PostgreSQL's equivalent,
+    /// a COMMIT whose answer is lost, is proven by the crash test, which kills the database.)
+    @Test(arguments: [StoreKind.memory, .jsonFiles])
     func aWriteThatReachedTheStorageIsFollowedInMemory(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         f.failNextWriteAfterItReachedTheStorage()
@@ -59,7 +58,7 @@ import Testing
 @Suite struct VersionContract {
     /// Optimistic concurrency, at the store itself: a change over a version that is no longer
     /// the stored one is refused, never applied over the newer one.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func aChangeOverAStaleVersionIsRefused(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let read = try f.create("a")
@@ -83,7 +82,7 @@ import Testing
 
     /// The rules make a change again over the newer version, so racing clients lose nothing:
     /// 16 threads each add their own metadata key to one server, and every key is there.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func racingChangesAreAllKept(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.create("shared")
@@ -114,7 +113,7 @@ import Testing
 }
 
 @Suite struct ConcurrencyContract {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func racingCreatesOfOneNameHaveOneWinner(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let inventory = f.inventory
@@ -128,7 +127,7 @@ import Testing
         #expect(try inventory.counts().servers == 1)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func concurrentCreatesNeverShareAnAddress(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let inventory = f.inventory
@@ -143,7 +142,7 @@ import Testing
         #expect(try f.restarted().inventory.counts() == inventory.counts())
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func renamesIntoEachOthersNamesKeepNamesUnique(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         for index in 0..<8 { try f.create("n\(index)") }

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 @Suite struct ListingContract {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func newestFirstWithLimitAndMarker(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         for name in ["a", "b", "c", "d"] {
@@ -25,7 +25,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func sameSecondMultiCreateListsByLaunchIndexDescending(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         _ = try f.inventory.createServers(f.draft("w", min: 3), caller: f.caller)
@@ -35,7 +35,7 @@ import Testing
             ])
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func filters(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.create("a", flavor: "m1.tiny")
@@ -59,7 +59,7 @@ import Testing
 
     /// A filter that matches one server of many: the store may stop and resume its walk (to
     /// bound how long it holds a lock), and the listing still finds it.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func aRareMatchAmongManyIsFound(kind: StoreKind) throws {
         let f = try StoreFixture(kind, networks: [try NetworkConfig(name: "private", cidr: "10.0.0.0/20")])
         let needle = try f.inventory.createServers(
@@ -82,14 +82,14 @@ import Testing
 }
 
 @Suite struct FlavorContract {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func startsWithTheClassicDefaultsInIdOrder(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         #expect(try f.inventory.flavors().map(\.name) == ["m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"])
         #expect(try f.inventory.flavors().map(\.ram) == [512, 2048, 4096, 8192, 16384])
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func seedingTwiceAddsNothing(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.inventory.seedDefaultFlavors()
@@ -97,7 +97,7 @@ import Testing
         #expect(try f.restarted().inventory.flavors().count == 5)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func createGeneratesAnIdAndRefusesDuplicates(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let made = try f.inventory.createFlavor(FlavorDraft(id: nil, name: "c1", vcpus: 1, ram: 64, disk: 0))
@@ -110,7 +110,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func deleteByIdOrName(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.inventory.deleteFlavor("m1.tiny")
@@ -120,7 +120,7 @@ import Testing
         #expect(try f.restarted().inventory.flavors().map(\.id) == ["3", "4", "5"])
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func numericIdsSortNumerically(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         _ = try f.inventory.createFlavor(FlavorDraft(id: "10", name: "ten", vcpus: 1, ram: 1, disk: 0))
@@ -130,7 +130,7 @@ import Testing
         #expect(try f.restarted().inventory.flavor(.id("..")).name == "dots", "an id that cannot name a file")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func extraSpecsDescriptionAndAccessChangeDurably(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let updated = try f.inventory.updateFlavor(.id("2")) { flavor in

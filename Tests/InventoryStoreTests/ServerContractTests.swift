@@ -6,7 +6,7 @@ import Testing
 /// The `InventoryStore` contract for servers, run against every store: a store is correct when
 /// all of these pass. (These were the in-memory inventory's tests before the stores split.)
 @Suite struct ServerLifecycleContract {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func createAssignsLowestFreeAddressFromDotTwo(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let a = try f.create("a")
@@ -20,7 +20,7 @@ import Testing
         #expect(try f.create("c").address?.description == "10.0.0.2", "a released address is the lowest free again")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func createSnapshotsTheFlavor(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let server = try f.create("a", flavor: "2")
@@ -29,7 +29,7 @@ import Testing
         #expect(try f.inventory.server("a", caller: f.caller).flavor == server.flavor)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func unknownFlavorOrNetworkIsInvalidInput(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         #expect(throws: ComputeError.invalidInput("Flavor m9.huge could not be found.")) {
@@ -40,7 +40,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func namesAreUniquePerProject(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.create("a")
@@ -48,7 +48,7 @@ import Testing
         #expect(try f.create("a", as: Caller(projectID: "p2", userID: "u2")).name == "a")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func referenceIsIdFirstThenName(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let a = try f.create("a")
@@ -65,7 +65,7 @@ import Testing
         #expect(try f.inventory.server(.id(a.id), caller: f.admin) == a, "admins reach every project's servers by id")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func renameChecksConflictsAndKeepsItsOwnName(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let a = try f.create("a")
@@ -86,7 +86,7 @@ import Testing
         #expect(try f.create("a").name == "a", "the old name is free again")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func actionsFollowNovasStateTable(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let a = try f.create("a")
@@ -98,7 +98,7 @@ import Testing
         #expect(try f.restarted().inventory.server("a", caller: f.caller).status == .active)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func deleteUnknownIsNotFound(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         #expect(throws: ComputeError.notFound("Server nope could not be found.")) {
@@ -108,7 +108,7 @@ import Testing
 }
 
 @Suite struct MultiCreateContract {
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func namesAreSuffixedAndShareAReservation(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let servers = try f.inventory.createServers(f.draft("web", min: 3), caller: f.caller)
@@ -119,7 +119,7 @@ import Testing
         #expect(try f.restarted().inventory.counts().servers == 3)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func aClashCreatesNothing(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         try f.create("web-2")
@@ -131,7 +131,7 @@ import Testing
         #expect(try f.restarted().inventory.counts().servers == 1)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func createsAsManyAsAddressesAllowBetweenMinAndMax(kind: StoreKind) throws {
         let f = try StoreFixture(kind, networks: [try NetworkConfig(name: "tiny", cidr: "10.9.0.0/29")])  // 5 addresses
         try f.create("one")
@@ -142,7 +142,7 @@ import Testing
     }
 
     /// How many addresses are free tells of other projects' servers: a member is not told.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func onlyAdminsLearnHowManyAddressesAreFree(kind: StoreKind) throws {
         let f = try StoreFixture(kind, networks: [try NetworkConfig(name: "tiny", cidr: "10.9.0.0/29")])
         _ = try f.inventory.createServers(f.draft("other", min: 3), caller: Caller(projectID: "p2", userID: "u2"))
@@ -154,7 +154,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func tooFewAddressesForMinCreatesNothing(kind: StoreKind) throws {
         let f = try StoreFixture(kind, networks: [try NetworkConfig(name: "tiny", cidr: "10.9.0.0/29")])
         #expect(throws: ComputeError.conflict("Network tiny has not enough free addresses for 6 more servers.")) {
@@ -163,7 +163,7 @@ import Testing
         #expect(try f.inventory.counts().servers == 0)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func noNetworkMeansNoAddress(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let server = try f.inventory.createServers(f.draft("a", network: .none), caller: f.caller)[0]
@@ -174,7 +174,7 @@ import Testing
 @Suite struct QuotaContract {
     static let quotas = FixedQuotas(QuotaLimits(instances: 3, cores: 4, ram: -1))
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func atTheLimitIsAllowedAndOneMoreIsRefusedInNovasWords(kind: StoreKind) throws {
         let f = try StoreFixture(kind, quotas: Self.quotas)
         _ = try f.inventory.createServers(f.draft("a", min: 2), caller: f.caller)
@@ -186,7 +186,7 @@ import Testing
         #expect(try f.create("other", as: Caller(projectID: "p2", userID: "u2")).name == "other", "per project")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func betweenMinAndMaxAsManyAsFit(kind: StoreKind) throws {
         let f = try StoreFixture(kind, quotas: Self.quotas)
         #expect(try f.inventory.createServers(f.draft("m", min: 1, max: 10), caller: f.caller).count == 3)
@@ -198,7 +198,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.all)
     func deletesGiveQuotaBack(kind: StoreKind) throws {
         let f = try StoreFixture(kind, quotas: Self.quotas)
         _ = try f.inventory.createServers(f.draft("a", min: 3), caller: f.caller)

@@ -6,6 +6,8 @@ import JSONFileStore
 import Logging
 import Testing
 
+@testable import PostgresStore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -16,8 +18,25 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
     /// In-memory indexes over JSON files in a temporary data directory (the embedded default).
     case jsonFiles
+    /// PostgreSQL, in a schema of its own per test, in the database `ALLIANCE_TEST_DATABASE_URL`
+    /// names (deploy/test starts a throwaway cluster and sets it).
+    case postgres
 
     var testDescription: String { rawValue }
+
+    /// The stores this run can reach: all of them under deploy/test. Plain `swift test` without
+    /// a database leaves PostgreSQL out, unless ALLIANCE_REQUIRE_POSTGRES says it must be there.
+    static var all: [StoreKind] {
+        if testDatabaseURL != nil { return allCases }
+        precondition(
+            ProcessInfo.processInfo.environment["ALLIANCE_REQUIRE_POSTGRES"] == nil,
+            "ALLIANCE_REQUIRE_POSTGRES is set but ALLIANCE_TEST_DATABASE_URL is not: the contract must run against PostgreSQL")
+        return [.memory, .jsonFiles]
+    }
+
+    static var testDatabaseURL: String? {
+        ProcessInfo.processInfo.environment["ALLIANCE_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 }
 
 let quiet = Logger(label: "contract", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -34,6 +53,9 @@ final class StoreFixture: Sendable {
     private let memory: MemoryPersistence?
     private let directory: String?
     private let faults: FaultPlan?
+    /// The PostgreSQL schema of this test, and the URL that uses it.
+    private let schema: String?
+    private let databaseURL: String?
 
     init(_ kind: StoreKind, networks: [NetworkConfig] = [.defaultPrivate], quotas: any QuotaSource = FixedQuotas(.unlimited))
         throws
@@ -45,7 +67,7 @@ final class StoreFixture: Sendable {
         case .memory:
             let memory = MemoryPersistence()
             store = InMemoryStore.inMemory(networks: networks, persistence: memory)
-            (self.memory, directory, faults) = (memory, nil, nil)
+            (self.memory, directory, faults, schema, databaseURL) = (memory, nil, nil, nil, nil)
         case .jsonFiles:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "alliance-contract-\(UUID().uuidString)"
@@ -53,7 +75,14 @@ final class StoreFixture: Sendable {
             let faults = FaultPlan()
             let (files, records) = try JSONFileStore.open(directory: directory, logger: quiet, faults: faults)
             store = InMemoryStore(records: records, networks: networks, images: Image.defaults, persistence: files)
-            (memory, self.directory, self.faults) = (nil, directory, faults)
+            (memory, self.directory, self.faults, schema, databaseURL) = (nil, directory, faults, nil, nil)
+        case .postgres:
+            let schema = "contract_" + UUID().uuidString.lowercased().filter { $0 != "-" }
+            try Self.sql("CREATE SCHEMA \(schema)")
+            let url = StoreKind.testDatabaseURL! + "&options=-c%20search_path%3D\(schema)"
+            _ = try PostgresStore.upgrade(url: url)
+            store = try PostgresStore(url: url, networks: networks, logger: quiet)
+            (memory, directory, faults, self.schema, databaseURL) = (nil, nil, nil, schema, url)
         }
         inventory = Inventory(
             store: store, networks: networks, quotas: quotas, clock: clock, identifiers: SequentialIdentifiers())
@@ -62,6 +91,13 @@ final class StoreFixture: Sendable {
 
     deinit {
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
+        if let schema { try? Self.sql("DROP SCHEMA \(schema) CASCADE") }
+    }
+
+    /// Runs SQL on the test database as it is (its own schemas and triggers).
+    static func sql(_ text: String, schema: String? = nil) throws {
+        let url = StoreKind.testDatabaseURL! + (schema.map { "&options=-c%20search_path%3D\($0)" } ?? "")
+        try PostgresConnection(url: url, timeoutSeconds: 5).run(text)
     }
 
     func draft(
@@ -84,6 +120,10 @@ final class StoreFixture: Sendable {
         switch kind {
         case .memory: records = memory!.load()
         case .jsonFiles: records = try JSONFileStore.inspect(directory: directory!, logger: quiet).records
+        case .postgres:
+            // Nothing is held in memory: a new store on the same database is a restart.
+            let store = try PostgresStore(url: databaseURL!, networks: networks, logger: quiet)
+            return (Inventory(store: store, networks: networks, clock: clock), [])
         }
         let store = InMemoryStore(
             records: records, networks: networks, images: Image.defaults, persistence: MemoryPersistence())
@@ -92,16 +132,28 @@ final class StoreFixture: Sendable {
 
     /// Writes fail before anything reaches the storage, as on a read-only one: the next write
     /// (memory), or every write until `storageWorksAgain` (files).
-    func storageTurnsReadOnly() {
+    func storageTurnsReadOnly() throws {
         switch kind {
         case .memory: memory!.failNextCommits([PersistenceFailure(.readOnly)])
         case .jsonFiles: faults!.arm(.open, errno: EROFS, persistent: true)
+        case .postgres:
+            // What a read-only database (a standby) answers: SQLSTATE 25006.
+            try Self.sql(
+                """
+                CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'read-only' USING ERRCODE = '25006'; END $$;
+                CREATE TRIGGER refuse BEFORE INSERT OR UPDATE OR DELETE ON servers FOR EACH STATEMENT EXECUTE FUNCTION refuse();
+                """, schema: schema)
         }
     }
 
-    func storageWorksAgain() {
+    func storageWorksAgain() throws {
         faults?.disarm()
+        if kind == .postgres { try Self.sql("DROP TRIGGER refuse ON servers", schema: schema) }
     }
+
+    /// How the store words read-only storage.
+    var readOnlyProblem: String { kind == .postgres ? "database is read-only" : "storage is read-only" }
 
     /// The next single write fails after its record is in place (the directory's fsync fails):
     /// the change may survive a restart, so memory must show it.
@@ -109,6 +161,7 @@ final class StoreFixture: Sendable {
         switch kind {
         case .memory: memory!.failNextCommits([PersistenceFailure(changeIsOnDisk: true)])
         case .jsonFiles: faults!.arm(.fsync, occurrence: 2)
+        case .postgres: preconditionFailure("a COMMIT whose answer is lost is proven by the crash test, which kills PostgreSQL")
         }
     }
 }

@@ -1,0 +1,162 @@
+public import ComputeCore
+public import JSONFileStore
+import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Tokens and quota overrides in the database, so every API host sees one set at once: what
+/// the worker authenticates with and takes quotas from when PostgreSQL is its store, and what
+/// the CLI's `token` and `quota` commands change with `--database`.
+///
+/// Checking a token and reading a project's quota happen on every request: both are cached,
+/// and dropped the moment any host changes them (the store's `ChangeFeed`), so a revoke is
+/// refused by every host on its next request. Made with `PostgresStore.access(defaults:)`.
+public final class PostgresAccess: Authenticator, QuotaSource {
+    private let pool: ConnectionPool
+    public let defaults: QuotaLimits
+    private let clock: any Clock
+    private let logger: Logger
+    private let tokens: ChangeCache<TokenRecord?>
+    private let overrides: ChangeCache<QuotaOverride?>
+
+    init(pool: ConnectionPool, feed: ChangeFeed, defaults: QuotaLimits, clock: any Clock, logger: Logger) {
+        self.pool = pool
+        self.defaults = defaults
+        self.clock = clock
+        self.logger = logger
+        tokens = ChangeCache(table: "tokens", feed: feed)
+        overrides = ChangeCache(table: "quota_overrides", feed: feed)
+    }
+
+    // MARK: Tokens
+
+    public func caller(forToken token: String) throws(ComputeError) -> Caller? {
+        guard let presented = PresentedToken(token) else { return nil }
+        let record: TokenRecord?
+        do {
+            record = try tokens.value(presented.id) { () throws(PostgresError) in try tokenRecord(presented.id) }
+        } catch {
+            logger.error("check a token: \(error)")
+            throw .unavailable("The service cannot reach its database to check the token right now. Try again later.")
+        }
+        return record?.caller(presenting: presented, at: clock.now())
+    }
+
+    private func tokenRecord(_ id: String) throws(PostgresError) -> TokenRecord? {
+        let rows = try pool.withConnection { c throws(PostgresError) in
+            try c.execute("SELECT record::text FROM tokens WHERE id = $1", [id])
+        }
+        guard let text = rows.string(0, 0) else { return nil }
+        return try? JSONDecoder().decode(TokenRecord.self, from: Data(text.utf8))
+    }
+
+    /// Makes a token and stores its hash (`alliance-compute token create --database`).
+    public static func createToken(
+        url: String, project: String, user: String, role: Role, expires: Timestamp?
+    ) throws -> (token: String, record: TokenRecord) {
+        let (token, record) = try TokenRecord.make(project: project, user: user, role: role, expires: expires)
+        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        try administering {
+            try connect(url).execute("INSERT INTO tokens (id, record) VALUES ($1, $2::jsonb)", [record.id, json])
+        }
+        return (token, record)
+    }
+
+    public static func listTokens(url: String) throws -> [TokenRecord] {
+        let rows = try administering { try connect(url).execute("SELECT record::text FROM tokens") }
+        return try (0..<rows.count).map { row in
+            try JSONDecoder().decode(TokenRecord.self, from: Data((rows.string(row, 0) ?? "").utf8))
+        }.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+    }
+
+    /// Deletes a token's record; false when there is no such token.
+    public static func revokeToken(url: String, id: String) throws -> Bool {
+        guard PresentedToken.isID(id) else { return false }
+        return try administering { try connect(url).execute("DELETE FROM tokens WHERE id = $1", [id]).affected == 1 }
+    }
+
+    /// Runs a CLI command's statements; what fails is a `ComputeError` (a rule refused) or a
+    /// `DatabaseError` (the database), worded for the operator.
+    @discardableResult
+    static func administering<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PostgresError {
+            if let refusal = error.refusal { throw refusal }
+            throw DatabaseError(description: "\(error)")
+        }
+    }
+
+    // MARK: Quotas
+
+    public func limits(for projectID: String) throws(ComputeError) -> QuotaLimits {
+        let override: QuotaOverride?
+        do {
+            override = try overrides.value(projectID) { () throws(PostgresError) -> QuotaOverride? in
+                let rows = try pool.withConnection { c throws(PostgresError) in
+                    try c.execute("SELECT instances, cores, ram FROM quota_overrides WHERE project_id = $1", [projectID])
+                }
+                guard rows.count == 1 else { return nil }
+                return QuotaOverride(project: projectID, instances: rows.int(0, 0), cores: rows.int(0, 1), ram: rows.int(0, 2))
+            }
+        } catch {
+            logger.error("read a project's quota: \(error)")
+            throw .unavailable("The service cannot reach its database right now. Try again later.")
+        }
+        return override?.applied(to: defaults) ?? defaults
+    }
+
+    /// Stores a project's override, merged with the one it had (`quota set --database`).
+    public static func setQuota(url: String, _ change: QuotaOverride) throws -> QuotaOverride {
+        try administering { try setQuota(connect(url), change) }
+    }
+
+    private static func setQuota(_ connection: PostgresConnection, _ change: QuotaOverride) throws -> QuotaOverride {
+        try connection.transaction { c throws(PostgresError) -> QuotaOverride in
+            let rows = try c.execute(
+                "SELECT instances, cores, ram FROM quota_overrides WHERE project_id = $1 FOR UPDATE", [change.project])
+            let current = QuotaOverride(
+                project: change.project, instances: rows.int(0, 0), cores: rows.int(0, 1), ram: rows.int(0, 2))
+            let merged: QuotaOverride
+            do throws(ComputeError) {
+                merged = try current.merging(change)
+            } catch {
+                throw .refused(error)
+            }
+            try c.execute(
+                """
+                INSERT INTO quota_overrides (project_id, instances, cores, ram) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (project_id) DO UPDATE SET instances = $2, cores = $3, ram = $4
+                """,
+                [merged.project, merged.instances.map(String.init), merged.cores.map(String.init), merged.ram.map(String.init)])
+            return merged
+        }
+    }
+
+    public static func quotaOverrides(url: String) throws -> [QuotaOverride] {
+        let rows = try administering {
+            try connect(url).execute("SELECT project_id, instances, cores, ram FROM quota_overrides ORDER BY project_id")
+        }
+        return (0..<rows.count).map { row in
+            QuotaOverride(
+                project: rows.string(row, 0) ?? "", instances: rows.int(row, 1), cores: rows.int(row, 2), ram: rows.int(row, 3))
+        }
+    }
+
+    /// A connection for one CLI command, at the schema this release serves.
+    static func connect(_ url: String) throws -> PostgresConnection {
+        let connection = try PostgresConnection(url: url, timeoutSeconds: 10)
+        let version = try Schema.currentVersion(connection)
+        guard version == Schema.version else {
+            throw DatabaseError(
+                description:
+                    "the database schema is version \(version); this release serves \(Schema.version): run `alliance-compute db upgrade --database URL`"
+            )
+        }
+        return connection
+    }
+}

@@ -1,0 +1,130 @@
+public import ComputeCore
+public import JSONFileStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension PostgresStore {
+    /// Whether the database was never initialised (the default flavors not yet seeded).
+    public func isNew() throws(ComputeError) -> Bool {
+        try run("read the store's state") { c throws(PostgresError) in
+            try c.execute("SELECT value FROM store_meta WHERE key = 'initialized'").count == 0
+        }
+    }
+
+    /// Records that the defaults are seeded, so no host seeds them again.
+    public func markInitialized(now: Timestamp) throws(ComputeError) {
+        _ = try run("record the store's state") { c throws(PostgresError) in
+            try c.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('initialized', $1) ON CONFLICT (key) DO NOTHING",
+                [now.iso8601Seconds])
+        }
+    }
+
+    /// Everything in the database (`alliance-compute export --database`), read in one
+    /// repeatable-read transaction so it is one consistent state.
+    public static func contents(url: String) throws -> StoreContents {
+        try PostgresAccess.administering { try readContents(url: url) }
+    }
+
+    private static func readContents(url: String) throws -> StoreContents {
+        let connection = try PostgresAccess.connect(url)
+        try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { try? connection.run("ROLLBACK") }
+        let servers = try records(connection.execute("SELECT record::text FROM servers")) { bytes throws in
+            try ServerRecord.decode(bytes)
+        }
+        let flavors = try records(connection.execute("SELECT record::text FROM flavors")) { bytes throws in
+            try FlavorRecord.decode(bytes).flavor
+        }
+        let tokens = try records(connection.execute("SELECT record::text FROM tokens")) { bytes throws in
+            try JSONDecoder().decode(TokenRecord.self, from: Data(bytes))
+        }
+        let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
+        let quotas = (0..<quotaRows.count).map { row in
+            QuotaOverride(
+                project: quotaRows.string(row, 0) ?? "", instances: quotaRows.int(row, 1), cores: quotaRows.int(row, 2),
+                ram: quotaRows.int(row, 3))
+        }
+        return StoreContents(servers: servers, flavors: flavors, tokens: tokens, quotas: quotas)
+    }
+
+    private static func records<T>(_ rows: Rows, _ decode: ([UInt8]) throws -> T) throws -> [T] {
+        try (0..<rows.count).map { row in try rows.withBytes(row, 0) { try decode(Array($0)) } }
+    }
+
+    /// Writes `contents` into the database in one transaction (`alliance-compute import`): all
+    /// of it or, on any error, none. A database that already holds servers or flavors is
+    /// refused unless `replace` (which first deletes what is there).
+    public static func importContents(
+        _ contents: StoreContents, url: String, replace: Bool, progress: (Int) -> Void = { _ in }
+    ) throws {
+        try PostgresAccess.administering {
+            try importContents(contents, connection: PostgresAccess.connect(url), replace: replace, progress: progress)
+        }
+    }
+
+    private static func importContents(
+        _ contents: StoreContents, connection: PostgresConnection, replace: Bool, progress: (Int) -> Void
+    ) throws {
+        try connection.transaction { c throws(PostgresError) in
+            let held = try c.execute("SELECT (SELECT count(*) FROM servers) + (SELECT count(*) FROM flavors)").int(0, 0) ?? 0
+            if held > 0 {
+                guard replace else {
+                    throw .refused(
+                        .conflict(
+                            "The database already holds \(held) servers and flavors; import into an empty one, or give --replace to delete them first."
+                        ))
+                }
+                try c.run(
+                    "DELETE FROM servers; UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL; DELETE FROM flavors; DELETE FROM tokens; DELETE FROM quota_overrides"
+                )
+            }
+            var written = 0
+            func step() {
+                written += 1
+                if written % 1000 == 0 { progress(written) }
+            }
+            for server in contents.servers {
+                try c.execute(insertServer, try columns(server))
+                step()
+            }
+            // The addresses of the configured networks that imported servers hold.
+            try c.run(
+                """
+                UPDATE addresses a SET server_id = s.id FROM servers s
+                WHERE a.network = s.network AND a.address = s.address AND a.server_id IS DISTINCT FROM s.id
+                """)
+            for flavor in contents.flavors {
+                let key = UUID().uuidString.lowercased()
+                try c.execute(
+                    "INSERT INTO flavors (id, name, record_key, version, record) VALUES ($1, $2, $3, $4, $5::jsonb)",
+                    [flavor.id, flavor.name, key, "\(flavor.version)", try record(flavor, key: key)])
+                step()
+            }
+            for token in contents.tokens {
+                let json: String
+                do {
+                    json = String(decoding: try JSONEncoder().encode(token), as: UTF8.self)
+                } catch {
+                    throw PostgresError(kind: .statement, sqlState: "ALLIANCE", message: "a token does not encode: \(error)")
+                }
+                try c.execute("INSERT INTO tokens (id, record) VALUES ($1, $2::jsonb)", [token.id, json])
+                step()
+            }
+            for quota in contents.quotas {
+                try c.execute(
+                    "INSERT INTO quota_overrides (project_id, instances, cores, ram) VALUES ($1, $2, $3, $4)",
+                    [quota.project, quota.instances.map(String.init), quota.cores.map(String.init), quota.ram.map(String.init)])
+                step()
+            }
+            try c.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('initialized', $1) ON CONFLICT (key) DO NOTHING",
+                [SystemClock().now().iso8601Seconds])
+            progress(written)
+        }
+    }
+}
