@@ -22,6 +22,7 @@ ensure_packages() {
   [ -f /usr/include/fcgiapp.h ] || missing+=(libfcgi-dev)
   [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
   [ -f /usr/include/pcre2.h ] || missing+=(libpcre2-dev)
+  [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   for pkg in "$@"; do
@@ -80,13 +81,14 @@ nginx_worker_group() {
 
 # local_run_dir DEFAULT: where a local run keeps what nginx's workers touch (socket, temporary
 # files, a copy of the docs): DEFAULT, unless started as root with DEFAULT where www-data
-# cannot reach it (a checkout under /root), then a directory of this checkout's own in /run.
-# Prints it; creates it.
+# cannot reach it (a checkout under /root), then a directory of its own in /run (one per
+# DEFAULT, so two runs side by side stay apart). Prints it; creates it.
 local_run_dir() {
-  local dir=$1
-  mkdir -p "$dir"
+  local dir
+  mkdir -p "$1"
+  dir=$(cd "$1" && pwd -P)
   if [ "$(id -u)" = 0 ] && ! runuser -u www-data -- test -x "$dir" 2>/dev/null; then
-    dir=/run/alliance-compute-local/$(printf '%s' "$repo" | sha256sum | cut -c1-12)
+    dir=/run/alliance-compute-local/$(printf '%s' "$dir" | sha256sum | cut -c1-12)
     install -d -m 0755 /run/alliance-compute-local "$dir"
   fi
   echo "$dir"
@@ -122,4 +124,64 @@ ensure_test_venv() {
     cp "$repo/Tests/e2e/requirements.txt" "$venv/.requirements"
   fi
   echo "$venv/bin/python"
+}
+
+# The PostgreSQL server binaries (Debian's postgresql package, any version it ships).
+postgres_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] || return 1
+  echo "$dir"
+}
+
+# start_test_postgres DIR: a throwaway PostgreSQL cluster in DIR (created on the first call;
+# owned by the postgres user, since initdb and postgres refuse root), listening on a unix
+# socket in DIR only, no TCP, durable as in production (fsync on). Called again on a cluster
+# that was killed, it starts it again (crash recovery), on the same port. Prints its
+# connection URL; stop_test_postgres DIR stops it.
+start_test_postgres() {
+  local dir=$1 bin
+  bin=$(postgres_bin) || die "PostgreSQL is not installed (apt-get install postgresql)"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    install -d -m 0755 -o postgres -g postgres "$dir"
+    runuser -u postgres -- "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+    cat >> "$dir/data/postgresql.conf" <<CONF
+port = $((20000 + RANDOM % 20000))
+listen_addresses = ''
+unix_socket_directories = '$dir'
+max_connections = 300
+fsync = on
+synchronous_commit = on
+CONF
+  fi
+  # Lock files (the data directory's, the socket's) whose process is gone (killed with SIGKILL;
+  # its PID may since belong to another process, which postgres cannot tell from itself as
+  # another user) are stale.
+  local lock
+  for lock in "$dir/data/postmaster.pid" "$dir"/.s.PGSQL.*.lock; do
+    [ -f "$lock" ] || continue
+    postgres_running "$(head -n 1 "$lock")" || rm -f "$lock"
+  done
+  runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null \
+    || { tail -n 20 "$dir/log" >&2; die "the test PostgreSQL did not start"; }
+  echo "postgresql:///postgres?host=$dir&port=$(sed -n "s/^port = //p" "$dir/data/postgresql.conf")&user=postgres"
+}
+
+# postgres_running PID: whether PID is a live (not zombie) postgres process.
+postgres_running() {
+  [ "$(ps -o comm= -p "$1" 2>/dev/null)" = postgres ] && [[ "$(ps -o stat= -p "$1")" != Z* ]]
+}
+
+# stop_test_postgres DIR: stops the cluster by its postmaster's PID (a fast shutdown).
+stop_test_postgres() {
+  local dir=$1 pid
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  pid=$(head -n 1 "$dir/data/postmaster.pid")
+  postgres_running "$pid" || return 0
+  kill -INT "$pid"
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
 }

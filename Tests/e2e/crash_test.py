@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Crash test: clients write through nginx while the worker is killed with SIGKILL at random
-instants, then restarted; after every restart the store must hold every acknowledged write,
-nothing half-made, unique names and addresses, and only files that parse.
+"""Crash test: clients write through nginx while the worker (or the database) is killed with
+SIGKILL at random instants, then restarted; after every restart the store must hold every
+acknowledged write, nothing half-made, unique names and addresses, and only records that parse.
 
     python3 Tests/e2e/crash_test.py --rounds 100      (deploy/crash-test wraps this)
+    python3 Tests/e2e/crash_test.py --store postgres --kill database
+
+With --store postgres the test starts a PostgreSQL cluster of its own (deploy/lib.sh's
+start_test_postgres, in its temporary directory) and stops it at the end; --kill database
+kills its postmaster and every backend (as a crash of the database host would) while the
+worker keeps running, then starts the cluster again (crash recovery) and waits for the
+worker to reach it.
 
 Each client owns slots of its own names, so it knows what the store must hold: a 2xx makes
 a slot certain; any other outcome of a write that may have reached the worker (a 502, a
@@ -24,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from service import REPO, Service  # noqa: E402
+from service import REPO, PostgresCluster, Service  # noqa: E402
 
 SLOTS = 3
 GROUP = 4  # servers per multi-create
@@ -121,7 +128,9 @@ def inspect_store(service):
     """Everything the verification needs, counting (not asserting) what is wrong."""
     servers, href = [], "/servers?limit=1000"
     while href:
-        page = service.get(href).json
+        reply = service.get(href)
+        assert reply.status == 200, f"listing after a restart: {reply!r}"
+        page = reply.json
         servers += page["servers"]
         href = page["servers_links"][0]["href"] if "servers_links" in page else None
     problems = {"torn": 0, "duplicates": 0}
@@ -129,6 +138,9 @@ def inspect_store(service):
     problems["duplicates"] += len(names) - len(set(names))
     addresses = [a["addr"] for s in servers for net in s["addresses"].values() for a in net]
     problems["duplicates"] += len(addresses) - len(set(addresses))
+    if service.database:
+        problems["torn"] += inconsistent_rows(service.database, {s["id"] for s in servers})
+        return servers, problems
     files = set()
     for path in (service.data / "servers").iterdir():
         try:
@@ -140,6 +152,38 @@ def inspect_store(service):
     problems["torn"] += len(list((service.data / "damaged").iterdir()))
     problems["torn"] += len(list((service.data / "intents").iterdir()))
     return servers, problems
+
+
+def inconsistent_rows(database, listed_ids):
+    """Rows whose columns disagree with their record, addresses held by no server (or a server's
+    address not held for it), and rows the API did not list."""
+    counts = database.sql("""
+        SELECT (SELECT count(*) FROM servers
+                WHERE record->>'id' <> id OR record->>'name' <> name OR (record->>'version')::int <> version)
+             + (SELECT count(*) FROM servers s WHERE s.network IS NOT NULL AND NOT EXISTS
+                  (SELECT 1 FROM addresses a WHERE a.network = s.network AND a.address = s.address
+                   AND a.server_id = s.id))
+             + (SELECT count(*) FROM addresses a WHERE a.server_id IS NOT NULL AND NOT EXISTS
+                  (SELECT 1 FROM servers s WHERE s.id = a.server_id AND s.network = a.network
+                   AND s.address = a.address))
+        """)
+    stored_ids = set(database.sql("SELECT id FROM servers").split())
+    return int(counts.strip()) + len(stored_ids ^ listed_ids)
+
+
+def wait_until_serving(service, timeout=60):
+    """Until a listing works (the worker has opened its store, or reconnected to a restarted
+    database)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if service.get("/servers?limit=1").status == 200:
+                return
+        except OSError:
+            pass
+        if time.time() > deadline:
+            raise RuntimeError("the worker did not serve again after the database restarted: " + service.log()[-6000:])
+        time.sleep(0.05)
 
 
 def verify(clients, servers):
@@ -187,16 +231,28 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--store", choices=["files", "postgres"], default="files")
+    parser.add_argument("--kill", choices=["worker", "database"], default="worker",
+                        help="what is killed each round (database: with --store postgres)")
     options = parser.parse_args(argv)
+    if options.kill == "database" and options.store != "postgres":
+        parser.error("--kill database needs --store postgres")
     rng = random.Random(options.seed)
 
     with tempfile.TemporaryDirectory(prefix="alliance-crash-") as root:
         root = pathlib.Path(root)
         tls = root / "tls"
         os.system(f'bash -c \'. "{REPO}/deploy/lib.sh"; make_certificate "{tls}"\' 2>/dev/null')
-        service = Service(root, tls)
+        cluster = None
+        if options.store == "postgres":
+            cluster = PostgresCluster()
+            os.environ["ALLIANCE_TEST_DATABASE_URL"] = cluster.url
+        service = Service(root, tls, store=options.store)
         service.start_worker("--network", "private=10.0.0.0/16", "--threads", "8")
         service.start_nginx()
+        # The socket listens before the store is open (a new database first records the
+        # network's 65,534 addresses): kill nothing before the worker serves.
+        wait_until_serving(service)
         clients = [Client(i) for i in range(options.clients)]
         totals = {"lost": 0, "torn": 0, "duplicates": 0}
         try:
@@ -207,11 +263,20 @@ def main(argv=None):
                 for t in threads:
                     t.start()
                 time.sleep(rng.uniform(0.05, 0.6))
-                service.stop_worker(signal.SIGKILL)
-                stop.set()
-                for t in threads:
-                    t.join()
-                service.start_worker("--network", "private=10.0.0.0/16", "--threads", "8")
+                if options.kill == "database":
+                    cluster.kill()
+                    time.sleep(rng.uniform(0.05, 0.3))  # the worker answers 503 meanwhile
+                    stop.set()
+                    for t in threads:
+                        t.join()
+                    cluster.start()
+                    wait_until_serving(service)
+                else:
+                    service.stop_worker(signal.SIGKILL)
+                    stop.set()
+                    for t in threads:
+                        t.join()
+                    service.start_worker("--network", "private=10.0.0.0/16", "--threads", "8")
                 servers, problems = inspect_store(service)
                 lost, torn = verify(clients, servers)
                 totals["lost"] += lost
@@ -222,12 +287,14 @@ def main(argv=None):
                           f"torn {torn + problems['torn']}, duplicates {problems['duplicates']}", flush=True)
         finally:
             service.close()
+            if cluster:
+                cluster.stop()
         acknowledged = sum(c.acknowledged for c in clients)
         ambiguous = sum(c.ambiguous for c in clients)
         unexpected = [u for c in clients for u in c.unexpected]
         for what, status, reply in unexpected[:5]:
             print(f"unexpected reply to a {what}: {status} {reply!r}", file=sys.stderr)
-        print(f"rounds {options.rounds}, acknowledged writes {acknowledged}, lost {totals['lost']}, "
+        print(f"{options.store}, killing the {options.kill}: rounds {options.rounds}, acknowledged writes {acknowledged}, lost {totals['lost']}, "
               f"torn {totals['torn']}, duplicates {totals['duplicates']} "
               f"(ambiguous {ambiguous}, clients {options.clients}, seed {options.seed})")
         failed = totals["lost"] or totals["torn"] or totals["duplicates"] or unexpected

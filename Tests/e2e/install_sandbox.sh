@@ -5,9 +5,12 @@
 # result the way an operator would, including serving HTTPS through the installed nginx site.
 # Prints "ok NAME" or "FAIL NAME: why" per check; exits 1 if any failed.
 #
-# usage (as root): unshare --mount --net --propagation private bash install_sandbox.sh WORK
+# usage (as root): unshare --mount --net --propagation private bash install_sandbox.sh WORK [DATABASE-URL]
+#   with DATABASE-URL (a PostgreSQL reachable over a unix socket outside /etc, /usr and /var):
+#   the install with --database instead, and the way back to files
 set -uo pipefail
 work=$1
+database=${2:-}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 failed=0
 ok() { echo "ok $1"; }
@@ -20,6 +23,61 @@ for d in etc usr var; do
 done
 mount -t tmpfs tmpfs /run || exit 3
 ip link set lo up
+
+# serve_installed [ENV-FILE]: the socket as alliance-compute.socket makes it and the worker as
+# alliance-compute.service runs it (with the unit's EnvironmentFile, if given), in the
+# background; its holder's PID in $holder.
+serve_installed() {
+  mkdir -p /run/alliance-compute
+  ALLIANCE_ENV_FILE=${1:-} python3 - <<'PY' &
+import os, grp, pwd, socket, subprocess, signal
+path = "/run/alliance-compute/fcgi.sock"
+s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(1024)
+os.chown(path, pwd.getpwnam("alliance-compute").pw_uid, grp.getgrnam("www-data").gr_gid); os.chmod(path, 0o660)
+env = {"PATH": "/usr/bin:/bin"}
+if os.environ["ALLIANCE_ENV_FILE"]:  # KEY="VALUE" lines, as systemd reads them
+    for line in open(os.environ["ALLIANCE_ENV_FILE"]):
+        key, _, value = line.strip().partition("=")
+        env[key] = value[1:-1].replace('\\"', '"').replace("\\\\", "\\") if value.startswith('"') else value
+worker = subprocess.Popen(["setpriv", "--reuid=alliance-compute", "--regid=alliance-compute", "--clear-groups",
+    "sh", "-c", 'exec 3<&0 0</dev/null; LISTEN_FDS=1 LISTEN_PID=$$ exec "$@"', "sh",
+    "/usr/local/bin/alliance-compute", "serve", "--bind", "systemd"],
+    stdin=s.fileno(), stderr=open("/run/alliance-compute/worker.log", "ab"), env=env)
+# Forward SIGTERM; the wait below returns when the worker has drained and exited.
+signal.signal(signal.SIGTERM, lambda *_: worker.terminate())
+worker.wait()
+PY
+  holder=$!
+  nginx || fail "nginx starts with the installed site" "see /var/log/nginx/error.log"
+  for _ in $(seq 1 100); do curl -sfk -o /dev/null https://127.0.0.1/healthz && break; sleep 0.1; done
+}
+
+if [ -n "$database" ]; then
+  env_file=/etc/alliance-compute/database.env dropin=/etc/systemd/system/alliance-compute.service.d/database.conf
+  "$repo/deploy/install" --database "$database" > "$work/install-db.log" 2>&1 \
+    && ok "install --database" || { cat "$work/install-db.log"; fail "install --database" "failed"; exit 1; }
+  check "the environment file is root's, 0600, and names the database" bash -c \
+    "[ \"\$(stat -c '%U %a' $env_file)\" = 'root 600' ] && grep -qF 'ALLIANCE_DATABASE_URL=\"$database\"' $env_file"
+  check "the unit reads it and may reach the network" bash -c "grep -q '^EnvironmentFile=$env_file' $dropin && grep -q '^PrivateNetwork=no' $dropin"
+  verify=$(systemd-analyze verify /etc/systemd/system/alliance-compute.service 2>&1)
+  [ $? = 0 ] && ! grep -q alliance-compute <<<"$verify" && ok "systemd-analyze verify accepts the unit and drop-in" \
+    || fail "systemd-analyze verify" "$verify"
+  check "the schema is this release's" psql -X -q -A -t -d "$database" -c "SELECT 1 FROM schema_version WHERE version = 1"
+  grep -q "check" "$work/install-db.log" && grep -q "set -a; . $env_file" "$work/install-db.log" \
+    && ok "says how to run the CLI on the database" || fail "CLI hint" "$(tail -8 "$work/install-db.log")"
+  serve_installed "$env_file"
+  token=$(set -a; . "$env_file"; /usr/local/bin/alliance-compute token create --project ops --user installer --role admin 2>/dev/null)
+  check "a server is created over https, into the database" bash -c "curl -sfk -H 'X-Auth-Token: $token' https://127.0.0.1/servers -d '{\"server\": {\"name\": \"in-db\", \"flavor\": \"m1.tiny\", \"image\": \"cirros\"}}' | grep -q '\"name\":\"in-db\"' && psql -X -A -t -d '$database' -c \"SELECT name FROM servers\" | grep -qx in-db"
+  check "no record file in the data directory" bash -c '! ls /var/lib/alliance-compute/servers/ 2>/dev/null | grep -q .'
+  nginx -s quit
+  kill -TERM $holder; wait $holder
+  "$repo/deploy/install" > "$work/install-db2.log" 2>&1 && ok "install again keeps the database" || fail "install again" "$(tail -5 "$work/install-db2.log")"
+  check "the database settings are kept" test -s "$env_file" -a -s "$dropin"
+  "$repo/deploy/install" --files > "$work/install-files.log" 2>&1 && ok "install --files" || fail "install --files" "$(tail -5 "$work/install-files.log")"
+  check "--files removes the database settings" bash -c "[ ! -e $env_file ] && [ ! -e $dropin ]"
+  "$repo/deploy/uninstall" --purge > "$work/purge.log" 2>&1 && ok "uninstall --purge" || fail "uninstall --purge" "$(tail -5 "$work/purge.log")"
+  exit $failed
+fi
 
 # 1. A fresh install (systemd is not running in here, so it installs without starting).
 "$repo/deploy/install" > "$work/install1.log" 2>&1 || { cat "$work/install1.log"; fail install "deploy/install failed"; exit 1; }
@@ -37,23 +95,7 @@ check "docs and error pages installed" test -s /usr/share/alliance-compute/docs/
 
 # 2. Serve it the way systemd would: the socket as alliance-compute.socket makes it, the worker
 #    as alliance-compute.service runs it, nginx with Debian's own nginx.conf on ports 80 and 443.
-mkdir -p /run/alliance-compute
-python3 - <<'PY' &
-import os, grp, pwd, socket, subprocess, signal
-path = "/run/alliance-compute/fcgi.sock"
-s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(1024)
-os.chown(path, pwd.getpwnam("alliance-compute").pw_uid, grp.getgrnam("www-data").gr_gid); os.chmod(path, 0o660)
-worker = subprocess.Popen(["setpriv", "--reuid=alliance-compute", "--regid=alliance-compute", "--clear-groups",
-    "sh", "-c", 'exec 3<&0 0</dev/null; LISTEN_FDS=1 LISTEN_PID=$$ exec "$@"', "sh",
-    "/usr/local/bin/alliance-compute", "serve", "--bind", "systemd", "--data-dir", "/var/lib/alliance-compute"],
-    stdin=s.fileno(), stderr=open("/run/alliance-compute/worker.log", "ab"))
-# Forward SIGTERM; the wait below returns when the worker has drained and exited.
-signal.signal(signal.SIGTERM, lambda *_: worker.terminate())
-worker.wait()
-PY
-holder=$!
-nginx || fail "nginx starts with the installed site" "see /var/log/nginx/error.log"
-for _ in $(seq 1 100); do curl -sfk -o /dev/null https://127.0.0.1/healthz && break; sleep 0.1; done
+serve_installed
 check "https://localhost/healthz answers 200" curl -sfk https://127.0.0.1/healthz
 check "http redirects to https" bash -c '[ "$(curl -s -o /dev/null -w "%{http_code} %{redirect_url}" http://127.0.0.1/servers)" = "301 https://127.0.0.1/servers" ]'
 token=$(/usr/local/bin/alliance-compute token create --data-dir /var/lib/alliance-compute --project ops --user installer --role admin 2>/dev/null)

@@ -18,6 +18,9 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("ALLIANCE_BIN", str(REPO / ".build/release/alliance-compute"))
+# Which store the services use: "files" (a data directory, the default) or "postgres" (a new
+# database of their own in the cluster $ALLIANCE_TEST_DATABASE_URL names; deploy/test starts one).
+STORE = os.environ.get("ALLIANCE_E2E_STORE", "files")
 
 
 # Started as root, deploy/render-nginx runs nginx's workers as www-data (never as root): the
@@ -66,11 +69,94 @@ class Response:
         return f"<{self.status} {self.body[:200]!r}>"
 
 
+def psql(url, sql):
+    """Runs SQL with psql on the database `url` names; returns its unaligned output."""
+    return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                          check=True, capture_output=True, text=True).stdout
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster (deploy/lib.sh's start_test_postgres: a unix socket in its
+    directory, no TCP), which a test may kill and start again. Its directory is a new one in
+    /tmp (the postgres user must reach it: pytest's are private to root), removed by `stop`."""
+
+    def __init__(self):
+        self.home = pathlib.Path(tempfile.mkdtemp(prefix="alliance-pg-"))
+        os.chmod(self.home, 0o755)
+        self.directory = self.home / "cluster"
+        self.url = self.lib("start_test_postgres")
+
+    def lib(self, function):
+        done = subprocess.run(["bash", "-c", f'. "{REPO}/deploy/lib.sh"; {function} "{self.directory}"'],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{function}: {done.stderr}")
+        return done.stdout.strip()
+
+    def kill(self):
+        """SIGKILL to the postmaster and every process it started, as a crash of its host."""
+        postmaster = int((self.directory / "data/postmaster.pid").read_text().split()[0])
+        children = [int(p.name) for p in pathlib.Path("/proc").iterdir()
+                    if p.name.isdigit() and _parent(p) == postmaster]
+        for pid in [postmaster, *children]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while any(_parent(pathlib.Path(f"/proc/{pid}")) is not None for pid in [postmaster, *children]):
+            time.sleep(0.01)
+
+    def start(self):
+        """Starts it again after `kill` (crash recovery) or `stop`, on the same socket."""
+        self.lib("start_test_postgres")
+
+    def stop(self):
+        self.lib("stop_test_postgres")
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _parent(proc: pathlib.Path):
+    """The parent PID of a live process; None when it is gone or a zombie."""
+    try:
+        stat = (proc / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] == "Z" else int(fields[1])
+
+
+class Database:
+    """A new database of its own in a test cluster (`cluster`, else $ALLIANCE_TEST_DATABASE_URL),
+    at this release's schema (`db upgrade`, unless `upgrade` is False)."""
+
+    def __init__(self, cluster=None, upgrade=True):
+        cluster = cluster or os.environ.get("ALLIANCE_TEST_DATABASE_URL")
+        assert cluster, "ALLIANCE_E2E_STORE=postgres needs ALLIANCE_TEST_DATABASE_URL (deploy/test sets both)"
+        self.cluster = cluster
+        self.name = f"e2e_{os.getpid()}_{time.monotonic_ns()}"
+        psql(cluster, f"CREATE DATABASE {self.name}")
+        self.url = cluster.replace("postgresql:///postgres?", f"postgresql:///{self.name}?", 1)
+        assert self.url != cluster, f"expected postgresql:///postgres?…, got {cluster}"
+        if upgrade:
+            subprocess.run([BINARY, "db", "upgrade", "--database", self.url], check=True, capture_output=True)
+
+    def sql(self, text):
+        return psql(self.url, text)
+
+    def drop(self):
+        psql(self.cluster, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
 class Service:
-    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, www: pathlib.Path = None):
+    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, www: pathlib.Path = None, store: str = None,
+                 database: Database = None):
+        """`store`: "files" or "postgres" (default: $ALLIANCE_E2E_STORE); with "postgres", a new
+        database of its own, or `database`, which another service may share (a second host)."""
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.data = root / "data"
+        self.owns_database = database is None and (store or STORE) == "postgres"
+        self.database = database or (Database() if self.owns_database else None)
         # pytest's temporary directories are private to root: nginx's workers (www-data) could
         # not reach a socket or temporary file there.
         self.private_run = NGINX_GROUP is not None
@@ -99,14 +185,22 @@ class Service:
 
     # -- processes --------------------------------------------------------------------------
 
+    def store_args(self):
+        """Where the worker and the CLI find the store: --data-dir DIR or --database URL."""
+        return ["--database", self.database.url] if self.database else ["--data-dir", str(self.data)]
+
     def start_worker(self, *extra, wait=True):
+        """Starts the worker; with `wait`, returns once it serves (its store open: the socket
+        listens before that) and the service's admin token exists."""
+        started_before = self.log().count("serving FastCGI on")
         log = open(self.worker_log, "ab")
         self.worker = subprocess.Popen(
-            [BINARY, "serve", "--data-dir", str(self.data), "--socket", str(self.socket), "--threads", "4",
+            [BINARY, "serve", *self.store_args(), "--socket", str(self.socket), "--threads", "4",
              *socket_group_args(), *extra],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if wait:
             self.wait_until_listening()
+            self.wait_until_serving(started_before)
             if self.token is None:
                 self.token = self.make_token("default", "e2e", "admin")
                 # Tests and load generators make many servers: no quota for their project.
@@ -114,9 +208,16 @@ class Service:
         return self.worker
 
     def cli(self, *args):
-        """`alliance-compute COMMAND SUBCOMMAND --data-dir DATA …`; returns its standard output."""
-        return subprocess.run([BINARY, *args[:2], "--data-dir", str(self.data), *args[2:]], check=True,
+        """`alliance-compute COMMAND SUBCOMMAND --data-dir DATA …` (or `--database URL`); returns its
+        standard output."""
+        return subprocess.run([BINARY, *args[:2], *self.store_args(), *args[2:]], check=True,
                               capture_output=True, text=True).stdout
+
+    def stored_token(self, token_id):
+        """A token's record as the store keeps it (a file, or a row's jsonb)."""
+        if self.database:
+            return self.database.sql(f"SELECT record::text FROM tokens WHERE id = '{token_id}'")
+        return (self.data / "tokens" / f"{token_id}.json").read_text()
 
     def make_token(self, project, user, role, *extra):
         """A token made the way an operator makes one: `alliance-compute token create`."""
@@ -136,6 +237,16 @@ class Service:
                 if time.time() > deadline:
                     raise RuntimeError("worker is not listening on its socket")
                 time.sleep(0.02)
+
+    def wait_until_serving(self, started_before, timeout=60):
+        """Until the worker logs that it serves (once more than `started_before` times)."""
+        deadline = time.time() + timeout
+        while self.log().count("serving FastCGI on") <= started_before:
+            if self.worker.poll() is not None:
+                raise RuntimeError(f"worker exited {self.worker.returncode}: {self.log()}")
+            if time.time() > deadline:
+                raise RuntimeError("worker did not start serving: " + self.log()[-2000:])
+            time.sleep(0.02)
 
     def stop_worker(self, sig=signal.SIGTERM, timeout=20):
         if self.worker is None:
@@ -176,6 +287,8 @@ class Service:
         self.stop_worker()
         if self.private_run:
             shutil.rmtree(self.run, ignore_errors=True)
+        if self.owns_database:
+            self.database.drop()
 
     def log(self):
         return self.worker_log.read_text(errors="replace") if self.worker_log.exists() else ""

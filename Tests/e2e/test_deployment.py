@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from restart_under_load import run as restart_under_load
-from service import BINARY, REPO
+from service import BINARY, REPO, Database, PostgresCluster
 
 
 def test_install_upgrade_and_uninstall_on_a_sandboxed_system(tmp_path):
@@ -23,6 +23,26 @@ def test_install_upgrade_and_uninstall_on_a_sandboxed_system(tmp_path):
     assert not [line for line in lines if line.startswith("FAIL")], result.stdout + result.stderr[-2000:]
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert len([line for line in lines if line.startswith("ok ")]) >= 24, result.stdout
+
+
+def test_install_with_a_database_on_a_sandboxed_system(tmp_path):
+    """deploy/install --database URL: the environment file, the unit's drop-in, the schema, the
+    installed worker serving from PostgreSQL; a reinstall keeps it, --files goes back."""
+    if subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot create mount and network namespaces here (needs root with CAP_SYS_ADMIN)")
+    cluster = PostgresCluster()
+    try:
+        database = Database(cluster.url, upgrade=False)
+        result = subprocess.run(
+            ["unshare", "--mount", "--net", "--propagation", "private", "bash",
+             str(REPO / "Tests/e2e/install_sandbox.sh"), str(tmp_path), database.url],
+            capture_output=True, text=True, timeout=600)
+        lines = result.stdout.splitlines()
+        assert not [line for line in lines if line.startswith("FAIL")], result.stdout + result.stderr[-2000:]
+        assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+        assert len([line for line in lines if line.startswith("ok ")]) >= 12, result.stdout
+    finally:
+        cluster.stop()
 
 
 def test_the_units_name_what_the_worker_and_nginx_need():

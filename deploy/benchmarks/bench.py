@@ -3,7 +3,9 @@
 
 Each read is measured beside nginx serving the same bytes as a static file, in the same run,
 so every figure is also a ratio to that ceiling. Then the scaling run: 100,000 servers.
-Run it with deploy/bench (which builds the release worker first)."""
+With --store postgres the worker's store is a PostgreSQL cluster the benchmark starts (and
+stops), and the cells that compare the stores are measured on the JSON-file store too, in the
+same run. Run it with deploy/bench (which builds the release worker first)."""
 import argparse
 import json
 import os
@@ -20,7 +22,7 @@ import urllib.request
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "Tests/e2e"))
-from service import Service  # noqa: E402
+from service import PostgresCluster, Service, psql  # noqa: E402
 
 WORKER_ARGS = ("--network", "private=10.0.0.0/12")  # room for a million servers
 
@@ -75,14 +77,31 @@ class Bench:
         (self.www / "docs/bench").mkdir()
         self.rows = []
         self.scaling = []
+        self.comparison = []
         self.instances = 0
+        self.cluster = None
+        if options.store == "postgres":
+            self.cluster = PostgresCluster()
+            os.environ["ALLIANCE_TEST_DATABASE_URL"] = self.cluster.url
 
-    def service(self):
+    def close(self):
+        if self.cluster:
+            self.cluster.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def service(self, store=None):
         self.instances += 1
-        service = Service(self.root / f"service{self.instances}", self.tls, self.www)
+        service = Service(self.root / f"service{self.instances}", self.tls, self.www, store=store or self.options.store)
         service.start_worker(*WORKER_ARGS)
         service.start_nginx()
-        return service
+        # The socket listens before the store is open (a new database first records the
+        # network's addresses): wait until it serves.
+        while True:
+            try:
+                fetch(service, "/healthz")
+                return service
+            except OSError:
+                time.sleep(0.05)
 
     def static_copy(self, name, body):
         (self.www / "docs/bench" / name).write_bytes(body)
@@ -121,6 +140,29 @@ class Bench:
                 self.row(s, "DELETE /servers/{id} (durable)", script="delete.lua", args=(f"del{c}",), connections=(c,))
         finally:
             s.close()
+
+    def compare_stores(self):
+        """The cells the PostgreSQL store's targets are about, on both stores in this run:
+        durable creates at 32 connections, and get-one at 1 and 32."""
+        measured = {}
+        for store in ("files", "postgres"):
+            s = self.service(store)
+            try:
+                multi_create(s, "cmp", 20)
+                one = json.loads(fetch(s, "/servers?name=cmp-1"))["servers"][0]["id"]
+                d = self.options.duration
+                measured[store] = {
+                    "POST /servers (durable), 32 conns": wrk(s, "/", 32, d, "create.lua", f"cmp-{store}"),
+                    "GET /servers/{id}, 1 conn": wrk(s, f"/servers/{one}", 1, d),
+                    "GET /servers/{id}, 32 conns": wrk(s, f"/servers/{one}", 32, d),
+                }
+            finally:
+                s.close()
+        for label, target in (("POST /servers (durable), 32 conns", "≥ 3.0"), ("GET /servers/{id}, 1 conn", "≥ 0.7"),
+                              ("GET /servers/{id}, 32 conns", "≥ 0.7")):
+            files, postgres = measured["files"][label], measured["postgres"][label]
+            self.comparison.append((label, files["rps"], postgres["rps"], postgres["rps"] / files["rps"], target))
+            self.rows_errors = getattr(self, "rows_errors", 0) + files["errors"] + postgres["errors"]
 
     def large_list(self):
         s = self.service()
@@ -177,10 +219,13 @@ class Bench:
                     except OSError:
                         time.sleep(0.01)
                 startups.append(time.time() - started)
-                loads.append(float(re.findall(r"loaded in ([\d.]+) s", large.log())[-1]))
+                loads.append(float(re.findall(r"ready in ([\d.]+) s", large.log())[-1]))
             wrk(large, "/servers?limit=100", 32, d)
             rss = rss_mb(large.worker.pid)
-            size = subprocess.run(["du", "-sm", str(large.data)], capture_output=True, text=True).stdout.split()[0]
+            if large.database:
+                size = int(psql(large.database.url, "SELECT pg_database_size(current_database()) / 1048576").strip())
+            else:
+                size = subprocess.run(["du", "-sm", str(large.data)], capture_output=True, text=True).stdout.split()[0]
             for label, key, percentile in (("create p50 (c1)", "create", "p50"), ("get one p50 (c1)", "get", "p50"),
                                            ("first page ?limit=100 p50 (c1)", "page", "p50"),
                                            ("create p99 (c1)", "create", "p99")):
@@ -194,8 +239,11 @@ class Bench:
 
     def print(self):
         o = self.options
+        store = "PostgreSQL 15 (a local cluster: fsync on, synchronous_commit on)" if o.store == "postgres" \
+            else "JSON files"
         print(f"\nAlliance Compute API benchmark: {os.cpu_count()} cores, wrk {o.duration} s per cell "
-              "(-t1 for 1 connection, -t2 for 32), nginx → FastCGI (unix socket) → worker, default worker threads\n")
+              f"(-t1 for 1 connection, -t2 for 32), nginx → FastCGI (unix socket) → worker with 4 threads, "
+              f"store: {store}\n")
         header = f"{'scenario':<52} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'static req/s':>12} {'ratio':>6} {'RSS MB':>7} {'errors':>6}"
         print(header)
         print("-" * len(header))
@@ -212,12 +260,18 @@ class Bench:
             for what, small, large, ratio in self.scaling:
                 print(f"{what:<36} {small:>12} {large:>12} {ratio:>7}")
             print(f"{'start-up, exec to serving (median of 3)':<36} {'':>12} {f['startup_s']:>10.2f} s")
-            print(f"{'  of which loading the records':<36} {'':>12} {f['loaded_s']:>10.2f} s")
+            print(f"{'  of which opening the store':<36} {'':>12} {f['loaded_s']:>10.2f} s")
             print(f"{'worker RSS':<36} {'':>12} {f['rss_mb']:>9.1f} MB")
-            print(f"{'data directory size':<36} {'':>12} {f['data_mb']:>9} MB")
+            print(f"{'database size' if o.store == 'postgres' else 'data directory size':<36} {'':>12} "
+                  f"{f['data_mb']:>9} MB")
+        if self.comparison:
+            print("\nPostgreSQL vs the JSON-file store, same run (req/s)\n")
+            print(f"{'measure':<36} {'JSON files':>12} {'PostgreSQL':>12} {'ratio':>7} {'target':>8}")
+            for label, files, postgres, ratio, target in self.comparison:
+                print(f"{label:<36} {files:>12.0f} {postgres:>12.0f} {ratio:>6.2f}x {target:>8}")
 
     def failed(self):
-        return sum(r["errors"] for r in self.rows)
+        return sum(r["errors"] for r in self.rows) + getattr(self, "rows_errors", 0)
 
 
 def main():
@@ -225,6 +279,8 @@ def main():
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell (default 5)")
     parser.add_argument("--scale", type=int, default=100_000, help="servers for the scaling run (default 100000)")
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--store", choices=["files", "postgres"], default="files",
+                        help="the worker's store (postgres: a cluster the benchmark starts; default files)")
     options = parser.parse_args()
     bench = Bench(options)
     try:
@@ -232,8 +288,10 @@ def main():
         bench.large_list()
         if not options.skip_scaling:
             bench.scale()
+        if options.store == "postgres":
+            bench.compare_stores()
     finally:
-        shutil.rmtree(bench.root, ignore_errors=True)
+        bench.close()
     bench.print()
     if bench.failed():
         print(f"\n{bench.failed()} requests failed", file=sys.stderr)
