@@ -6,8 +6,9 @@ public import ComputeCore
     import Foundation
 #endif
 
-/// Decodes JSON request bodies with Foundation's `JSONDecoder`, and turns every way a body
-/// can be wrong into a 400 that names the field: `Invalid input for field 'server.name': …`.
+/// Decodes JSON request bodies with Foundation's `JSONDecoder`, after `StrictJSON` has checked
+/// their syntax, and turns every way a body can be wrong into a 400 that names the field:
+/// `Invalid input for field 'server.name': …`.
 ///
 /// Bodies are parsed as JSON whatever `Content-Type` says (the contract: Postman "raw" bodies,
 /// curl without `-H`). Request types decode through `StrictObject`, which refuses unknown keys.
@@ -19,6 +20,7 @@ public enum RequestDecoding {
         guard body.contains(where: { !Self.isJSONWhitespace($0) }) else {
             throw .invalidInput("The request body is empty; it must be a JSON object.")
         }
+        try StrictJSON.check(body)
         do {
             let decoder = JSONDecoder()
             if let microversion { decoder.userInfo[.microversion] = microversion }
@@ -98,6 +100,15 @@ public struct StrictObject {
     public init(_ decoder: any Decoder, allowed: [String]) throws {
         container = try decoder.container(keyedBy: AnyKey.self)
         path = RequestDecoding.fieldPath(decoder.codingPath)
+        // A body of one wrapper (`server`, `flavor`) that came without it: say so, rather than
+        // call its fields unknown.
+        if path.isEmpty, allowed.count == 1, !container.allKeys.isEmpty, !container.contains(AnyKey(allowed[0])) {
+            let found = container.allKeys.map(\.stringValue).sorted().prefix(3).map { "'\($0.prefix(64))'" }
+                .joined(separator: ", ")
+            throw ComputeError.invalidInput(
+                "Wrap the fields in {\"\(allowed[0])\": {…}}: the request body has \(found)\(container.allKeys.count > 3 ? ", …" : "") at its top level, where only '\(allowed[0])' belongs."
+            )
+        }
         for key in container.allKeys where !allowed.contains(key.stringValue) {
             let location = path.isEmpty ? "The request body" : "Invalid input for field '\(path)':"
             throw ComputeError.invalidInput(

@@ -51,13 +51,19 @@ import Testing
     @Test(arguments: [
         ("", "The request body is empty; it must be a JSON object."),
         ("   \n", "The request body is empty; it must be a JSON object."),
-        ("{", "Malformed request body: it is not valid JSON text in UTF-8."),
+        ("{", "Malformed request body: expected a member name in double quotes, found the end of the body at line 1, column 2."),
         (
             #"{"server": {"name": "a"}"#,
-            "Malformed request body: it is not valid JSON text in UTF-8."
+            "Malformed request body: the body ends inside the body's object: '}' is missing at line 1, column 25."
         ),
-        ("not json", "Malformed request body: it is not valid JSON text in UTF-8."),
-        (#"{"server": {}} trailing"#, "Malformed request body: it is not valid JSON text in UTF-8."),
+        (
+            "not json",
+            "Malformed request body: expected a value, found 'n' (JSON's words are true, false and null) at line 1, column 1."
+        ),
+        (
+            #"{"server": {}} trailing"#,
+            "Malformed request body: unexpected 't' after the end of the JSON text at line 1, column 16."
+        ),
         ("[]", "The request body must be a JSON object."),
         (#""server""#, "The request body must be a JSON object."),
         ("null", "The request body must be a JSON object."),
@@ -81,7 +87,14 @@ import Testing
         ),
         (#"{"server": []}"#, "Invalid input for field 'server': expected an object."),
         (#"{"server": "x"}"#, "Invalid input for field 'server': expected an object."),
-        (#"{"servers": {}}"#, "The request body unknown property 'servers'. Allowed: server."),
+        (
+            #"{"servers": {}}"#,
+            #"Wrap the fields in {"server": {…}}: the request body has 'servers' at its top level, where only 'server' belongs."#
+        ),
+        (
+            #"{"name": "a", "flavor": "1", "image": "cirros", "network": "private"}"#,
+            #"Wrap the fields in {"server": {…}}: the request body has 'flavor', 'image', 'name', … at its top level, where only 'server' belongs."#
+        ),
         (#"{"server": {"flavor": "1", "image": "cirros"}}"#, "Invalid input for field 'server': 'name' is a required property."),
         (
             #"{"server": {"name": 5, "flavor": "1", "image": "cirros"}}"#,
