@@ -35,9 +35,11 @@ struct Serve: ParsableCommand {
 
             Access: every request but version discovery (/, /v2.1) and /healthz needs a token in \
             X-Auth-Token, made with `alliance-compute token create`. Members reach their project's \
-            servers; admins reach every project's and change flavors. A project may hold at most \
-            --quota-instances servers, --quota-cores vCPUs and --quota-ram MiB unless `alliance-compute \
-            quota set` says otherwise for it. Token and quota changes take effect at once.
+            servers; admins reach every project's and change flavors. Quotas are opt-in: with \
+            --quota-instances, --quota-cores or --quota-ram (Nova's are 10, 20 and 51200) a project \
+            may hold at most that many servers, vCPUs or MiB unless `alliance-compute quota set` says \
+            otherwise for it; without them, only `quota set` limits a project. Token and quota \
+            changes take effect at once.
 
             Logs go to standard error: one line per request (nginx's request id, the token's user@project, method, \
             target, status, duration) and whatever needs an operator's attention.
@@ -81,14 +83,18 @@ struct Serve: ParsableCommand {
 
     @Option(
         parsing: .unconditional,
-        help: "Default quota: servers per project (-1: unlimited). `alliance-compute quota set` overrides it per project.")
-    var quotaInstances = QuotaLimits.novaDefaults.instances
+        help:
+            "Default quota: servers per project (-1, the default: unlimited; Nova's is 10). `alliance-compute quota set` overrides it per project."
+    )
+    var quotaInstances = QuotaLimits.unlimited.instances
 
-    @Option(parsing: .unconditional, help: "Default quota: vCPUs per project (-1: unlimited).")
-    var quotaCores = QuotaLimits.novaDefaults.cores
+    @Option(parsing: .unconditional, help: "Default quota: vCPUs per project (-1, the default: unlimited; Nova's is 20).")
+    var quotaCores = QuotaLimits.unlimited.cores
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Default quota: RAM per project (-1: unlimited).", valueName: "MiB"))
-    var quotaRam = QuotaLimits.novaDefaults.ram
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Default quota: RAM per project (-1, the default: unlimited; Nova's is 51200).", valueName: "MiB"))
+    var quotaRam = QuotaLimits.unlimited.ram
 
     var quotaDefaults: QuotaLimits { QuotaLimits(instances: quotaInstances, cores: quotaCores, ram: quotaRam) }
 

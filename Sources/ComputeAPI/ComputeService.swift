@@ -157,13 +157,19 @@ extension ComputeService {
         }
     }
 
-    /// The caller `X-Auth-Token` names; 401 with `WWW-Authenticate` when it is missing or not
-    /// valid (unknown, expired and revoked tokens get the same answer).
+    /// The caller the token names: `X-Auth-Token` (OpenStack's header), else `Authorization:
+    /// Bearer` (what curl and HTTP-client users reach for first). 401 with `WWW-Authenticate`
+    /// when it is missing or not valid (unknown, expired and revoked tokens get the same answer).
     private func authenticate(_ request: APIRequest) throws(APIError) -> Caller {
-        let challenge: HTTPFields = [.wwwAuthenticate: #"Token realm="alliance-compute", header="X-Auth-Token""#]
-        guard let token = request.headerFields[.authToken], !token.isEmpty else {
+        // Two challenges in one field (RFC 9110 §11.6.1): clients that keep one field per
+        // name see both.
+        let challenge: HTTPFields = [
+            .wwwAuthenticate: #"Token realm="alliance-compute", header="X-Auth-Token", Bearer realm="alliance-compute""#
+        ]
+        guard let token = Self.token(in: request.headerFields) else {
             throw APIError(
-                .unauthorized, "The request you have made requires authentication: send a token in X-Auth-Token.",
+                .unauthorized,
+                "The request you have made requires authentication: send a token in X-Auth-Token (or Authorization: Bearer).",
                 headerFields: challenge)
         }
         let known: Caller?
@@ -177,6 +183,19 @@ extension ComputeService {
             throw APIError(.unauthorized, "The token is not valid: unknown, expired or revoked.", headerFields: challenge)
         }
         return caller
+    }
+}
+
+extension ComputeService {
+    /// The token of `X-Auth-Token`, else of `Authorization: Bearer TOKEN` (the scheme in any
+    /// case, RFC 9110); nil when neither has one.
+    static func token(in fields: HTTPFields) -> String? {
+        if let token = fields[.authToken], !token.isEmpty { return token }
+        guard let authorization = fields[.authorization] else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].drop(while: { $0 == " " || $0 == "\t" })
+        return token.isEmpty ? nil : String(token)
     }
 }
 

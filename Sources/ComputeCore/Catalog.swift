@@ -44,4 +44,19 @@ public enum Reference: Sendable, Hashable, ExpressibleByStringLiteral {
         guard case .idOrName = self else { return nil }
         return items.first(where: { name($0) == text })
     }
+
+    /// After Nova's "could not be found": the first few of what this reference could have
+    /// named (names, or ids where only an id will do), so the caller can correct the request
+    /// without another lookup.
+    func choices<Item>(_ items: [Item], of kind: String, id: (Item) -> String, name: (Item) -> String) -> String {
+        guard !items.isEmpty else { return " There are no \(kind)s." }
+        let shown = 5
+        let (what, values): (String, [String]) =
+            switch self {
+            case .id: ("\(kind) ids", items.map(id))
+            case .idOrName: ("\(kind)s", items.map(name))
+            }
+        let more = values.count > shown ? " and \(values.count - shown) more" : ""
+        return " The \(what) there are: \(values.prefix(shown).joined(separator: ", "))\(more)."
+    }
 }

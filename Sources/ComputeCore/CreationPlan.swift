@@ -51,7 +51,7 @@ public struct CreationPlan: Sendable {
 
     /// How many of the servers the project's quota allows given what it uses now (at most
     /// `maxCount`); a 403 naming the first exceeded resource when not even `minCount` fit, in
-    /// Nova's words.
+    /// Nova's words, then how an operator raises the limit.
     public func fittingCount(usage used: QuotaUsage) throws(ComputeError) -> Int {
         var count = maxCount
         for (resource, limit, inUse, each) in [
@@ -61,7 +61,9 @@ public struct CreationPlan: Sendable {
             let fits = each == 0 ? Int.max : max(0, limit - inUse) / each
             if fits < minCount {
                 throw .forbidden(
-                    "Quota exceeded for \(resource): Requested \(minCount * each), but already used \(inUse) of \(limit) \(resource)"
+                    "Quota exceeded for \(resource): Requested \(minCount * each), but already used \(inUse) of \(limit) \(resource). "
+                        + "The operator raises it with `alliance-compute quota set --project \(projectID) --\(resource) \(inUse + minCount * each)` "
+                        + "(-1: unlimited)."
                 )
             }
             count = min(count, fits)
@@ -72,7 +74,7 @@ public struct CreationPlan: Sendable {
     /// The names of `count` servers: the name itself for one, `NAME-1` … `NAME-N` for more.
     public func names(count: Int) throws(ComputeError) -> [String] {
         let names = count == 1 ? [name] : (1...count).map { "\(name)-\($0)" }
-        for name in names { try Validation.name(name, field: "server.name") }
+        for name in names { try Validation.serverName(name, field: "server.name") }
         return names
     }
 

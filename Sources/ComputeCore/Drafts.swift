@@ -34,7 +34,7 @@ public struct ServerDraft: Sendable, Equatable {
         keyName: String? = nil, network: NetworkChoice = .automatic, metadata: [String: String] = [:], minCount: Int = 1,
         maxCount: Int? = nil, fields: FieldNames = FieldNames()
     ) throws(ComputeError) {
-        try Validation.name(name, field: fields.name)
+        try Validation.serverName(name, field: fields.name)
         guard !flavorReference.text.isEmpty else { throw .invalidField(fields.flavor, "must not be empty.") }
         try Validation.text(image.text, field: fields.image, maxLength: Validation.maxNameLength)
         if let description { try Validation.description(description, field: fields.description) }
@@ -84,7 +84,7 @@ public struct ServerUpdate: Sendable, Equatable {
         nameField: String = "server.new_name", metadataField: String = "server.metadata",
         descriptionField: String = "server.description"
     ) throws(ComputeError) {
-        if let name { try Validation.name(name, field: nameField) }
+        if let name { try Validation.serverName(name, field: nameField) }
         if let metadata { try Validation.metadata(metadata, field: metadataField) }
         if case .some(.some(let text)) = description { try Validation.description(text, field: descriptionField) }
         self.name = name

@@ -106,10 +106,14 @@ public final class Inventory: Sendable {
     /// allow), all or none. More than one get names `NAME-1` … `NAME-N`.
     public func createServers(_ draft: ServerDraft, caller: Caller) throws(ComputeError) -> [Server] {
         guard let flavor = try flavor(resolving: draft.flavorReference), flavor.isVisible(to: caller) else {
-            throw .invalidInput("Flavor \(draft.flavorReference.text) could not be found.")
+            throw .invalidInput(
+                "Flavor \(draft.flavorReference.text) could not be found."
+                    + draft.flavorReference.choices(try flavors(visibleTo: caller), of: "flavor", id: \.id, name: \.name))
         }
         guard let image = draft.image.resolve(in: images, id: \.id, name: \.name) else {
-            throw .invalidInput("Image \(draft.image.text) could not be found.")
+            throw .invalidInput(
+                "Image \(draft.image.text) could not be found." + draft.image.choices(images, of: "image", id: \.id, name: \.name)
+            )
         }
         let network: String?
         switch draft.network {
@@ -117,7 +121,9 @@ public final class Inventory: Sendable {
         case .automatic: network = networks.first?.name
         case .reference(let reference):
             guard let found = reference.resolve(in: networks, id: \.id, name: \.name) else {
-                throw .invalidInput("Network \(reference.text) could not be found.")
+                throw .invalidInput(
+                    "Network \(reference.text) could not be found."
+                        + reference.choices(networks, of: "network", id: \.id, name: \.name))
             }
             network = found.name
         }

@@ -21,6 +21,33 @@ public enum Validation {
         }
     }
 
+    /// A server's name: a name that is not in the form of a UUID. References on the v1 API are
+    /// an id or a name, id first, so a server named like another's id could never be reached
+    /// by its name (and OpenStack clients resolve a UUID-shaped argument as an id too).
+    public static func serverName(_ value: String, field: String) throws(ComputeError) {
+        try name(value, field: field)
+        if isUUIDForm(value) {
+            throw .invalidField(
+                field, "must not be in the form of a UUID: servers are found by id or name, and ids are UUIDs.")
+        }
+    }
+
+    /// `8-4-4-4-12` hex digits, in either case.
+    public static func isUUIDForm(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        guard utf8.count == 36 else { return false }
+        for (offset, byte) in utf8.enumerated() {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte) else {
+                    return false
+                }
+            }
+        }
+        return true
+    }
+
     /// A free-text reference (image, key name): 1–max characters, printable, no surrounding whitespace.
     public static func text(_ value: String, field: String, maxLength: Int) throws(ComputeError) {
         // Most names are printable ASCII without surrounding spaces: no Unicode tables needed.

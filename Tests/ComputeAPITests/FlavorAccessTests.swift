@@ -31,10 +31,11 @@ import Testing
         #expect(!Self.names(client.get("/flavors")).contains("gpu"))
         #expect(client.get("/flavors/gpu").fault?.message == "Flavor gpu could not be found.")
         let v1 = client.createServer("web", flavor: "gpu")
-        #expect(v1.status == 400 && v1.fault?.message == "Flavor gpu could not be found.")
+        #expect(v1.status == 400 && v1.fault?.message.hasPrefix("Flavor gpu could not be found. The flavors there are:") == true)
+        #expect(v1.fault?.message.contains("gpu,") == false && v1.fault?.message.hasSuffix("gpu.") == false, "nor listed")
         let nova = client.nova(
             .post, "/v2.1/servers", #"{"server": {"name": "n", "imageRef": "\#(Image.defaults[0].id)", "flavorRef": "g1"}}"#)
-        #expect(nova.status == 400 && nova.fault?.message == "Flavor g1 could not be found.")
+        #expect(nova.status == 400 && nova.fault?.message.hasPrefix("Flavor g1 could not be found. ") == true)
     }
 
     @Test func accessGivenAndTakenAway() {

@@ -119,10 +119,13 @@ import Testing
 
     @Test func unknownFlavorOrNetworkIs400() {
         let client = TestClient()
-        #expect(client.createServer("a", flavor: "m9.giant").fault?.message == "Flavor m9.giant could not be found.")
+        #expect(
+            client.createServer("a", flavor: "m9.giant").fault?.message
+                == "Flavor m9.giant could not be found. The flavors there are: m1.tiny, m1.small, m1.medium, m1.large, m1.xlarge."
+        )
         let network = client.post("/servers", #"{"server":{"name":"a","flavor":"1","image": "cirros","network":"public"}}"#)
         #expect(network.status == 400)
-        #expect(network.fault?.message == "Network public could not be found.")
+        #expect(network.fault?.message == "Network public could not be found. The networks there are: private.")
     }
 
     @Test func flavorMayBeGivenById() {

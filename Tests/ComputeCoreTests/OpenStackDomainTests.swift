@@ -16,16 +16,25 @@ import Testing
                 network: .reference(.id(NetworkConfig.defaultPrivateID))),
             caller: f.caller)[0]
         #expect(byID.imageID == cirros.id && byID.network == "private")
-        #expect(throws: ComputeError.invalidInput("Image cirros could not be found.")) {
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Image cirros could not be found. The image ids there are: \(Image.defaults.map(\.id).joined(separator: ", ")).")
+        ) {
             try f.inventory.createServers(
                 ServerDraft(name: "c", flavorReference: "1", image: .id("cirros")), caller: f.caller)
         }
-        #expect(throws: ComputeError.invalidInput("Network private could not be found.")) {
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Network private could not be found. The network ids there are: \(NetworkConfig.defaultPrivateID).")
+        ) {
             try f.inventory.createServers(
                 ServerDraft(name: "c", flavorReference: "1", image: "cirros", network: .reference(.id("private"))),
                 caller: f.caller)
         }
-        #expect(throws: ComputeError.invalidInput("Flavor m1.tiny could not be found.")) {
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Flavor m1.tiny could not be found. The flavor ids there are: 1, 2, 3, 4, 5.")
+        ) {
             try f.inventory.createServers(
                 ServerDraft(name: "c", flavorReference: .id("m1.tiny"), image: "cirros"), caller: f.caller)
         }

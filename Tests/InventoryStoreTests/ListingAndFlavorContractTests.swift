@@ -153,8 +153,13 @@ import Testing
         #expect(throws: ComputeError.notFound("Flavor p could not be found.")) {
             try restarted.flavor(.id("p"), visibleTo: Caller(projectID: "p2", userID: "u"))
         }
-        #expect(throws: ComputeError.invalidInput("Flavor p could not be found.")) {
-            try f.inventory.createServers(f.draft("x", flavor: "p"), caller: Caller(projectID: "p2", userID: "u"))
+        let draft = try f.draft("x", flavor: "p")
+        do throws(ComputeError) {
+            _ = try f.inventory.createServers(draft, caller: Caller(projectID: "p2", userID: "u"))
+            Issue.record("a project made a server of a flavor it cannot see")
+        } catch {
+            #expect(error.message.hasPrefix("Flavor p could not be found. The flavors there are: "))
+            #expect(!error.message.contains("private"), "nor is it listed")
         }
     }
 }

@@ -32,10 +32,19 @@ import Testing
     @Test(arguments: StoreKind.all)
     func unknownFlavorOrNetworkIsInvalidInput(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
-        #expect(throws: ComputeError.invalidInput("Flavor m9.huge could not be found.")) {
+        let flavors = try f.inventory.flavors(visibleTo: f.caller).map(\.name)
+        let networks = f.inventory.networks.map(\.name)
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Flavor m9.huge could not be found. The flavors there are: \(flavors.prefix(5).joined(separator: ", "))"
+                    + (flavors.count > 5 ? " and \(flavors.count - 5) more." : "."))
+        ) {
             try f.inventory.createServers(f.draft("a", flavor: "m9.huge"), caller: f.caller)
         }
-        #expect(throws: ComputeError.invalidInput("Network public could not be found.")) {
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Network public could not be found. The networks there are: \(networks.joined(separator: ", ")).")
+        ) {
             try f.inventory.createServers(f.draft("a", network: .named("public")), caller: f.caller)
         }
     }
@@ -52,10 +61,16 @@ import Testing
     func referenceIsIdFirstThenName(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let a = try f.create("a")
-        let b = try f.create(a.id)  // a server whose name is another's id
-        #expect(try f.inventory.server(.id(a.id), caller: f.caller) == a)
+        let b = try f.create(String(a.id.dropLast()))  // a name close to another's id, but not one
+        #expect(try f.inventory.server(.idOrName(a.id), caller: f.caller) == a)
         #expect(try f.inventory.server("a", caller: f.caller) == a)
-        #expect(try f.inventory.server(.id(b.id), caller: f.caller) == b)
+        #expect(try f.inventory.server(.idOrName(b.name), caller: f.caller) == b)
+        // A name in the form of an id could never be reached by it: refused, with the reason.
+        #expect(
+            throws: ComputeError.invalidInput(
+                "Invalid input for field 'server.name': must not be in the form of a UUID: servers are found by id or name, and ids are UUIDs."
+            )
+        ) { try f.create(a.id.uppercased()) }
         #expect(throws: ComputeError.notFound("Server a could not be found.")) {
             try f.inventory.server("a", caller: Caller(projectID: "p2", userID: "u2"))
         }
@@ -180,7 +195,9 @@ import Testing
         _ = try f.inventory.createServers(f.draft("a", min: 2), caller: f.caller)
         try f.create("c")
         #expect(
-            throws: ComputeError.forbidden("Quota exceeded for instances: Requested 1, but already used 3 of 3 instances")
+            throws: ComputeError.forbidden(
+                "Quota exceeded for instances: Requested 1, but already used 3 of 3 instances. The operator raises it with `alliance-compute quota set --project p1 --instances 4` (-1: unlimited)."
+            )
         ) { try f.create("d") }
         #expect(try f.inventory.quota(projectID: "p1").usage == QuotaUsage(instances: 3, cores: 3, ram: 6144))
         #expect(try f.create("other", as: Caller(projectID: "p2", userID: "u2")).name == "other", "per project")
@@ -191,7 +208,9 @@ import Testing
         let f = try StoreFixture(kind, quotas: Self.quotas)
         #expect(try f.inventory.createServers(f.draft("m", min: 1, max: 10), caller: f.caller).count == 3)
         #expect(
-            throws: ComputeError.forbidden("Quota exceeded for cores: Requested 6, but already used 0 of 4 cores")
+            throws: ComputeError.forbidden(
+                "Quota exceeded for cores: Requested 6, but already used 0 of 4 cores. The operator raises it with `alliance-compute quota set --project p3 --cores 6` (-1: unlimited)."
+            )
         ) {
             try f.inventory.createServers(
                 f.draft("big", flavor: "m1.medium", min: 3), caller: Caller(projectID: "p3", userID: "u3"))

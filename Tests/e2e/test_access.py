@@ -113,8 +113,9 @@ def test_quota_set_with_the_cli_applies_at_once(service):
     service.cli("quota", "set", "--project", project, "--instances", "2")
     multi = service.post("/servers", {"server": {"name": "w", "flavor": "1", "image": "cirros", "min_count": 3}},
                          headers=token)
-    assert multi.status == 403 and multi.fault[2] == \
-        "Quota exceeded for instances: Requested 3, but already used 0 of 2 instances"
+    assert multi.status == 403 and multi.fault[2] == (
+        "Quota exceeded for instances: Requested 3, but already used 0 of 2 instances. The operator raises it with "
+        f"`alliance-compute quota set --project {project} --instances 3` (-1: unlimited).")
     assert service.get("/servers", headers=token).json["servers"] == [], "all or nothing"
     for i in (1, 2):
         assert service.post("/servers", {"server": {"name": f"s{i}", "flavor": "1", "image": "cirros"}},
@@ -129,5 +130,5 @@ def test_quota_set_with_the_cli_applies_at_once(service):
     detail = service.get(f"/v2.1/os-quota-sets/{project}/detail", headers=token).json["quota_set"]
     assert detail["instances"] == {"limit": 3, "in_use": 3, "reserved": 0}
     defaults = service.get(f"/v2.1/os-quota-sets/{project}/defaults", headers=token).json["quota_set"]
-    assert defaults["instances"] == 10, "the worker's default, not the project's override"
+    assert defaults["instances"] == -1, "the worker's default (none: quotas are opt-in), not the project's override"
     assert json.loads(service.get("/healthz").body)["status"] == "ok"

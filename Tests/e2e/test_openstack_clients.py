@@ -205,9 +205,12 @@ def test_a_member_token_with_the_cli(service):
     refused = member.run("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", unique("f"), check=False)
     assert refused.returncode == 1 and "Policy doesn't allow os_compute_api:os-flavor-manage:create" in refused.stderr
     limits = {row["Name"]: row["Value"] for row in member.json("limits", "show", "--absolute")}
+    assert (limits["max_total_instances"], limits["total_instances_used"]) == (-1, 1), "quotas are opt-in"
+    service.cli("quota", "set", "--project", project, "--instances", "10", "--cores", "20")
+    limits = {row["Name"]: row["Value"] for row in member.json("limits", "show", "--absolute")}
     assert (limits["max_total_instances"], limits["total_instances_used"]) == (10, 1)
     quota = {row["Resource"]: row["Limit"] for row in member.json("quota", "show", "--compute", project)}
-    assert (quota["instances"], quota["cores"], quota["ram"]) == (10, 20, 51200)
+    assert (quota["instances"], quota["cores"], quota["ram"]) == (10, 20, -1)
     bad = CLI(service, "https", "0123456789ab." + "0" * 64).run("server", "list", check=False)
     assert bad.returncode == 1 and "401" in bad.stderr
     member.run("server", "delete", name)
