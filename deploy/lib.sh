@@ -25,6 +25,7 @@ ensure_packages() {
   [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v ss >/dev/null 2>&1 || missing+=(iproute2)
   for pkg in "$@"; do
     case $pkg in
       python3-venv) python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv) ;;
@@ -92,6 +93,22 @@ local_run_dir() {
     install -d -m 0755 /run/alliance-compute-local "$dir"
   fi
   echo "$dir"
+}
+
+# port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# listens_as PID PORT: true when process PID (nginx's master) holds the socket listening on
+# 127.0.0.1:PORT (its workers share that socket, so their parent is checked too).
+listens_as() {
+  local pid=$1 port=$2 holder
+  for holder in $(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2); do
+    [ "$holder" = "$pid" ] && return 0
+    [ "$(ps -o ppid= -p "$holder" 2>/dev/null | tr -d ' ')" = "$pid" ] && return 0
+  done
+  return 1
 }
 
 # build_release: builds the worker; prints the binary's path.

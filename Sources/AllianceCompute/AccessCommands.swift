@@ -60,7 +60,7 @@ struct Token: ParsableCommand {
                             .utf8))
                 print(token)
             } catch let error as ComputeError {
-                throw ValidationError(error.message)
+                throw CommandFailure(message: error.message)
             }
         }
 
@@ -169,7 +169,7 @@ struct Quota: ParsableCommand {
                     }
                 print(Show.describe(merged))
             } catch let error as ComputeError {
-                throw ValidationError(error.message)
+                throw CommandFailure(message: error.message)
             }
         }
     }
