@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // libfcgi (Debian: libfcgi-dev). Only the FastCGI target imports it.
@@ -70,7 +72,7 @@ let package = Package(
         // and the contract every store implements (`InventoryStore`).
         .target(
             name: "ComputeCore",
-            dependencies: ["CPCRE2"],
+            dependencies: ["CPCRE2", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strictSettings
         ),
         // A store that keeps the inventory in memory, indexed, over a durable persistence.
@@ -97,6 +99,7 @@ let package = Package(
             name: "ComputeAPI",
             dependencies: [
                 "ComputeCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -138,6 +141,8 @@ let package = Package(
                 "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ComputeAPI
 import ComputeCore
+import CoreMetrics
 import FastCGI
 import FastCGIBridge
 import Foundation
@@ -8,6 +9,7 @@ import InMemoryStore
 import JSONFileStore
 import Logging
 import PostgresStore
+import Prometheus
 
 /// glibc: returns free heap memory to the system (not in Swift's Glibc module).
 @_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
@@ -42,7 +44,9 @@ struct Serve: ParsableCommand {
             changes take effect at once.
 
             Logs go to standard error: one line per request (nginx's request id, the token's user@project, method, \
-            target, status, duration) and whatever needs an operator's attention.
+            target, status, duration) and whatever needs an operator's attention; --log-format json writes \
+            each as a JSON object. GET /metrics (this host only, like /healthz) is Prometheus's text format: \
+            requests by route, method and status, latencies, store commits and failures, token failures, counts.
 
             Examples:
               alliance-compute serve --data-dir ./var/data --socket ./var/run/fcgi.sock
@@ -129,6 +133,12 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Least severe log level written.", valueName: "trace|debug|info|notice|warning|error|critical"))
     var logLevel: LogLevel = .info
 
+    @Option(
+        help: ArgumentHelp(
+            "text: one line a person reads; json: one JSON object per record (request_id, user, project, method, route, status, duration_ms, message), for journald → Loki or ELK.",
+            valueName: "text|json"))
+    var logFormat: LogFormat = .text
+
     func validate() throws {
         if socket != nil && bind != nil { throw ValidationError("Give either --socket or --bind, not both.") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256.") }
@@ -195,9 +205,17 @@ struct Serve: ParsableCommand {
     func run() throws {
         // Before anything starts a thread: only the signal-waiting thread may get SIGTERM/SIGINT.
         FastCGIServer.blockTerminationSignals()
-        let level = logLevel.level
-        LoggingSystem.bootstrap { _ in LineLogHandler(level: level) }
+        let (level, format) = (logLevel.level, logFormat)
+        LoggingSystem.bootstrap { _ in LineLogHandler(level: level, format: format) }
         let logger = Logger(label: "alliance-compute")
+        // Metrics through swift-metrics, kept in a Prometheus registry that GET /metrics shows.
+        let metrics = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: metrics)
+        // Request and commit latencies of this service: 0.5 ms to 5 s.
+        factory.defaultDurationHistogramBuckets = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].map {
+            .microseconds(Int64($0 * 1000))
+        }
+        MetricsSystem.bootstrap(factory)
 
         let startedAt = SystemClock().now()
         // The socket first: a worker that cannot listen must not touch the data directory.
@@ -215,14 +233,14 @@ struct Serve: ParsableCommand {
         }
         let service: ComputeService
         do {
-            service = try makeService(logger: logger, startedAt: startedAt)
+            service = try makeService(logger: logger, startedAt: startedAt, metrics: { metrics.emitToBuffer() })
         } catch {
             logger.critical("\(error)")
             listener.removeCreatedFile()
             throw ExitCode.failure
         }
 
-        let adapter = FastCGIAdapter(service: service, logger: logger)
+        let adapter = FastCGIAdapter(service: service, logger: logger, logFormat: logFormat)
         do {
             let server = try FastCGIServer(
                 listener: listener,
@@ -242,7 +260,9 @@ struct Serve: ParsableCommand {
 extension Serve {
     /// The composition root: the store the options name, the rules over it, the API over them.
     /// Seeds the default flavors into a new store; logs what was found.
-    func makeService(logger: Logger, startedAt: Timestamp) throws -> ComputeService {
+    func makeService(
+        logger: Logger, startedAt: Timestamp, metrics: (@Sendable () -> [UInt8])? = nil
+    ) throws -> ComputeService {
         let networks = try networkConfigs()
         let images = try Self.parseImages(images)
         let report: @Sendable ([String]) -> Void = { problems in for problem in problems { logger.warning("\(problem)") } }
@@ -287,10 +307,12 @@ extension Serve {
             inventory: inventory,
             configuration: .init(
                 maxBodyBytes: maxBodySize, version: AllianceCompute.version, authenticator: authenticator,
-                slowRequestMilliseconds: slowRequestMs),
+                slowRequestMilliseconds: slowRequestMs, metricsExposition: metrics),
             logger: logger, startedAt: startedAt)
     }
 }
+
+extension LogFormat: ExpressibleByArgument {}
 
 /// `--log-level`: swift-log's levels, by their names.
 enum LogLevel: String, ExpressibleByArgument, CaseIterable {

@@ -1,4 +1,5 @@
 public import ComputeCore
+import CoreMetrics
 import HTTPTypes
 public import Logging
 
@@ -50,15 +51,20 @@ public final class ComputeService: Sendable {
         public var authenticator: any Authenticator
         /// Requests at least this slow are counted in `/healthz` and logged as slow.
         public var slowRequestMilliseconds: Int
+        /// The metrics backend's exposition (Prometheus text) for `GET /metrics`; nil: no such
+        /// route. The backend is chosen where the program is put together; this layer only
+        /// records through swift-metrics.
+        public var metricsExposition: (@Sendable () -> [UInt8])?
 
         public init(
             maxBodyBytes: Int = 64 * 1024, version: String, authenticator: any Authenticator,
-            slowRequestMilliseconds: Int = 1000
+            slowRequestMilliseconds: Int = 1000, metricsExposition: (@Sendable () -> [UInt8])? = nil
         ) {
             self.maxBodyBytes = maxBodyBytes
             self.version = version
             self.authenticator = authenticator
             self.slowRequestMilliseconds = slowRequestMilliseconds
+            self.metricsExposition = metricsExposition
         }
     }
 
@@ -81,8 +87,12 @@ public final class ComputeService: Sendable {
         var router = Router<RequestContext>()
         AllianceV1(inventory: inventory, views: ServerViews()).register(into: &router)
         NovaAPI(inventory: inventory).register(into: &router)
-        HealthEndpoint(inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
-            .register(into: &router)
+        let health = HealthEndpoint(
+            inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
+        health.register(into: &router)
+        if let exposition = configuration.metricsExposition {
+            MetricsEndpoint(health: health, exposition: exposition).register(into: &router)
+        }
         self.router = router
     }
 
@@ -123,6 +133,7 @@ public final class ComputeService: Sendable {
         response.headerFields[.openStackRequestID] = requestID
         response.headerFields[.computeRequestID] = requestID
         response.principal = principal
+        response.route = matched?.pattern
         return response
     }
 
@@ -167,6 +178,7 @@ extension ComputeService {
             .wwwAuthenticate: #"Token realm="alliance-compute", header="X-Auth-Token", Bearer realm="alliance-compute""#
         ]
         guard let token = Self.token(in: request.headerFields) else {
+            Counter(label: "alliance_token_failures_total", dimensions: [("reason", "missing")]).increment()
             throw APIError(
                 .unauthorized,
                 "The request you have made requires authentication: send a token in X-Auth-Token (or Authorization: Bearer).",
@@ -180,6 +192,7 @@ extension ComputeService {
             throw APIError(fault.status, fault.message)
         }
         guard let caller = known else {
+            Counter(label: "alliance_token_failures_total", dimensions: [("reason", "invalid")]).increment()
             throw APIError(.unauthorized, "The token is not valid: unknown, expired or revoked.", headerFields: challenge)
         }
         return caller

@@ -76,6 +76,8 @@ public struct APIResponse: Sendable {
     public var body: [UInt8]
     /// Who made the request (`user@project`), once its token was accepted: for the log line.
     public var principal: String?
+    /// The route that answered (`/servers/{ref}`); nil when none matched. For logs and metrics.
+    public var route: String?
 
     public init(status: HTTPResponse.Status, headerFields: HTTPFields = [:], body: [UInt8] = []) {
         self.status = status

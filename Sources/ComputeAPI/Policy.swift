@@ -44,6 +44,7 @@ public struct Policy: Sendable, Hashable {
 extension Policy {
     static let versions = Policy("compute:versions", .anyone)
     static let health = Policy("alliance:healthz", .statusPage)
+    static let metrics = Policy("alliance:metrics", .statusPage)
 
     // The v1 API.
     static let v1ServersIndex = Policy("alliance:servers:index", .token)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// Request counters for the status view (`/healthz`), like php-fpm's status page. The
@@ -18,9 +19,19 @@ public final class RequestStatistics: Sendable {
         inFlight.add(1, ordering: .relaxed)
     }
 
-    /// Counts a finished request; true when it was slow.
+    /// Counts a finished request; true when it was slow. With `method` and `route` (the
+    /// route's pattern, nil when none matched), also in the metrics:
+    /// `alliance_http_requests_total{route,method,status}` and
+    /// `alliance_http_request_duration_seconds{route,method}`.
     @discardableResult
-    public func end(status: Int, microseconds: Int) -> Bool {
+    public func end(status: Int, microseconds: Int, method: String = "-", route: String? = nil) -> Bool {
+        let method = Self.knownMethods.contains(method) ? method : "other"
+        let route = route ?? "unmatched"
+        Counter(
+            label: "alliance_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")]
+        ).increment()
+        Timer(label: "alliance_http_request_duration_seconds", dimensions: [("route", route), ("method", method)])
+            .recordMicroseconds(microseconds)
         inFlight.subtract(1, ordering: .relaxed)
         served.add(1, ordering: .relaxed)
         if status >= 500 { serverErrors.add(1, ordering: .relaxed) }
@@ -28,6 +39,10 @@ public final class RequestStatistics: Sendable {
         if isSlow { slow.add(1, ordering: .relaxed) }
         return isSlow
     }
+
+    /// Methods named as they are in metrics; any other is `other` (a client cannot make up
+    /// label values).
+    private static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     public struct Snapshot: Sendable, Equatable {
         public var served: Int

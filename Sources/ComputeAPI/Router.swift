@@ -33,6 +33,8 @@ public struct Router<Context: Sendable>: Sendable {
 
     /// A matched route.
     public struct Match: Sendable {
+        /// The route as registered (`/servers/{ref}`): for logs and metrics, never the raw path.
+        public var pattern: String
         public var handler: Handler
         public var parameters: RouteParameters
         public var policy: Policy
@@ -100,7 +102,7 @@ public struct Router<Context: Sendable>: Sendable {
             parameters[name] = value
         }
         return Match(
-            handler: route.handler, parameters: RouteParameters(parameters), policy: route.policy,
+            pattern: route.pattern, handler: route.handler, parameters: RouteParameters(parameters), policy: route.policy,
             responseFields: route.responseFields)
     }
 

@@ -1,3 +1,5 @@
+import CoreMetrics
+
 /// The business rules over any `InventoryStore`: reference resolution (an id of a server the
 /// caller may reach, else a name in its project), create plans (flavor, image and network
 /// resolved, `NAME-1…N`, quota limits), state transitions, flavor visibility, the name pattern
@@ -133,7 +135,7 @@ public final class Inventory: Sendable {
             minCount: draft.minCount, maxCount: draft.maxCount, limits: try quotas.limits(for: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: clock.now())
-        return try store.create(plan)
+        return try committing("create_servers") { () throws(ComputeError) in try store.create(plan) }
     }
 
     /// Renames a server, replaces its metadata or sets its description.
@@ -167,7 +169,7 @@ public final class Inventory: Sendable {
             try change(&new)
             new.updated = clock.now()
             new.version = old.version + 1
-            try store.replace(new, expecting: old.version)
+            try committing("replace_server") { () throws(ComputeError) in try store.replace(new, expecting: old.version) }
             return new
         }
     }
@@ -177,7 +179,9 @@ public final class Inventory: Sendable {
     public func deleteServer(_ reference: Reference, caller: Caller) throws(ComputeError) -> Server {
         try retryingStaleVersions { () throws(ComputeError) -> Server in
             let server = try server(reference, caller: caller)
-            try store.deleteServer(id: server.id, expecting: server.version)
+            try committing("delete_server") { () throws(ComputeError) in
+                try store.deleteServer(id: server.id, expecting: server.version)
+            }
             return server
         }
     }
@@ -242,7 +246,7 @@ public final class Inventory: Sendable {
                 throw .invalidInput("A flavor has at most \(Validation.maxExtraSpecs) extra specs.")
             }
             new.version = old.version + 1
-            try store.replace(new, expecting: old.version)
+            try committing("replace_flavor") { () throws(ComputeError) in try store.replace(new, expecting: old.version) }
             return new
         }
     }
@@ -277,14 +281,16 @@ public final class Inventory: Sendable {
             id: draft.id ?? identifiers.uuid(), name: draft.name, vcpus: draft.vcpus, ram: draft.ram, disk: draft.disk,
             swap: draft.swap, ephemeral: draft.ephemeral, isPublic: draft.isPublic, description: draft.description,
             created: clock.now())
-        try store.create(flavor)
+        try committing("create_flavor") { () throws(ComputeError) in try store.create(flavor) }
         return flavor
     }
 
     public func deleteFlavor(_ reference: Reference) throws(ComputeError) {
         try retryingStaleVersions { () throws(ComputeError) in
             let flavor = try flavor(reference)
-            try store.deleteFlavor(id: flavor.id, expecting: flavor.version)
+            try committing("delete_flavor") { () throws(ComputeError) in
+                try store.deleteFlavor(id: flavor.id, expecting: flavor.version)
+            }
         }
     }
 
@@ -294,7 +300,7 @@ public final class Inventory: Sendable {
         for flavor in Flavor.defaults(created: clock.now()) {
             guard try store.flavor(id: flavor.id) == nil, try store.flavor(name: flavor.name) == nil else { continue }
             do {
-                try store.create(flavor)
+                try committing("create_flavor") { () throws(ComputeError) in try store.create(flavor) }
             } catch .conflict {
                 // Another process seeded it first.
             }
@@ -307,6 +313,29 @@ public final class Inventory: Sendable {
         case (.some, nil): true
         case (nil, .some): false
         case (nil, nil): a.id < b.id
+        }
+    }
+}
+
+extension Inventory {
+    /// Runs one write of the store, timed as `alliance_store_commit_duration_seconds{operation}`;
+    /// one the store could not make (it was unavailable: a full disk, a database down) counts in
+    /// `alliance_store_commit_failures_total{operation}`. A refusal by the rules (a name in use,
+    /// a stale version) is an answer, not a failure. No-ops until a metrics backend is set up.
+    func committing<T>(_ operation: String, _ write: () throws(ComputeError) -> T) throws(ComputeError) -> T {
+        let started = ContinuousClock.now
+        defer {
+            let elapsed = ContinuousClock.now - started
+            Timer(label: "alliance_store_commit_duration_seconds", dimensions: [("operation", operation)])
+                .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        }
+        do {
+            return try write()
+        } catch {
+            if case .unavailable = error {
+                Counter(label: "alliance_store_commit_failures_total", dimensions: [("operation", operation)]).increment()
+            }
+            throw error
         }
     }
 }

@@ -8,10 +8,12 @@ public import Logging
 public struct FastCGIAdapter: Sendable {
     let service: ComputeService
     let logger: Logger
+    let logFormat: LogFormat
 
-    public init(service: ComputeService, logger: Logger) {
+    public init(service: ComputeService, logger: Logger, logFormat: LogFormat = .text) {
         self.service = service
         self.logger = logger
+        self.logFormat = logFormat
     }
 
     public func handle(_ request: FastCGIRequest) -> FastCGIResponse {
@@ -29,13 +31,27 @@ public struct FastCGIAdapter: Sendable {
         }
         let elapsed = ContinuousClock.now - started
         let micros = Int(elapsed.components.seconds) * 1_000_000 + Int(elapsed.components.attoseconds / 1_000_000_000_000)
-        let slow = service.statistics.end(status: response.status.code, microseconds: micros)
+        let method = request.params["REQUEST_METHOD"] ?? "-"
+        let slow = service.statistics.end(
+            status: response.status.code, microseconds: micros, method: method, route: response.route)
+        // The text line carries request_id and user=user@project; a JSON line (--log-format
+        // json) carries each part as a field of its own.
+        var metadata: Logger.Metadata = [
+            "request_id": "\(requestID)", "user": response.principal.map { "\($0)" } ?? "-",
+        ]
+        if logFormat == .json {
+            let principal = response.principal?.split(separator: "@", maxSplits: 1).map(String.init)
+            metadata["user"] = principal.map { "\($0[0])" } ?? "-"
+            metadata["project"] = principal.flatMap { $0.count == 2 ? "\($0[1])" : nil } ?? "-"
+            metadata["method"] = "\(method)"
+            metadata["route"] = "\(response.route ?? "-")"
+            metadata["status"] = .stringConvertible(response.status.code)
+            metadata["duration_ms"] = "\(Self.milliseconds(micros))"
+        }
         logger.log(
             level: slow ? .warning : .info,
-            "\(request.params["REQUEST_METHOD"] ?? "-") \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms\(slow ? " slow (over \(service.statistics.slowThresholdMicroseconds / 1000) ms)" : "")",
-            metadata: [
-                "request_id": "\(requestID)", "user": response.principal.map { "\($0)" } ?? "-",
-            ])
+            "\(method) \((request.params["REQUEST_URI"] ?? "-").prefix(512)) \(response.status.code) \(Self.milliseconds(micros))ms\(slow ? " slow (over \(service.statistics.slowThresholdMicroseconds / 1000) ms)" : "")",
+            metadata: metadata)
         return Self.fastCGIResponse(from: response)
     }
 

@@ -1,3 +1,4 @@
+import ComputeAPI
 import ComputeCore
 public import Logging
 
@@ -5,8 +6,17 @@ public import Logging
     import Glibc
 #endif
 
-/// Writes each log record as one line, `2026-11-29T07:10:40.123456Z info request_id=… message`,
-/// with a single `write(2)` to a file descriptor (standard error by default).
+/// How log records are written: `text`, one line a person reads
+/// (`2026-11-29T07:10:40.123456Z info request_id=… user=ada@web GET /servers 200 0.41ms`), or
+/// `json`, one object a pipeline reads (journald → Loki, ELK):
+/// `{"time":"…","level":"info","message":"GET /servers 200 0.41ms","request_id":"…",…}`.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text
+    case json
+}
+
+/// Writes each log record as one line, in a `LogFormat`, with a single `write(2)` to a file
+/// descriptor (standard error by default).
 ///
 /// swift-log's `StreamLogHandler` takes the stdio lock around every line and formats the time
 /// with `strftime`; with a line per request, on every thread, that lock was a third of the
@@ -17,9 +27,14 @@ public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let fd: Int32
+    private let format: LogFormat
 
-    public init(level: Logger.Level = .info, fd: Int32 = 2, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(
+        level: Logger.Level = .info, format: LogFormat = .text, fd: Int32 = 2,
+        metadataProvider: Logger.MetadataProvider? = nil
+    ) {
         self.logLevel = level
+        self.format = format
         self.fd = fd
         self.metadataProvider = metadataProvider
     }
@@ -30,14 +45,35 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        var all = metadata
+        if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
+        if let given = event.metadata { all.merge(given) { $1 } }
+        var line = format == .json ? jsonLine(event, all) : textLine(event, all)
+        line.append(UInt8(ascii: "\n"))
+        emit(line)
+    }
+
+    private func jsonLine(_ event: LogEvent, _ metadata: Logger.Metadata) -> [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("time")
+        w.unescapedString { SystemClock().now().appendISO8601(to: &$0, fraction: true) }
+        w.field("level", event.level.rawValue)
+        w.field("message", event.message.description)
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            w.key(key)
+            if case .stringConvertible(let number as Int) = value { w.int(number) } else { w.string(value.description) }
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    private func textLine(_ event: LogEvent, _ all: Logger.Metadata) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(160)
         SystemClock().now().appendISO8601(to: &line, fraction: true)
         line.append(UInt8(ascii: " "))
         line.append(contentsOf: event.level.rawValue.utf8)
-        var all = metadata
-        if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
-        if let given = event.metadata { all.merge(given) { $1 } }
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             line.append(UInt8(ascii: " "))
             line.append(contentsOf: key.utf8)
@@ -49,7 +85,11 @@ public struct LineLogHandler: LogHandler {
         for byte in event.message.description.utf8 {
             line.append(byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") ? UInt8(ascii: " ") : byte)
         }
-        line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    /// One `write(2)` for the whole line.
+    private func emit(_ line: [UInt8]) {
         line.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -1,0 +1,65 @@
+"""What an operator watches: Prometheus metrics at /metrics (this host only, like /healthz) and
+JSON log lines for a log pipeline, from the real worker behind the real nginx."""
+import json
+import re
+import socket
+
+import pytest
+
+
+def metric(text, name, **labels):
+    """The value of one sample of the exposition, or None."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" ([-+0-9.e]+)$"
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+def test_metrics_count_requests_commits_and_token_failures(service):
+    before = service.get("/metrics")
+    assert before.status == 200, before
+    assert before.headers["content-type"].startswith("text/plain; version=0.0.4"), before.headers
+    start = metric(before.body.decode(), "alliance_http_requests_total", route="/servers", method="POST", status="200") or 0
+    assert service.create_server("metered").status == 200
+    assert service.get("/servers", headers={"X-Auth-Token": None}).status == 401
+    assert service.get("/nowhere").status == 404
+    text = service.get("/metrics").body.decode()
+    assert metric(text, "alliance_http_requests_total", route="/servers", method="POST", status="200") == start + 1
+    assert metric(text, "alliance_http_requests_total", route="unmatched", method="GET", status="404") >= 1
+    assert metric(text, "alliance_token_failures_total", reason="missing") >= 1
+    assert metric(text, "alliance_http_request_duration_seconds_count", route="/servers", method="POST") >= 1
+    assert re.search(r'^alliance_http_request_duration_seconds_bucket\{route="/servers",method="POST",le="0.0005"\} ',
+                     text, re.MULTILINE), "latency histograms, 0.5 ms up"
+    assert metric(text, "alliance_store_commit_duration_seconds_count", operation="create_servers") >= 1
+    assert metric(text, "alliance_servers") >= 1 and metric(text, "alliance_flavors") >= 5
+    assert metric(text, "alliance_store_writable") == 1
+    assert metric(text, "alliance_http_requests_in_flight") == 1, "the scrape itself"
+    assert metric(text, "alliance_network_addresses_free", network="private") is not None
+
+
+def test_metrics_are_for_this_host_only(service):
+    for path in [b"/metrics", b"/metrics/", b"/metrics?x=1", b"/%6Detrics"]:
+        with socket.create_connection(("127.0.0.1", service.http_port), source_address=("127.0.0.2", 0)) as conn:
+            conn.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        assert reply.startswith((b"HTTP/1.1 403", b"HTTP/1.1 404")), (path, reply[:300])
+        assert b"alliance_http_requests_total" not in reply, path
+
+
+def test_json_log_lines_carry_each_part_of_a_request(fresh_service):
+    s = fresh_service
+    s.start_worker("--log-format", "json")
+    s.start_nginx()
+    made = s.create_server("logged")
+    assert made.status == 200
+    request_id = made.headers["x-openstack-request-id"]
+    lines = [json.loads(line) for line in s.log().splitlines() if line.startswith("{")]
+    assert lines, s.log()
+    entry = next(line for line in lines if line.get("request_id") == request_id)
+    assert entry["level"] == "info" and entry["method"] == "POST" and entry["route"] == "/servers"
+    assert entry["status"] == 200 and entry["user"] == "e2e" and entry["project"] == "default"
+    assert float(entry["duration_ms"]) >= 0 and entry["message"].startswith("POST /servers 200 ")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry["time"])
+    assert all(line.startswith("{") for line in s.log().splitlines() if line.strip()), "every record is JSON"
