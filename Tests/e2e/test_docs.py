@@ -68,3 +68,18 @@ def test_the_page_renders_in_a_browser(service, tmp_path):
     assert image.getpixel((20, 20)) == (15, 42, 68), "the header's colour (#0f2a44)"
     body = image.crop((0, 300, 1200, 1600))
     assert len(body.getcolors(maxcolors=1 << 16) or []) > 50, "text and code blocks, not a blank page"
+
+
+def test_the_page_shows_the_address_it_was_reached_at(service):
+    """The examples say https://HOST; in a browser the page's script puts its own origin there
+    (deploy/run-local's http://127.0.0.1:8080, a server's https://HOST), and long request lines wrap."""
+    import shutil
+    import subprocess
+
+    origin = f"http://127.0.0.1:{service.http_port}"
+    dom = subprocess.run([shutil.which("chromium"), "--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          f"{origin}/docs/"], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert f"curl -s -H \"X-Auth-Token: $TOKEN\" {origin}/servers" in dom or f"{origin}/servers" in dom, dom[:2000]
+    assert f"OS_ENDPOINT={origin}/v2.1" in dom
+    assert "https://HOST/servers" not in dom
+    assert "white-space: pre-wrap" in dom, "long request lines wrap instead of scrolling"

@@ -22,7 +22,12 @@ def test_nginx_serves_it_for_postman_and_swagger(service):
     reply = service.get("/docs/openapi.json")
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
-    assert json.loads(reply.body) == json.loads(SPEC.read_text())
+    served, stored = json.loads(reply.body), json.loads(SPEC.read_text())
+    # Postman imports by link only with an absolute server URL: this host as the client reached it.
+    assert served["servers"][0]["url"] == f"http://127.0.0.1:{service.http_port}/"
+    assert {**served, "servers": stored["servers"]} == stored
+    tls = service.get("/docs/openapi.json", scheme="https")
+    assert json.loads(tls.body)["servers"][0]["url"] == f"https://127.0.0.1:{service.https_port}/"
 
 
 def test_live_responses_match_it_and_bad_input_gets_no_5xx(fresh_service):
