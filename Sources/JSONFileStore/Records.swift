@@ -203,9 +203,11 @@ public enum ServerRecord {
 /// The record format of a flavor. `record_key` names its file: flavor ids may be `..` or 255
 /// characters long, so they cannot name files; a UUID the store chose does.
 public enum FlavorRecord {
-    /// Format 2 added `access_projects` and `version` (a format-1 record reads with no access
-    /// list and as version 1).
-    public static let format = 2
+    /// Format 2 added `access_projects`, format 3 `version` (a format-1 record reads with no
+    /// access list; a record before format 3 as version 1). The release before format 3 wrote
+    /// format-2 records without `version`: they must keep loading (they were set aside as
+    /// damaged, and every flavor lost, until `aFormatTwoFlavorOfTheLastReleaseLoads`).
+    public static let format = 3
 
     public static func encode(_ flavor: Flavor, recordKey: String) throws -> [UInt8] {
         try RecordEncoding.encode(Document(flavor: flavor, recordKey: recordKey))
@@ -267,10 +269,8 @@ public enum FlavorRecord {
         guard let format, (1...Self.format).contains(format) else {
             throw scanner.failure("unsupported flavor record format \(format.map(String.init) ?? "(none)")")
         }
-        if format == 1 {
-            accessProjects = accessProjects ?? []
-            version = version ?? 1
-        }
+        if format == 1 { accessProjects = accessProjects ?? [] }
+        if format < 3 { version = version ?? 1 }
         guard let id, let name, let vcpus, let ram, let disk, let swap, let ephemeral, let isPublic, let accessProjects,
             let extraSpecs, let created = created.flatMap(Timestamp.init(canonical:)), let recordKey, let version,
             version >= 1

@@ -129,4 +129,36 @@ import Testing
         let (flavor, key) = try FlavorRecord.decode(Array(record.utf8))
         #expect(flavor.accessProjects.isEmpty && !flavor.isPublic && flavor.version == 1 && key == "k")
     }
+
+    /// Byte for byte what the release before the store seam (bcd9ea6) wrote: format 2, no
+    /// `version`. Reading it as damaged set every flavor aside on upgrade.
+    @Test func aFormatTwoFlavorOfTheLastReleaseLoads() throws {
+        let record = #"""
+            {
+              "access_projects" : [
+
+              ],
+              "created" : "2026-12-03T13:30:16.908168Z",
+              "description" : null,
+              "disk" : 160,
+              "ephemeral" : 0,
+              "extra_specs" : {
+
+              },
+              "format" : 2,
+              "id" : "5",
+              "is_public" : true,
+              "name" : "m1.xlarge",
+              "ram" : 16384,
+              "record_key" : "116d36ba-573d-4194-aee1-b42aaf5bd0e8",
+              "swap" : 0,
+              "vcpus" : 8
+            }
+            """#
+        let (flavor, key) = try FlavorRecord.decode(Array(record.utf8))
+        #expect(flavor.name == "m1.xlarge" && flavor.vcpus == 8 && flavor.version == 1 && flavor.isPublic)
+        #expect(key == "116d36ba-573d-4194-aee1-b42aaf5bd0e8")
+        let rewritten = try FlavorRecord.decode(FlavorRecord.encode(flavor, recordKey: key))
+        #expect(rewritten.0 == flavor, "and writes back as the current format")
+    }
 }
