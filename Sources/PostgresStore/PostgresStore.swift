@@ -20,15 +20,15 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 /// project's usage; a change is an `UPDATE … WHERE version = $read`. Nothing is held in memory
 /// but connections, so start-up is instant whatever the size of the inventory.
 public final class PostgresStore: InventoryStore {
-    private let pool: ConnectionPool
-    private let feed: ChangeFeed
+    let pool: ConnectionPool
+    let feed: ChangeFeed
     private let logger: Logger
-    private let networks: [NetworkConfig]
+    let networks: [NetworkConfig]
     /// Every flavor, read whole (there are few) and kept until one changes on any host.
-    private let allFlavors: ChangeCache<[Flavor]>
-    private let lastHealth = Locked<(ContinuousClock.Instant, StoreHealth)?>(nil)
+    let allFlavors: ChangeCache<[Flavor]>
+    let lastHealth = Locked<(ContinuousClock.Instant, StoreHealth)?>(nil)
     /// Servers as last decoded, by id (see `servers(_:)`); at most `decodedLimit`.
-    private let decoded = Locked<[String: Server]>([:])
+    let decoded = Locked<[String: Server]>([:])
     static let decodedLimit = 20_000
     /// How often a transaction that lost to another (serialization failure, deadlock, an
     /// address taken in between) is run again before the client gets a 503.
@@ -360,215 +360,8 @@ public final class PostgresStore: InventoryStore {
     }
 
     /// A change that matched no row: the server is gone, or at another version.
-    private func explainMissedChange(of id: String) throws(ComputeError) {
+    func explainMissedChange(of id: String) throws(ComputeError) {
         guard try server(id: id) != nil else { throw .notFound("Server \(id) could not be found.") }
         throw .serverChanged(id)
-    }
-
-    // MARK: Flavors
-
-    public func flavors() throws(ComputeError) -> [Flavor] {
-        try allFlavors.value("") { () throws(ComputeError) in
-            try run("read flavors") { c throws(PostgresError) in
-                try Self.flavors(try c.execute("SELECT record::text FROM flavors"))
-            }
-        }
-    }
-
-    public func flavor(id: String) throws(ComputeError) -> Flavor? {
-        try flavors().first { $0.id == id }
-    }
-
-    public func flavor(name: String) throws(ComputeError) -> Flavor? {
-        try flavors().first { $0.name == name }
-    }
-
-    public func create(_ flavor: Flavor) throws(ComputeError) {
-        defer { feed.changed("flavors") }
-        let key = UUID().uuidString.lowercased()
-        _ = try run("create a flavor", writing: true) { c throws(PostgresError) in
-            let record = try Self.record(flavor, key: key)
-            return try c.execute(
-                "INSERT INTO flavors (id, name, record_key, version, record) VALUES ($1, $2, $3, $4, $5::jsonb)",
-                [flavor.id, flavor.name, key, "\(flavor.version)", record])
-        } onStatement: { error in
-            guard error.isUniqueViolation else { return nil }
-            return error.constraint == "flavors_name_unique" ? .flavorNameInUse(flavor.name) : .flavorIDInUse(flavor.id)
-        }
-    }
-
-    public func replace(_ flavor: Flavor, expecting version: Int) throws(ComputeError) {
-        defer { feed.changed("flavors") }
-        let changed = try run("change a flavor", writing: true) { c throws(PostgresError) -> Int in
-            guard let key = try c.execute("SELECT record_key FROM flavors WHERE id = $1", [flavor.id]).string(0, 0) else {
-                return 0
-            }
-            return try c.execute(
-                "UPDATE flavors SET version = $3, record = $4::jsonb WHERE id = $1 AND version = $2",
-                [flavor.id, "\(version)", "\(flavor.version)", try Self.record(flavor, key: key)]
-            ).affected
-        }
-        if changed == 0 { try explainMissedChange(ofFlavor: flavor.id) }
-    }
-
-    public func deleteFlavor(id: String, expecting version: Int) throws(ComputeError) {
-        defer { feed.changed("flavors") }
-        let deleted = try run("delete a flavor", writing: true) { c throws(PostgresError) in
-            try c.execute("DELETE FROM flavors WHERE id = $1 AND version = $2", [id, "\(version)"]).affected
-        }
-        if deleted == 0 { try explainMissedChange(ofFlavor: id) }
-    }
-
-    private func explainMissedChange(ofFlavor id: String) throws(ComputeError) {
-        // From the database, not the cache: another host's change may not be announced yet.
-        let exists = try run("read a flavor") { c throws(PostgresError) in
-            try c.execute("SELECT 1 FROM flavors WHERE id = $1", [id]).count == 1
-        }
-        guard exists else { throw .notFound("Flavor \(id) could not be found.") }
-        throw .flavorChanged(id)
-    }
-
-    // MARK: Usage, counts, health
-
-    public func usage(projectID: String) throws(ComputeError) -> QuotaUsage {
-        try run("count a project's usage") { c throws(PostgresError) in try Self.usage(projectID, c) }
-    }
-
-    private static func usage(_ projectID: String, _ c: PostgresConnection) throws(PostgresError) -> QuotaUsage {
-        let rows = try c.execute(
-            "SELECT count(*), coalesce(sum(vcpus), 0), coalesce(sum(ram), 0) FROM servers WHERE project_id = $1", [projectID])
-        return QuotaUsage(instances: rows.int(0, 0) ?? 0, cores: rows.int(0, 1) ?? 0, ram: rows.int(0, 2) ?? 0)
-    }
-
-    public func counts() throws(ComputeError) -> InventoryCounts {
-        try run("count the inventory") { c throws(PostgresError) in
-            let servers = try c.execute("SELECT count(*) FROM servers").int(0, 0) ?? 0
-            let flavors = try c.execute("SELECT count(*) FROM flavors").int(0, 0) ?? 0
-            let used = try c.execute(
-                "SELECT network, count(*) FROM servers WHERE network IS NOT NULL GROUP BY network")
-            var usedByNetwork: [String: Int] = [:]
-            for row in 0..<used.count { usedByNetwork[used.string(row, 0) ?? ""] = used.int(row, 1) }
-            return InventoryCounts(
-                servers: servers, flavors: flavors,
-                networks: networks.map { network in
-                    let inUse = usedByNetwork[network.name] ?? 0
-                    return .init(name: network.name, cidr: network.cidr, used: inUse, free: network.capacity - inUse)
-                })
-        }
-    }
-
-    /// Whether a write would work: a statement that changes nothing on `servers`, in a
-    /// transaction rolled back (a read-only database, a standby, refuses it). Probed at most
-    /// once a second, however often `/healthz` is asked; a write that works clears the last
-    /// answer.
-    public var health: StoreHealth {
-        let now = ContinuousClock.now
-        if let (at, health) = lastHealth.withLock({ $0 }), now - at < .seconds(1) { return health }
-        let health: StoreHealth
-        do {
-            try pool.withConnection { c throws(PostgresError) in
-                try c.run("BEGIN")
-                defer { try? c.run("ROLLBACK") }
-                try c.execute("DELETE FROM servers WHERE false")
-            }
-            health = StoreHealth(problem: nil)
-        } catch {
-            health = StoreHealth(
-                problem: error.sqlState == "25006"
-                    ? "database is read-only"
-                    : error.kind == .statement ? "database refuses writes (\(error.message))" : "database is unreachable")
-        }
-        lastHealth.withLock { $0 = (now, health) }
-        return health
-    }
-
-    // MARK: Rows and records
-
-    /// What a read of servers selects: their id, the version and change time of the record,
-    /// and the record.
-    static let serverColumns = "id, version, updated_us, record::text"
-
-    /// The servers of rows selected with `serverColumns`. A record is decoded once per version:
-    /// records are immutable at a version (every change is a new one, with a new `updated`),
-    /// so the decoded server is kept and the next read of the same version skips decoding
-    /// (10 µs of a listing's 20 µs a server).
-    ///
-    /// `known`: the server as the caller found it in the cache (a statement that leaves out a
-    /// record this host already has passes it, so a cache emptied meanwhile changes nothing).
-    private func servers(_ rows: Rows, known hint: Server? = nil) throws(PostgresError) -> [Server] {
-        var servers: [Server] = []
-        servers.reserveCapacity(rows.count)
-        let known = decoded.withLock { cache in
-            (0..<rows.count).map { row in
-                let id = rows.string(row, 0) ?? ""
-                return hint?.id == id ? hint : cache[id]
-            }
-        }
-        var fresh: [Server] = []
-        for row in 0..<rows.count {
-            if let server = known[row], "\(server.version)" == rows.string(row, 1),
-                "\(server.updated.microsecondsSinceEpoch)" == rows.string(row, 2)
-            {
-                servers.append(server)
-                continue
-            }
-            let decoding = rows.withBytes(row, 3) { bytes in
-                Result { () throws(RecordFormatError) in try ServerRecord.decode(bytes) }
-            }
-            switch decoding {
-            case .success(let server):
-                servers.append(server)
-                fresh.append(server)
-            case .failure(let error):
-                throw PostgresError(kind: .statement, sqlState: "ALLIANCE", message: "a server record does not read: \(error)")
-            }
-        }
-        if !fresh.isEmpty {
-            decoded.withLock { cache in
-                if cache.count + fresh.count > Self.decodedLimit { cache.removeAll(keepingCapacity: true) }
-                for server in fresh { cache[server.id] = server }
-            }
-        }
-        return servers
-    }
-
-    private static func flavors(_ rows: Rows) throws(PostgresError) -> [Flavor] {
-        var flavors: [Flavor] = []
-        for row in 0..<rows.count {
-            let decoded = rows.withBytes(row, 0) { bytes in
-                Result { () throws(RecordFormatError) in try FlavorRecord.decode(bytes) }
-            }
-            switch decoded {
-            case .success(let (flavor, _)): flavors.append(flavor)
-            case .failure(let error):
-                throw PostgresError(kind: .statement, sqlState: "ALLIANCE", message: "a flavor record does not read: \(error)")
-            }
-        }
-        return flavors
-    }
-
-    /// The indexed columns and the record of a server, as the INSERT takes them.
-    static func columns(_ server: Server) throws(PostgresError) -> [String?] {
-        let record: [UInt8]
-        do {
-            record = try ServerRecord.encode(server)
-        } catch {
-            throw PostgresError(kind: .statement, sqlState: "ALLIANCE", message: "a server does not encode: \(error)")
-        }
-        return [
-            server.id, server.projectID, server.name, server.status.rawValue, server.flavor.id, server.flavor.name,
-            server.imageID, server.reservationID, server.network, server.address.map { "\($0.value)" },
-            "\(server.flavor.vcpus)", "\(server.flavor.ram)", "\(server.created.microsecondsSinceEpoch)",
-            "\(server.launchIndex)", "\(server.updated.microsecondsSinceEpoch)", "\(server.version)",
-            String(decoding: record, as: UTF8.self),
-        ]
-    }
-
-    static func record(_ flavor: Flavor, key: String) throws(PostgresError) -> String {
-        do {
-            return String(decoding: try FlavorRecord.encode(flavor, recordKey: key), as: UTF8.self)
-        } catch {
-            throw PostgresError(kind: .statement, sqlState: "ALLIANCE", message: "a flavor does not encode: \(error)")
-        }
     }
 }
