@@ -23,6 +23,8 @@ struct AllianceCompute: ParsableCommand {
               alliance-compute token create --data-dir /var/lib/alliance-compute --project ops --user ada --role admin
             """,
         version: version,
-        subcommands: [Serve.self, Check.self, Token.self, Quota.self, Database.self, Export.self, Import.self]
+        subcommands: [
+            Serve.self, Check.self, Token.self, Quota.self, Database.self, Export.self, Import.self, Config.self,
+        ]
     )
 }

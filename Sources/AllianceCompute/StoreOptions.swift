@@ -30,8 +30,19 @@ struct StoreOptions: ParsableArguments {
     func location() throws -> StoreLocation {
         let environment = ProcessInfo.processInfo.environment["ALLIANCE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         switch (dataDir, database ?? (dataDir == nil ? environment : nil)) {
-        case (let directory?, nil): return .files(directory)
-        case (nil, let url?): return .database(url)
+        case (let directory?, nil):
+            if environment != nil {
+                // Never silently: the environment names a database, the flags a directory.
+                FileHandle.standardError.write(
+                    Data("warning: ALLIANCE_DATABASE_URL is set but --data-dir \(directory) is used\n".utf8))
+            }
+            return .files(directory)
+        case (nil, let url?):
+            if let environment, database != nil, environment != url {
+                FileHandle.standardError.write(
+                    Data("warning: ALLIANCE_DATABASE_URL is set but the database --database names is used\n".utf8))
+            }
+            return .database(url)
         case (.some, .some): throw ValidationError("Give either --data-dir or --database, not both.")
         case (nil, nil): return .files(Self.defaultDataDirectory)
         }

@@ -47,6 +47,10 @@ extension AllianceCompute {
             FileHandle.standardError.write(Data((message + "\n").utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
-        main(arguments)
+        do {
+            main(try withConfigFile(arguments))
+        } catch {
+            exit(withError: error)
+        }
     }
 }

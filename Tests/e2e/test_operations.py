@@ -63,3 +63,54 @@ def test_json_log_lines_carry_each_part_of_a_request(fresh_service):
     assert float(entry["duration_ms"]) >= 0 and entry["message"].startswith("POST /servers 200 ")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry["time"])
     assert all(line.startswith("{") for line in s.log().splitlines() if line.strip()), "every record is JSON"
+
+
+def config_check(*args):
+    import subprocess
+
+    from service import BINARY
+    return subprocess.run([BINARY, "config", "check", *args], capture_output=True, text=True)
+
+
+def test_one_configuration_file_flags_override_it_and_config_check_shows_the_result(tmp_path):
+    config = tmp_path / "alliance-compute.toml"
+    config.write_text('# a comment\nthreads = 2\nnetwork = ["lab=10.9.0.0/24"]\nquota-instances = 3\n'
+                      'log-format = "json"\ndata-dir = "%s"\n' % (tmp_path / "data"))
+    result = config_check("--config", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"# effective configuration: from {config}")
+    for expected in ("threads = 2", 'network = ["lab=10.9.0.0/24"]', "quota-instances = 3", 'log-format = "json"',
+                     f'data-dir = "{tmp_path / "data"}"', "quota-cores = -1", 'log-level = "info"'):
+        assert expected in lines, (expected, result.stdout)
+    overridden = config_check("--config", str(config), "--threads", "5", "--network", "other=10.8.0.0/24")
+    assert "threads = 5" in overridden.stdout.splitlines(), overridden.stdout
+    assert 'network = ["other=10.8.0.0/24"]' in overridden.stdout.splitlines(), "a flag replaces the file's list"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("thread = 2\n", "Unknown option '--thread'"),
+    ("threads = 0\n", "--threads must be from 1 to 256."),
+    ("threads = [\n", ":1:"),
+    ('network = ["nonsense"]\n', "network"),
+])
+def test_a_bad_configuration_file_is_an_error_that_names_it(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    result = config_check("--config", str(config))
+    assert result.returncode != 0, result
+    assert str(config) in result.stderr and message in result.stderr, result.stderr
+
+
+def test_serve_runs_with_the_configuration_file(fresh_service, tmp_path):
+    config = tmp_path / "serve.toml"
+    config.write_text('quota-instances = 1\nlog-format = "json"\n')
+    s = fresh_service
+    s.start_worker("--config", str(config))
+    s.start_nginx()
+    s.cli("quota", "set", "--project", "default", "--instances", "1")  # start_worker lifted the quota; put it back
+    assert s.create_server("first").status == 200
+    assert s.create_server("second").status == 403
+    defaults = s.get("/v2.1/os-quota-sets/default/defaults").json["quota_set"]
+    assert defaults["instances"] == 1, "the file's quota default"
+    assert any(line.startswith("{") for line in s.log().splitlines()), "the file's log format"
