@@ -359,6 +359,16 @@ class Service:
             headers[name.strip().lower()] = value.strip()
         return Response(status, headers, body)
 
+    def get_from_another_address(self, path: bytes) -> bytes:
+        """GET `path` (bytes, sent as they are) from 127.0.0.2: loopback, but not "this host" to
+        nginx's allow lists. Returns the raw reply."""
+        with socket.create_connection(("127.0.0.1", self.http_port), source_address=("127.0.0.2", 0)) as conn:
+            conn.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        return reply
+
     def create_server(self, name, **fields):
         server = {"name": name, "flavor": "m1.small", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key",
                   "network": "private"}
