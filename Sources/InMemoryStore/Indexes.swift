@@ -19,7 +19,7 @@ enum IndexKey: Hashable, Sendable {
 /// Every server and flavor, and the indexes derived from them (never stored: rebuilt from the
 /// records at start-up, so the two cannot disagree).
 struct Indexes: Sendable {
-    var servers: [String: Server] = [:]
+    var servers = ServerTable()
     /// Listing order (ascending; listings walk it backwards, newest first), per index key.
     var indexes: [IndexKey: SortedKeys<ServerOrderKey>] = [:]
     var serverIDsByName: [NameKey: String] = [:]
