@@ -53,8 +53,10 @@ summarize() {
     rm -f "$output"
   else
     tail -n 80 "$output"
-    # The sanitizers' one-line summaries, which the last lines of a long run may not include.
+    # What failed, which the last lines of a long run may not include: the sanitizers'
+    # one-line summaries and the tests' recorded issues.
     grep -E '^SUMMARY: [A-Za-z]+Sanitizer' "$output" | sort | uniq -c | head -n 20 || true
+    grep -E 'recorded an issue|^✘ Test .* failed' "$output" | head -n 20 || true
     rm -f "$output"
     return 1
   fi
