@@ -7,8 +7,10 @@ public import ComputeCore
 #endif
 
 /// A record file that is not a valid record of this release; the store sets it aside.
-public struct RecordFormatError: Error, Sendable, CustomStringConvertible {
+public struct RecordFormatError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// The record format of a server: one JSON object per file, written by `JSONEncoder` (pretty,

@@ -48,7 +48,12 @@ import Testing
     @Test func everyTruncationIsAnErrorNotACrash() throws {
         let bytes = try ServerRecord.encode(Self.server())
         for length in 0..<bytes.count - 1 {
-            #expect(throws: RecordFormatError.self) { try ServerRecord.decode(Array(bytes[..<length])) }
+            // Where a record is cut decides which problem is found first; any is a refusal that says one.
+            #expect {
+                try ServerRecord.decode(Array(bytes[..<length]))
+            } throws: { error in
+                (error as? RecordFormatError).map { !$0.description.isEmpty } ?? false
+            }
         }
     }
 
@@ -80,21 +85,36 @@ import Testing
     }
 
     @Test(arguments: [
-        ("not JSON", "hello"), ("array", "[]"), ("trailing data", #"{"format": 1} x"#),
-        ("leading zero", #"{"format": 01}"#), ("fraction", #"{"format": 1.0}"#),
-        ("overflow", #"{"format": 99999999999999999999}"#),
-        ("lone surrogate", #"{"format": 1, "name": "\ud800"}"#), ("bad escape", #"{"format": 1, "name": "\q"}"#),
-        ("raw control character", "{\"format\": 1, \"name\": \"a\u{1}b\"}"), ("unterminated", #"{"format": 1, "name": "ab"#),
-        ("missing fields", #"{"format": 1}"#), ("newer format", #"{"format": 4}"#), ("wrong type", #"{"format": "1"}"#),
-        ("deep unknown field", #"{"x": "# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}"),
+        ("not JSON", "hello", "expected '{' at byte 0"), ("array", "[]", "expected '{' at byte 0"),
+        ("leading zero", #"{"format": 01}"#, "leading zero at byte 11"),
+        ("fraction", #"{"format": 1.0}"#, "expected an integer at byte 12"),
+        ("overflow", #"{"format": 99999999999999999999}"#, "integer too large at byte 29"),
+        ("lone surrogate", #"{"format": 1, "name": "\ud800"}"#, "lone surrogate at byte 29"),
+        ("bad escape", #"{"format": 1, "name": "\q"}"#, "invalid escape at byte 25"),
+        ("raw control character", "{\"format\": 1, \"name\": \"a\u{1}b\"}", "control character in a string at byte 25"),
+        ("unterminated", #"{"format": 1, "name": "ab"#, "unterminated string at byte 25"),
+        ("missing fields", #"{"format": 1}"#, "missing or invalid id"),
+        ("newer format", #"{"format": 4}"#, "unsupported server record format 4 at byte 13"),
+        ("wrong type", #"{"format": "1"}"#, "expected an integer at byte 11"),
+        (
+            "deep unknown field", #"{"x": "# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}",
+            "nested too deeply at byte 38"
+        ),
     ])
-    func malformedRecordsAreRefused(label: String, text: String) {
-        #expect(throws: RecordFormatError.self) { try ServerRecord.decode(Array(text.utf8)) }
+    func malformedRecordsAreRefused(label: String, text: String, problem: String) {
+        #expect(throws: RecordFormatError(description: problem)) { try ServerRecord.decode(Array(text.utf8)) }
+    }
+
+    @Test func aWholeRecordWithTrailingDataIsRefused() throws {
+        let record = try ServerRecord.encode(Self.server())
+        #expect(throws: RecordFormatError(description: "unexpected data after the value at byte \(record.count + 1)")) {
+            try ServerRecord.decode(record + Array(" x".utf8))
+        }
     }
 
     @Test func invalidUTF8IsRefused() {
         let bytes = Array(#"{"format": 1, "name": ""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
-        #expect(throws: RecordFormatError.self) { try ServerRecord.decode(bytes) }
+        #expect(throws: RecordFormatError(description: "invalid UTF-8 at byte 26")) { try ServerRecord.decode(bytes) }
     }
 
     @Test func unknownFieldsAreSkippedAndEscapesDecoded() throws {
