@@ -3,7 +3,9 @@ import Foundation
 import TOMLKit
 
 /// `/etc/alliance-compute/alliance-compute.toml`: what `serve` takes as flags, kept in one file
-/// the operator edits (`deploy/install` puts a commented example there).
+/// the operator edits (`deploy/install` puts a commented example there and the unit runs
+/// `serve --config` with it). `serve` reads a file only when `--config` names one, so a local
+/// run or a test on a machine where the service is installed never picks up its settings.
 ///
 /// Each key is a `serve` option without its dashes (`threads = 8`, `network = ["private=…"]`,
 /// `quota-instances = 10`, `log-format = "json"`); the file becomes arguments before the
@@ -17,10 +19,10 @@ struct ConfigFile {
     /// The file's settings as `serve` arguments, in the file's key order.
     let arguments: [(option: String, values: [String])]
 
-    /// The file at `path`; nil when `path` is the default and there is none (a named file
-    /// must exist).
+    /// The file at `path` (nil: none); nil also when `path` is the default and there is none
+    /// (any other named file must exist).
     static func load(_ path: String?) throws -> ConfigFile? {
-        let path = path ?? defaultPath
+        guard let path else { return nil }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             guard path == defaultPath, !FileManager.default.fileExists(atPath: path) else {
                 throw CommandFailure(message: "\(path): cannot read the configuration file.")
@@ -101,8 +103,8 @@ struct ConfigFile {
 }
 
 extension AllianceCompute {
-    /// `serve` with the configuration file (`--config FILE`, else the default path when it
-    /// exists) ahead of the command line's arguments; other commands as given.
+    /// `serve` with the configuration file `--config FILE` names ahead of the command line's
+    /// arguments; other commands as given.
     static func withConfigFile(_ arguments: [String]) throws -> [String] {
         guard arguments.first == "serve", !arguments.contains("--help"), !arguments.contains("-h") else {
             return arguments
@@ -148,7 +150,8 @@ struct Config: ParsableCommand {
         var flags: [String] = []
 
         func run() throws {
-            let file = try ConfigFile.load(ConfigFile.named(in: flags))
+            // `config check` looks at the installed file unless told otherwise.
+            let file = try ConfigFile.load(ConfigFile.named(in: flags) ?? ConfigFile.defaultPath)
             let arguments = file?.merged(with: flags) ?? flags
             let serve: Serve
             do {

@@ -135,7 +135,7 @@ struct Serve: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A TOML file of these options (keys without dashes: threads = 8, network = [\"private=10.0.0.0/24\"]); flags given here override it. Default: /etc/alliance-compute/alliance-compute.toml when it exists.",
+            "A TOML file of these options (keys without dashes: threads = 8, network = [\"private=10.0.0.0/24\"]); flags given here override it. The installed unit gives /etc/alliance-compute/alliance-compute.toml; without --config no file is read.",
             valueName: "file"))
     var config: String?
 

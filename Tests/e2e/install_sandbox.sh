@@ -41,7 +41,8 @@ if os.environ["ALLIANCE_ENV_FILE"]:  # KEY="VALUE" lines, as systemd reads them
         env[key] = value[1:-1].replace('\\"', '"').replace("\\\\", "\\") if value.startswith('"') else value
 worker = subprocess.Popen(["setpriv", "--reuid=alliance-compute", "--regid=alliance-compute", "--clear-groups",
     "sh", "-c", 'exec 3<&0 0</dev/null; LISTEN_FDS=1 LISTEN_PID=$$ exec "$@"', "sh",
-    "/usr/local/bin/alliance-compute", "serve", "--bind", "systemd"],
+    "/usr/local/bin/alliance-compute", "serve", "--bind", "systemd", "--config",
+    "/etc/alliance-compute/alliance-compute.toml"],
     stdin=s.fileno(), stderr=open("/run/alliance-compute/worker.log", "ab"), env=env)
 # Forward SIGTERM; the wait below returns when the worker has drained and exited.
 signal.signal(signal.SIGTERM, lambda *_: worker.terminate())
@@ -92,6 +93,7 @@ check "data directory owned by the user, 0750" bash -c '[ "$(stat -c "%U %a" /va
 check "private key readable by nginx only" bash -c '[ "$(stat -c "%U %G %a" /etc/alliance-compute/tls/privkey.pem)" = "root www-data 640" ]'
 check "site enabled, Debian default disabled" bash -c '[ -L /etc/nginx/sites-enabled/alliance-compute ] && [ ! -e /etc/nginx/sites-enabled/default ]'
 check "docs and error pages installed" test -s /usr/share/alliance-compute/docs/index.html -a -s /usr/share/alliance-compute/errors/502.json
+check "the commented configuration file installed and accepted" /usr/local/bin/alliance-compute config check
 
 # 2. Serve it the way systemd would: the socket as alliance-compute.socket makes it, the worker
 #    as alliance-compute.service runs it, nginx with Debian's own nginx.conf on ports 80 and 443.
