@@ -17,6 +17,9 @@ struct Check: ParsableCommand {
             consistent snapshot (its constraints already keep names and addresses unique); what is \
             checked there is that every record reads, at this release's schema.
 
+            On a terminal it shows how many records it has read and how fast; the summary says how \
+            long it took.
+
             Exit status: 0 when everything is healthy, 1 when something was found, 2 when the store \
             cannot be read.
 
@@ -52,14 +55,20 @@ struct Check: ParsableCommand {
 
     private func checkFiles(_ directory: String, _ networks: [NetworkConfig], _ logger: Logger) throws {
         let inspection: JSONFileStore.Inspection
+        let progress = Progress(verb: "checked")
         do {
-            inspection = try JSONFileStore.inspect(directory: directory, logger: logger)
+            inspection = try JSONFileStore.inspect(directory: directory, logger: logger, progress: progress.report)
         } catch {
+            progress.finish()
             print("error: \(error)")
             throw ExitCode(2)
         }
+        progress.finish()
         let warnings = InMemoryStore.loadWarnings(inspection.records, networks: networks, images: Image.defaults)
-        print("\(directory): \(inspection.records.servers.count) servers, \(inspection.records.flavors.count) flavors")
+        let count = inspection.records.servers.count + inspection.records.flavors.count + inspection.damaged.count
+        print(
+            "\(directory): \(inspection.records.servers.count) servers, \(inspection.records.flavors.count) flavors; read \(progress.rate(count))"
+        )
         for file in inspection.damaged { print("damaged: \(file.path): \(file.reason)") }
         for path in inspection.unfinishedCommits { print("unfinished commit: \(path) (start-up rolls it back)") }
         for path in inspection.temporaryFiles { print("leftover temporary file: \(path) (start-up deletes it)") }
@@ -71,16 +80,19 @@ struct Check: ParsableCommand {
     /// record reads, at this release's schema.
     private func checkDatabase(_ url: String, _ networks: [NetworkConfig]) throws {
         let contents: StoreContents
+        let progress = Progress(verb: "checked")
         do {
-            contents = try PostgresStore.contents(url: url)
+            contents = try PostgresStore.contents(url: url, progress: progress.report)
         } catch {
+            progress.finish()
             print("error: \(error)")
             throw ExitCode(2)
         }
+        progress.finish()
         let records = LoadedRecords(servers: contents.servers, flavors: contents.flavors, isNew: false)
         let warnings = InMemoryStore.loadWarnings(records, networks: networks, images: Image.defaults)
         print(
-            "database: \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens, \(contents.quotas.count) quota overrides"
+            "database: \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens, \(contents.quotas.count) quota overrides; read \(progress.rate(contents.recordCount))"
         )
         for warning in warnings { print("inconsistent: \(warning)") }
         try conclude(problems: warnings.count)

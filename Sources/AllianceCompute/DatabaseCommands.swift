@@ -69,16 +69,20 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let quiet = Logger(label: "export", factory: { _ in SwiftLogNoOpLogHandler() })
+        let reading = Progress(verb: "read")
+        defer { reading.finish() }
         let contents =
             switch try store.location() {
-            case .files(let directory): try cliErrors { try JSONFileStore.contents(of: directory, logger: quiet) }
-            case .database(let url): try cliErrors { try PostgresStore.contents(url: url) }
+            case .files(let directory):
+                try cliErrors { try JSONFileStore.contents(of: directory, logger: quiet, progress: reading.report) }
+            case .database(let url): try cliErrors { try PostgresStore.contents(url: url, progress: reading.report) }
             }
+        reading.finish()
         let progress = Progress(verb: "exported", total: contents.recordCount)
         try cliErrors { try JSONFileStore.write(contents, to: to, progress: progress.report) }
         progress.finish()
         print(
-            "exported \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens and \(contents.quotas.count) quota overrides to \(to)"
+            "exported \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens and \(contents.quotas.count) quota overrides to \(to) (\(progress.rate(contents.recordCount)))"
         )
     }
 }
@@ -112,36 +116,15 @@ struct Import: ParsableCommand {
             throw ValidationError("Give --database URL (or set ALLIANCE_DATABASE_URL).")
         }
         let quiet = Logger(label: "import", factory: { _ in SwiftLogNoOpLogHandler() })
-        let contents = try cliErrors { try JSONFileStore.contents(of: from, logger: quiet) }
+        let reading = Progress(verb: "read")
+        defer { reading.finish() }
+        let contents = try cliErrors { try JSONFileStore.contents(of: from, logger: quiet, progress: reading.report) }
+        reading.finish()
         let progress = Progress(verb: "imported", total: contents.recordCount)
         try cliErrors { try PostgresStore.importContents(contents, url: url, replace: replace, progress: progress.report) }
         progress.finish()
         print(
-            "imported \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens and \(contents.quotas.count) quota overrides from \(from)"
+            "imported \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens and \(contents.quotas.count) quota overrides from \(from) (\(progress.rate(contents.recordCount)))"
         )
-    }
-}
-
-/// A count and a rate on standard error while long work goes on, when it is a terminal; quiet
-/// otherwise (logs and pipes get the summary only).
-final class Progress {
-    private let verb: String
-    private let total: Int
-    private let started = Date()
-    private let onTerminal = isatty(2) == 1
-
-    init(verb: String, total: Int) {
-        self.verb = verb
-        self.total = total
-    }
-
-    func report(_ done: Int) {
-        guard onTerminal else { return }
-        let rate = Double(done) / max(Date().timeIntervalSince(started), 0.001)
-        FileHandle.standardError.write(Data("\r\(verb) \(done) of \(total) records (\(Int(rate))/s)".utf8))
-    }
-
-    func finish() {
-        if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

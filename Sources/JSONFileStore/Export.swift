@@ -30,9 +30,12 @@ public struct StoreContents: Sendable {
 
 extension JSONFileStore {
     /// Reads a data directory whole, without taking its lock or changing it: its records (as
-    /// start-up would load them), tokens and quota overrides.
-    public static func contents(of directory: String, logger: Logger) throws -> StoreContents {
-        let inspection = try inspect(directory: directory, logger: logger)
+    /// start-up would load them), tokens and quota overrides. `progress` is told how many
+    /// records are read, now and then, from any thread.
+    public static func contents(
+        of directory: String, logger: Logger, progress: @Sendable (Int) -> Void = { _ in }
+    ) throws -> StoreContents {
+        let inspection = try inspect(directory: directory, logger: logger, progress: progress)
         return StoreContents(
             servers: inspection.records.servers, flavors: inspection.records.flavors,
             tokens: try TokenStore.list(dataDirectory: directory).records,

@@ -160,7 +160,10 @@ public final class JSONFileStore: RecordPersistence {
 
     /// Reads every record without taking the lock or changing anything (a running worker may
     /// own the directory): what `alliance-compute check` reports.
-    public static func inspect(directory: String, logger: Logger) throws(StoreOpenError) -> Inspection {
+    /// `progress` is told how many records are read, now and then, from any thread.
+    public static func inspect(
+        directory: String, logger: Logger, progress: @Sendable (Int) -> Void = { _ in }
+    ) throws(StoreOpenError) -> Inspection {
         let posix = POSIX.live
         var opened: [Int32] = []
         defer { for fd in opened { posix.close(fd) } }
@@ -183,7 +186,7 @@ public final class JSONFileStore: RecordPersistence {
                 directory: directory, kindFDs: kindFDs, intentsFD: intentsFD, damagedFD: -1, logger: logger, posix: posix,
                 readOnly: true)
             let unfinished = try loader.rollBackUnfinishedCommits()
-            let records = try loader.loadRecords(isNew: isNew, excluding: unfinished)
+            let records = try loader.loadRecords(isNew: isNew, excluding: unfinished, progress: progress)
             return Inspection(
                 records: records, damaged: loader.damaged, temporaryFiles: loader.temporaryFiles,
                 unfinishedCommits: loader.unfinishedCommits)

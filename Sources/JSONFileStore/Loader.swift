@@ -2,6 +2,7 @@ import ComputeCore
 import Dispatch
 import InMemoryStore
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -104,8 +105,11 @@ struct Loader {
         return excluded
     }
 
-    /// Reads every record, decoding in parallel on all cores.
-    mutating func loadRecords(isNew: Bool, excluding excluded: Set<RecordReference>) throws -> LoadedRecords {
+    /// Reads every record, decoding in parallel on all cores; `progress` is told how many are
+    /// read, now and then, from any of the threads reading.
+    mutating func loadRecords(
+        isNew: Bool, excluding excluded: Set<RecordReference>, progress: @Sendable (Int) -> Void = { _ in }
+    ) throws -> LoadedRecords {
         var candidates: [(kind: RecordKind, name: String)] = []
         for kind in RecordKind.allCases {
             let fd = kindFDs[kind]!
@@ -133,6 +137,8 @@ struct Loader {
         let fds = kindFDs
         let directory = directory
         let posix = posix
+        let read = Atomic(0)
+        let reportEvery = 1000
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             let range = (chunk * chunkSize)..<min(work.count, (chunk + 1) * chunkSize)
             guard !range.isEmpty else { return }
@@ -145,7 +151,9 @@ struct Loader {
                     try Self.readRecord(kind: kind, name: name, fd: fds[kind]!, path: path, buffer: buffer, posix: posix)
                 }
                 local.append((kind, name, outcome))
+                if local.count % reportEvery == 0 { progress(read.add(reportEvery, ordering: .relaxed).newValue) }
             }
+            progress(read.add(local.count % reportEvery, ordering: .relaxed).newValue)
             outcomes.withLock { $0 += local }
         }
 

@@ -25,15 +25,26 @@ extension PostgresStore {
     }
 
     /// Everything in the database (`alliance-compute export --database`), read in one
-    /// repeatable-read transaction so it is one consistent state.
-    public static func contents(url: String) throws -> StoreContents {
-        try PostgresAccess.administering { try readContents(url: url) }
+    /// repeatable-read transaction so it is one consistent state. `progress` is told how many
+    /// records are decoded, now and then.
+    public static func contents(url: String, progress: (Int) -> Void = { _ in }) throws -> StoreContents {
+        try PostgresAccess.administering { try readContents(url: url, progress: progress) }
     }
 
-    private static func readContents(url: String) throws -> StoreContents {
+    private static func readContents(url: String, progress: (Int) -> Void) throws -> StoreContents {
         let connection = try PostgresAccess.connect(url)
         try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         defer { try? connection.run("ROLLBACK") }
+        var decoded = 0
+        func records<T>(_ rows: Rows, _ decode: ([UInt8]) throws -> T) throws -> [T] {
+            try (0..<rows.count).map { row in
+                defer {
+                    decoded += 1
+                    if decoded % 1000 == 0 { progress(decoded) }
+                }
+                return try rows.withBytes(row, 0) { try decode(Array($0)) }
+            }
+        }
         let servers = try records(connection.execute("SELECT record::text FROM servers")) { bytes throws in
             try ServerRecord.decode(bytes)
         }
@@ -43,6 +54,7 @@ extension PostgresStore {
         let tokens = try records(connection.execute("SELECT record::text FROM tokens")) { bytes throws in
             try JSONDecoder().decode(TokenRecord.self, from: Data(bytes))
         }
+        progress(decoded)
         let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
         let quotas = (0..<quotaRows.count).map { row in
             QuotaOverride(
@@ -50,10 +62,6 @@ extension PostgresStore {
                 ram: quotaRows.int(row, 3))
         }
         return StoreContents(servers: servers, flavors: flavors, tokens: tokens, quotas: quotas)
-    }
-
-    private static func records<T>(_ rows: Rows, _ decode: ([UInt8]) throws -> T) throws -> [T] {
-        try (0..<rows.count).map { row in try rows.withBytes(row, 0) { try decode(Array($0)) } }
     }
 
     /// Writes `contents` into the database in one transaction (`alliance-compute import`): all

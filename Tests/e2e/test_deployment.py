@@ -2,7 +2,9 @@
 restarts under load, the status view and the operator's check command."""
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 
@@ -120,3 +122,31 @@ def test_check_reports_damage_without_changing_anything(fresh_service):
     assert s.get("/healthz").status == 200, "and the worker keeps serving"
     missing = subprocess.run([BINARY, "check", "--data-dir", str(s.root / "nowhere")], capture_output=True, text=True)
     assert missing.returncode == 2
+
+
+def test_check_shows_progress_on_a_terminal_and_only_a_summary_in_a_pipe(fresh_service):
+    s = fresh_service.start()
+    for index in range(30):
+        s.create_server(f"p{index}")
+    # Standard error a terminal: the count and rate, redrawn in place, then the summary.
+    controller, terminal = pty.openpty()
+    result = subprocess.run([BINARY, "check", "--data-dir", str(s.data)], stdout=subprocess.PIPE, stderr=terminal,
+                            text=True, timeout=60)
+    os.close(terminal)
+    shown = b""
+    while select.select([controller], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert result.returncode == 0, result.stdout
+    assert re.search(rb"\rchecked 3[0-9] records \([0-9]+/s\)", shown), shown
+    assert re.search(r"30 servers, [0-9]+ flavors; read 3[0-9] records in [0-9.]+ s \([0-9]+/s\)", result.stdout), result.stdout
+    # Not a terminal: the summary only, nothing redrawn.
+    piped = subprocess.run([BINARY, "check", "--data-dir", str(s.data)], capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    assert "; read 3" in piped.stdout
