@@ -17,7 +17,7 @@ import Prometheus
 /// `alliance-compute serve`: the worker.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the API over FastCGI until SIGTERM or SIGINT.",
+        abstract: "Serve the API over FastCGI until SIGTERM or SIGINT; SIGHUP reloads the configuration.",
         discussion: """
             Listening: by default the worker creates the unix socket given by --socket (mode 0660, \
             never world-writable; a stale socket file is replaced, a live one is an error). With \
@@ -34,6 +34,11 @@ struct Serve: ParsableCommand {
             Stopping: on SIGTERM or SIGINT the worker stops accepting, lets requests in progress finish \
             (at most --drain-timeout seconds) and exits 0. An inherited socket keeps working for the \
             next worker, so a restart under systemd loses no request.
+
+            Reloading: on SIGHUP (systemctl reload) the worker reads --config's file and its command \
+            line again and applies, without a restart and without failing a request, what may change \
+            while it runs: images, the default quotas and the log level. It logs what changed, and names \
+            each other changed setting as needing a restart. A file with an error changes nothing.
 
             Access: every request but version discovery (/, /v2.1) and /healthz needs a token in \
             X-Auth-Token, made with `alliance-compute token create`. Members reach their project's \
@@ -209,9 +214,10 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        // Before anything starts a thread: only the signal-waiting thread may get SIGTERM/SIGINT.
-        FastCGIServer.blockTerminationSignals()
-        let (level, format) = (logLevel.level, logFormat)
+        // Before anything starts a thread: only the signal-waiting thread may get SIGTERM,
+        // SIGINT or SIGHUP.
+        FastCGIServer.blockControlSignals()
+        let (level, format) = (LogLevelControl(logLevel.level), logFormat)
         LoggingSystem.bootstrap { _ in LineLogHandler(level: level, format: format) }
         let logger = Logger(label: "alliance-compute")
         // Metrics through swift-metrics, kept in a Prometheus registry that GET /metrics shows.
@@ -254,7 +260,10 @@ struct Serve: ParsableCommand {
                     threads: threads, maxBodyBytes: maxBodySize, drainTimeoutSeconds: drainTimeout,
                     ioTimeoutSeconds: ioTimeout),
                 logger: logger, handler: adapter.handle)
-            let signal = try server.run()
+            var running = self
+            let signal = try server.run(reload: {
+                running = running.reloaded(into: service.inventory, logLevel: level, logger: logger)
+            })
             logger.info("stopped after \(signal)")
         } catch {
             logger.critical("\(error)")
@@ -287,13 +296,13 @@ extension Serve {
             for warning in indexed.loadWarnings { logger.warning("\(warning)") }
             (inventoryStore, isNew) = (indexed, records.isNew)
             authenticator = TokenStore(dataDirectory: directory, report: report)
-            quotas = QuotaFiles(dataDirectory: directory, defaults: quotaDefaults, report: report)
+            quotas = QuotaFiles(dataDirectory: directory, report: report)
             markInitialized = { try files.markInitialized(now: SystemClock().now()) }
             described = "data directory \(directory) (\(files.damaged.count) damaged files)"
         case .database(let url):
             let database = try PostgresStore(url: url, networks: networks, logger: logger)
             (inventoryStore, isNew) = (database, try database.isNew())
-            let access = database.access(defaults: quotaDefaults)
+            let access = database.access()
             (authenticator, quotas) = (access, access)
             markInitialized = { try database.markInitialized(now: SystemClock().now()) }
             described = "PostgreSQL database"
@@ -302,7 +311,9 @@ extension Serve {
         // the indexes were built); hand those pages back to the system. Trimmed while the
         // records were still held, the worker kept 34 MB more at 100k servers (187 vs 153 MB).
         _ = mallocTrim(0)
-        let inventory = Inventory(store: inventoryStore, networks: networks, images: images, quotas: quotas)
+        let inventory = Inventory(
+            store: inventoryStore, networks: networks, settings: .init(images: images, quotaDefaults: quotaDefaults),
+            quotas: quotas)
         if isNew {
             try inventory.seedDefaultFlavors()
             try markInitialized()

@@ -5,14 +5,28 @@ import CoreMetrics
 /// resolved, `NAME-1…N`, quota limits), state transitions, flavor visibility, the name pattern
 /// of listings, and retrying a change that lost a race on a record's version.
 ///
-/// It keeps no state of its own but configuration (catalogs, quota limits), so any number of
-/// them, in any number of processes, may share one store.
+/// It keeps no state of its own but configuration (catalogs, default quota limits), so any
+/// number of them, in any number of processes, may share one store.
 public final class Inventory: Sendable {
+    /// The configuration an operator may change while the worker runs (`serve` re-reads it on
+    /// SIGHUP): requests made after `reconfigure` see the new values.
+    public struct Settings: Sendable, Equatable {
+        /// The images servers may be created from (configuration, not records).
+        public var images: [Image]
+        /// The limits of a project without an override of its own.
+        public var quotaDefaults: QuotaLimits
+
+        public init(images: [Image] = Image.defaults, quotaDefaults: QuotaLimits = .unlimited) {
+            self.images = images
+            self.quotaDefaults = quotaDefaults
+        }
+    }
+
     public let store: any InventoryStore
-    /// The images servers may be created from (configuration, not records).
-    public let images: [Image]
-    /// The networks servers get addresses on, the default first.
+    /// The networks servers get addresses on, the default first (fixed for the worker's life:
+    /// addresses are records on them).
     public let networks: [NetworkConfig]
+    private let settings: Locked<Settings>
     private let quotas: any QuotaSource
     private let clock: any Clock
     private let identifiers: any IdentifierSource
@@ -24,16 +38,35 @@ public final class Inventory: Sendable {
     static let scanChunk = 1024
 
     public init(
-        store: any InventoryStore, networks: [NetworkConfig], images: [Image] = Image.defaults,
-        quotas: any QuotaSource = FixedQuotas(.unlimited), clock: any Clock = SystemClock(),
+        store: any InventoryStore, networks: [NetworkConfig], settings: Settings = Settings(),
+        quotas: any QuotaSource = NoQuotaOverrides(), clock: any Clock = SystemClock(),
         identifiers: any IdentifierSource = RandomIdentifiers()
     ) {
         self.store = store
         self.networks = networks
-        self.images = images
+        self.settings = Locked(settings)
         self.quotas = quotas
         self.clock = clock
         self.identifiers = identifiers
+    }
+
+    /// The settings requests see now.
+    public var currentSettings: Settings { settings.withLock { $0 } }
+
+    /// The images servers may be created from.
+    public var images: [Image] { settings.withLock { $0.images } }
+
+    /// The limits of a project without an override of its own.
+    public var quotaDefaults: QuotaLimits { settings.withLock { $0.quotaDefaults } }
+
+    /// Replaces the settings; requests already past their use of them finish with the old ones.
+    public func reconfigure(_ settings: Settings) {
+        self.settings.withLock { $0 = settings }
+    }
+
+    /// A project's limits: its override, else the defaults.
+    private func limits(projectID: String) throws(ComputeError) -> QuotaLimits {
+        try quotas.limits(for: projectID, defaults: quotaDefaults)
     }
 
     // MARK: Servers, reading
@@ -92,11 +125,8 @@ public final class Inventory: Sendable {
 
     /// What a project's servers use, and its limits.
     public func quota(projectID: String) throws(ComputeError) -> (limits: QuotaLimits, usage: QuotaUsage) {
-        (try quotas.limits(for: projectID), try store.usage(projectID: projectID))
+        (try limits(projectID: projectID), try store.usage(projectID: projectID))
     }
-
-    /// The limits of a project without an override of its own.
-    public var quotaDefaults: QuotaLimits { quotas.defaults }
 
     public var storeHealth: StoreHealth { store.health }
 
@@ -112,6 +142,7 @@ public final class Inventory: Sendable {
                 "Flavor \(draft.flavorReference.text) could not be found."
                     + draft.flavorReference.choices(try flavors(visibleTo: caller), of: "flavor", id: \.id, name: \.name))
         }
+        let images = self.images
         guard let image = draft.image.resolve(in: images, id: \.id, name: \.name) else {
             throw .invalidInput(
                 "Image \(draft.image.text) could not be found." + draft.image.choices(images, of: "image", id: \.id, name: \.name)
@@ -132,7 +163,7 @@ public final class Inventory: Sendable {
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
             description: draft.description, keyName: draft.keyName, network: network, metadata: draft.metadata,
-            minCount: draft.minCount, maxCount: draft.maxCount, limits: try quotas.limits(for: caller.projectID),
+            minCount: draft.minCount, maxCount: draft.maxCount, limits: try limits(projectID: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: clock.now())
         return try committing("create_servers") { () throws(ComputeError) in try store.create(plan) }

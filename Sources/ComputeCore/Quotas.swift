@@ -34,22 +34,18 @@ public struct QuotaUsage: Sendable, Equatable {
     }
 }
 
-/// Where the inventory learns each project's limits (configuration, not records).
+/// Where the inventory learns each project's own limits (records, like tokens); the defaults
+/// are configuration, kept by the `Inventory`.
 public protocol QuotaSource: Sendable {
-    /// What a project without an override of its own gets.
-    var defaults: QuotaLimits { get }
-    /// A project's limits; throws (`.unavailable`) when they cannot be read right now, never
-    /// answering with the defaults instead of an override it could not read.
-    func limits(for projectID: String) throws(ComputeError) -> QuotaLimits
+    /// A project's limits: its override over `defaults`, or `defaults` when it has none.
+    /// Throws (`.unavailable`) when they cannot be read right now, never answering with the
+    /// defaults instead of an override it could not read.
+    func limits(for projectID: String, defaults: QuotaLimits) throws(ComputeError) -> QuotaLimits
 }
 
-/// The same limits for every project.
-public struct FixedQuotas: QuotaSource {
-    public var limits: QuotaLimits
+/// No project has limits of its own: each gets the defaults.
+public struct NoQuotaOverrides: QuotaSource {
+    public init() {}
 
-    public init(_ limits: QuotaLimits) { self.limits = limits }
-
-    public var defaults: QuotaLimits { limits }
-
-    public func limits(for projectID: String) -> QuotaLimits { limits }
+    public func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits { defaults }
 }

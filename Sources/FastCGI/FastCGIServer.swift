@@ -87,7 +87,7 @@ public struct FastCGIResponse: Sendable {
 /// kept connections. Shutdown never `shutdown()`s the socket: threads wait in epoll on the
 /// socket and a wake pipe, the listening socket is non-blocking so a thread that loses the
 /// race to `accept()` just waits again, and SIGTERM stops new accepts and drains in-flight
-/// requests.
+/// requests. SIGHUP is handed to the caller (a reload) while serving goes on.
 public final class FastCGIServer: Sendable {
     public struct Configuration: Sendable {
         public var threads: Int
@@ -141,28 +141,27 @@ public final class FastCGIServer: Sendable {
         guard noAcceptFD >= 0 else { throw .system("socket", "for libfcgi") }
     }
 
-    /// Blocks SIGTERM and SIGINT in this thread and in every thread started after it, so that
-    /// only `run()`'s `sigwait` receives them. Call before anything starts a thread.
-    public static func blockTerminationSignals() {
+    /// Blocks SIGTERM, SIGINT and SIGHUP in this thread and in every thread started after it,
+    /// so that only `run()`'s `sigwait` receives them. Call before anything starts a thread.
+    public static func blockControlSignals() {
         // An ignored signal is discarded rather than left pending for sigwait, and a shell
-        // starts background jobs with SIGINT ignored: restore the default first.
-        signal(SIGTERM, SIG_DFL)
-        signal(SIGINT, SIG_DFL)
-        var signals = terminationSignals
+        // starts background jobs with SIGINT ignored (nohup: SIGHUP): restore the defaults first.
+        for number in [SIGTERM, SIGINT, SIGHUP] { signal(number, SIG_DFL) }
+        var signals = controlSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
     }
 
-    private static var terminationSignals: sigset_t {
+    private static var controlSignals: sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
+        for number in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, number) }
         return signals
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains and returns the signal's name.
-    /// `blockTerminationSignals()` must have been called first.
-    public func run() throws(ListenError) -> String {
+    /// Serves until SIGTERM or SIGINT, then drains and returns the signal's name. Each SIGHUP
+    /// runs `reload` on this thread while the others go on serving.
+    /// `blockControlSignals()` must have been called first.
+    public func run(reload: () -> Void = {}) throws(ListenError) -> String {
         guard FCGX_Init() == 0 else { throw ListenError("FCGX_Init failed") }
         // libfcgi turns SIGUSR1 into "shutdown pending", after which every accept fails.
         signal(SIGUSR1, SIG_IGN)
@@ -178,9 +177,13 @@ public final class FastCGIServer: Sendable {
         }
         logger.info("serving FastCGI on \(listener.description) with \(configuration.threads) threads")
 
-        var signals = Self.terminationSignals
+        var signals = Self.controlSignals
         var received: Int32 = 0
-        while sigwait(&signals, &received) != 0 {}
+        while true {
+            guard sigwait(&signals, &received) == 0 else { continue }
+            guard received == SIGHUP else { break }
+            reload()
+        }
         let name = received == SIGTERM ? "SIGTERM" : "SIGINT"
         logger.info("\(name): no longer accepting; draining requests in progress")
 

@@ -1,6 +1,7 @@
 import ComputeAPI
 import ComputeCore
 public import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -22,18 +23,25 @@ public enum LogFormat: String, Sendable, CaseIterable {
 /// with `strftime`; with a line per request, on every thread, that lock was a third of the
 /// worker's throughput (measured: 5.8k vs 8.7k req/s). One `write` per line needs no lock: it
 /// is atomic for `O_APPEND` files, pipes (under PIPE_BUF) and journald's stream socket.
+///
+/// The level is the process's, shared by every logger made with one `LogLevelControl`, so a
+/// reload that changes it changes it for all of them at once.
 public struct LineLogHandler: LogHandler {
-    public var logLevel: Logger.Level
+    public var logLevel: Logger.Level {
+        get { levelControl.level }
+        set { levelControl.level = newValue }
+    }
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
+    private let levelControl: LogLevelControl
     private let fd: Int32
     private let format: LogFormat
 
     public init(
-        level: Logger.Level = .info, format: LogFormat = .text, fd: Int32 = 2,
+        level: LogLevelControl = LogLevelControl(.info), format: LogFormat = .text, fd: Int32 = 2,
         metadataProvider: Logger.MetadataProvider? = nil
     ) {
-        self.logLevel = level
+        self.levelControl = level
         self.format = format
         self.fd = fd
         self.metadataProvider = metadataProvider
@@ -103,5 +111,20 @@ public struct LineLogHandler: LogHandler {
                 }
             }
         }
+    }
+}
+
+/// The least severe level written, changeable while the worker runs (`serve` on SIGHUP).
+public final class LogLevelControl: Sendable {
+    private static let levels = Logger.Level.allCases
+    private let index: Atomic<Int>
+
+    public init(_ level: Logger.Level) {
+        index = Atomic(Self.levels.firstIndex(of: level) ?? 0)
+    }
+
+    public var level: Logger.Level {
+        get { Self.levels[index.load(ordering: .relaxed)] }
+        set { index.store(Self.levels.firstIndex(of: newValue) ?? 0, ordering: .relaxed) }
     }
 }

@@ -42,20 +42,16 @@ public struct QuotaOverride: Codable, Sendable, Equatable {
     }
 }
 
-/// Quotas: the configured defaults, and per-project overrides from `quotas/`.
+/// Per-project quota overrides, from `quotas/`.
 public final class QuotaFiles: QuotaSource {
     static let subdirectory = "quotas"
-    public let defaults: QuotaLimits
     private let files: WatchedDirectory<QuotaOverride>
 
-    public init(
-        dataDirectory: String, defaults: QuotaLimits, report: @escaping @Sendable ([String]) -> Void = { _ in }
-    ) {
-        self.defaults = defaults
+    public init(dataDirectory: String, report: @escaping @Sendable ([String]) -> Void = { _ in }) {
         files = WatchedDirectory(dataDirectory: dataDirectory, subdirectory: Self.subdirectory, report: report)
     }
 
-    public func limits(for projectID: String) -> QuotaLimits {
+    public func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits {
         files.items[projectID].map { $0.applied(to: defaults) } ?? defaults
     }
 

@@ -14,18 +14,16 @@ import Logging
 ///
 /// Checking a token and reading a project's quota happen on every request: both are cached,
 /// and dropped the moment any host changes them (the store's `ChangeFeed`), so a revoke is
-/// refused by every host on its next request. Made with `PostgresStore.access(defaults:)`.
+/// refused by every host on its next request. Made with `PostgresStore.access()`.
 public final class PostgresAccess: Authenticator, QuotaSource {
     private let pool: ConnectionPool
-    public let defaults: QuotaLimits
     private let clock: any Clock
     private let logger: Logger
     private let tokens: ChangeCache<TokenRecord?>
     private let overrides: ChangeCache<QuotaOverride?>
 
-    init(pool: ConnectionPool, feed: ChangeFeed, defaults: QuotaLimits, clock: any Clock, logger: Logger) {
+    init(pool: ConnectionPool, feed: ChangeFeed, clock: any Clock, logger: Logger) {
         self.pool = pool
-        self.defaults = defaults
         self.clock = clock
         self.logger = logger
         tokens = ChangeCache(table: "tokens", feed: feed)
@@ -93,7 +91,7 @@ public final class PostgresAccess: Authenticator, QuotaSource {
 
     // MARK: Quotas
 
-    public func limits(for projectID: String) throws(ComputeError) -> QuotaLimits {
+    public func limits(for projectID: String, defaults: QuotaLimits) throws(ComputeError) -> QuotaLimits {
         let override: QuotaOverride?
         do {
             override = try overrides.value(projectID) { () throws(PostgresError) -> QuotaOverride? in

@@ -199,15 +199,14 @@ let accessMatrix: [Route] = [
 
 /// Project `a` has its own limits; everyone else has the defaults.
 struct OverriddenQuotas: QuotaSource {
-    let defaults = QuotaLimits(instances: 10, cores: 20, ram: 51_200)
-    func limits(for projectID: String) -> QuotaLimits {
+    func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits {
         projectID == "a" ? QuotaLimits(instances: 2, cores: 20, ram: 51_200) : defaults
     }
 }
 
 @Suite struct QuotaTests {
     @Test func defaultsShowTheDefaultsNotTheProjectsOverride() {
-        var client = TestClient(quotas: OverriddenQuotas())
+        var client = TestClient(quotaDefaults: .novaDefaults, quotas: OverriddenQuotas())
         client.token = "member-a"
         #expect(client.nova(.get, "/v2.1/os-quota-sets/a").json("quota_set", "instances") as? Int == 2)
         #expect(client.nova(.get, "/v2.1/os-quota-sets/a/defaults").json("quota_set", "instances") as? Int == 10)
@@ -215,7 +214,7 @@ struct OverriddenQuotas: QuotaSource {
     }
 
     static func client(instances: Int = 3, cores: Int = 4, ram: Int = 4096) -> TestClient {
-        var client = TestClient(quotas: FixedQuotas(QuotaLimits(instances: instances, cores: cores, ram: ram)))
+        var client = TestClient(quotaDefaults: QuotaLimits(instances: instances, cores: cores, ram: ram))
         client.token = "member-a"
         return client
     }
@@ -235,6 +234,18 @@ struct OverriddenQuotas: QuotaSource {
         #expect(over.fault?.message.contains("quota set --project") == true, "and says how to raise it")
         #expect(client.delete("/servers/s1").status == 204)
         #expect(client.post("/servers", #"{"server": {"name": "s4", "flavor": "1", "image": "cirros"}}"#).status == 200)
+    }
+
+    @Test func reconfiguredImagesAndDefaultsApplyToTheNextRequest() throws {
+        let client = Self.client(instances: 1)
+        let debian = #"{"server": {"name": "d", "flavor": "1", "image": "debian-12"}}"#
+        #expect(client.post("/servers", #"{"server": {"name": "c", "flavor": "1", "image": "cirros"}}"#).status == 200)
+        #expect(client.post("/servers", debian).fault?.message.hasPrefix("Image debian-12 could not be found.") == true)
+        let images = Image.defaults + [try Image(id: "3f1c2a9e-7d4b-4e8a-9c6f-1b2d3e4f5a60", name: "debian-12")]
+        client.inventory.reconfigure(.init(images: images, quotaDefaults: QuotaLimits(instances: 2, cores: -1, ram: -1)))
+        #expect(client.post("/servers", debian).status == 200)
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/a/defaults").json("quota_set", "instances") as? Int == 2)
+        #expect(client.post("/servers", #"{"server": {"name": "e", "flavor": "1", "image": "cirros"}}"#).status == 403)
     }
 
     @Test func coresAndRamCountTheFlavor() {

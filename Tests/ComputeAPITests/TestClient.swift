@@ -22,10 +22,11 @@ struct TestClient {
 
     init(
         networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024,
-        quotas: any QuotaSource = FixedQuotas(.unlimited)
+        quotaDefaults: QuotaLimits = .unlimited, quotas: any QuotaSource = NoQuotaOverrides()
     ) {
         inventory = Inventory(
-            store: InMemoryStore.inMemory(networks: networks, persistence: persistence), networks: networks, quotas: quotas)
+            store: InMemoryStore.inMemory(networks: networks, persistence: persistence), networks: networks,
+            settings: .init(quotaDefaults: quotaDefaults), quotas: quotas)
         service = ComputeService(
             inventory: inventory,
             configuration: .init(

@@ -187,11 +187,11 @@ import Testing
 }
 
 @Suite struct QuotaContract {
-    static let quotas = FixedQuotas(QuotaLimits(instances: 3, cores: 4, ram: -1))
+    static let quotas = QuotaLimits(instances: 3, cores: 4, ram: -1)
 
     @Test(arguments: StoreKind.all)
     func atTheLimitIsAllowedAndOneMoreIsRefusedInNovasWords(kind: StoreKind) throws {
-        let f = try StoreFixture(kind, quotas: Self.quotas)
+        let f = try StoreFixture(kind, quotaDefaults: Self.quotas)
         _ = try f.inventory.createServers(f.draft("a", min: 2), caller: f.caller)
         try f.create("c")
         #expect(
@@ -205,7 +205,7 @@ import Testing
 
     @Test(arguments: StoreKind.all)
     func betweenMinAndMaxAsManyAsFit(kind: StoreKind) throws {
-        let f = try StoreFixture(kind, quotas: Self.quotas)
+        let f = try StoreFixture(kind, quotaDefaults: Self.quotas)
         #expect(try f.inventory.createServers(f.draft("m", min: 1, max: 10), caller: f.caller).count == 3)
         #expect(
             throws: ComputeError.forbidden(
@@ -219,7 +219,7 @@ import Testing
 
     @Test(arguments: StoreKind.all)
     func deletesGiveQuotaBack(kind: StoreKind) throws {
-        let f = try StoreFixture(kind, quotas: Self.quotas)
+        let f = try StoreFixture(kind, quotaDefaults: Self.quotas)
         _ = try f.inventory.createServers(f.draft("a", min: 3), caller: f.caller)
         try f.inventory.deleteServer("a-1", caller: f.caller)
         #expect(try f.create("b").name == "b")

@@ -57,9 +57,7 @@ final class StoreFixture: Sendable {
     private let schema: String?
     private let databaseURL: String?
 
-    init(_ kind: StoreKind, networks: [NetworkConfig] = [.defaultPrivate], quotas: any QuotaSource = FixedQuotas(.unlimited))
-        throws
-    {
+    init(_ kind: StoreKind, networks: [NetworkConfig] = [.defaultPrivate], quotaDefaults: QuotaLimits = .unlimited) throws {
         self.kind = kind
         self.networks = networks
         let store: any InventoryStore
@@ -85,7 +83,8 @@ final class StoreFixture: Sendable {
             (memory, directory, faults, self.schema, databaseURL) = (nil, nil, nil, schema, url)
         }
         inventory = Inventory(
-            store: store, networks: networks, quotas: quotas, clock: clock, identifiers: SequentialIdentifiers())
+            store: store, networks: networks, settings: .init(quotaDefaults: quotaDefaults), clock: clock,
+            identifiers: SequentialIdentifiers())
         try inventory.seedDefaultFlavors()
     }
 

@@ -78,13 +78,13 @@ final class ManualClock: Clock {
 @Suite struct QuotaFilesTests {
     @Test func overridesMergeAndApplyAtOnce() throws {
         let dir = TemporaryDirectory(created: true)
-        let quotas = QuotaFiles(dataDirectory: dir.path, defaults: .novaDefaults)
-        #expect(quotas.limits(for: "web") == .novaDefaults)
+        let quotas = QuotaFiles(dataDirectory: dir.path)
+        #expect(quotas.limits(for: "web", defaults: .novaDefaults) == .novaDefaults)
         _ = try QuotaFiles.set(QuotaOverride(project: "web", instances: 2), dataDirectory: dir.path)
         let merged = try QuotaFiles.set(QuotaOverride(project: "web", ram: -1), dataDirectory: dir.path)
         #expect(merged == QuotaOverride(project: "web", instances: 2, ram: -1))
-        #expect(quotas.limits(for: "web") == QuotaLimits(instances: 2, cores: 20, ram: -1))
-        #expect(quotas.limits(for: "other") == .novaDefaults)
+        #expect(quotas.limits(for: "web", defaults: .novaDefaults) == QuotaLimits(instances: 2, cores: 20, ram: -1))
+        #expect(quotas.limits(for: "other", defaults: .novaDefaults) == .novaDefaults)
         #expect(throws: ComputeError.invalidField("cores", "must be -1 (unlimited) or more.")) {
             try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path)
         }

@@ -69,7 +69,7 @@ import Testing
     @Test func quotaOverridesOfProjectsStartingWithADotAreReadBack() throws {
         let dir = TemporaryDirectory(created: true)
         _ = try QuotaFiles.set(QuotaOverride(project: ".x", instances: 3), dataDirectory: dir.path)
-        #expect(QuotaFiles(dataDirectory: dir.path, defaults: .novaDefaults).limits(for: ".x").instances == 3)
+        #expect(QuotaFiles(dataDirectory: dir.path).limits(for: ".x", defaults: .novaDefaults).instances == 3)
         #expect(try QuotaFiles.overrides(dataDirectory: dir.path).items.keys.sorted() == [".x"])
     }
 

@@ -2,6 +2,9 @@
 JSON log lines for a log pipeline, from the real worker behind the real nginx."""
 import json
 import re
+import signal
+import threading
+import time
 
 import pytest
 
@@ -109,3 +112,70 @@ def test_serve_runs_with_the_configuration_file(fresh_service, tmp_path):
     defaults = s.get("/v2.1/os-quota-sets/default/defaults").json["quota_set"]
     assert defaults["instances"] == 1, "the file's quota default"
     assert any(line.startswith("{") for line in s.log().splitlines()), "the file's log format"
+
+
+def wait_for_log(s, text, count, timeout=15):
+    """Until the worker's log holds `text` `count` times; returns the log."""
+    deadline = time.time() + timeout
+    while s.log().count(text) < count:
+        assert time.time() < deadline, f"no {text!r} in the log: {s.log()[-2000:]}"
+        time.sleep(0.02)
+    return s.log()
+
+
+def test_sighup_reloads_images_quotas_and_log_level_and_names_what_needs_a_restart(fresh_service, tmp_path):
+    config = tmp_path / "serve.toml"
+    config.write_text('quota-instances = 1\nimage = ["cirros=9e6f3a44-2d1b-4f8e-8c5a-7b0d2e4f6a13"]\n'
+                      'slow-request-ms = 1000\n')
+    s = fresh_service
+    s.start_worker("--config", str(config))
+    s.start_nginx()
+    member = {"X-Auth-Token": s.make_token("lab", "ann", "member")}
+
+    def create(name, image="cirros"):
+        return s.post("/servers", {"server": {"name": name, "flavor": "m1.tiny", "image": image}}, headers=member)
+
+    assert create("one").status == 200
+    assert create("two").status == 403, "the file's default quota"
+    assert create("three", image="debian-12").status == 400, "not an image yet"
+    assert s.get("/v2.1/images").status == 200
+    assert s.log().count(" GET /v2.1/images 200 ") == 1, "requests are logged at info"
+
+    # Reads go on through every reload: none may fail or wait.
+    failures, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            reply = s.get("/servers", headers=member)
+            if reply.status != 200:
+                failures.append(reply.status)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    try:
+        config.write_text('quota-instances = 5\nimage = ["cirros=9e6f3a44-2d1b-4f8e-8c5a-7b0d2e4f6a13", '
+                          '"debian-12=3f1c2a9e-7d4b-4e8a-9c6f-1b2d3e4f5a60"]\nlog-level = "warning"\nslow-request-ms = 500\n')
+        s.worker.send_signal(signal.SIGHUP)
+        log = wait_for_log(s, "reload: ", 2)
+        assert f"reload: {config} read again; applied image = " in log, log[-2000:]
+        assert "quota-instances = 5" in log and 'log-level = "warning"' in log
+        assert "reload: slow-request-ms changed (1000 → 500): it takes effect only after a restart" in log
+        assert create("two").status == 200, "the new default quota"
+        assert create("three", image="debian-12").status == 200, "the new image"
+        assert any(i["name"] == "debian-12" for i in s.get("/v2.1/images").json["images"])
+        assert s.get("/v2.1/os-quota-sets/lab/defaults").json["quota_set"]["instances"] == 5
+        assert s.log().count(" GET /v2.1/images 200 ") == 1, "requests are logged at info, below the new level"
+
+        # A file with an error changes nothing, and says so.
+        config.write_text('quota-instances = "many"\n')
+        s.worker.send_signal(signal.SIGHUP)
+        log = wait_for_log(s, "reload refused, nothing changed:", 1)
+        assert "quota-instances" in log.split("reload refused, nothing changed:")[1].splitlines()[0]
+        assert s.get("/v2.1/os-quota-sets/lab/defaults").json["quota_set"]["instances"] == 5
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert failures == [], f"requests failed during reloads: {failures[:10]}"
+    assert s.worker.poll() is None, "a reload never stops the worker"
