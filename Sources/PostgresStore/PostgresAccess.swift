@@ -13,8 +13,10 @@ import Logging
 /// the CLI's `token` and `quota` commands change with `--database`.
 ///
 /// Checking a token and reading a project's quota happen on every request: both are cached,
-/// and dropped the moment any host changes them (the store's `ChangeFeed`), so a revoke is
-/// refused by every host on its next request. Made with `PostgresStore.access()`.
+/// and dropped when the database's notification of a change reaches this host (the store's
+/// `ChangeFeed`), so a revoke made on any host is refused here milliseconds after its commit
+/// (the notification's trip; the host that made the change drops its cache before it commits).
+/// Made with `PostgresStore.access()`.
 public final class PostgresAccess: Authenticator, QuotaSource {
     private let pool: ConnectionPool
     private let clock: any Clock
