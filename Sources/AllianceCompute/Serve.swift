@@ -22,7 +22,10 @@ struct Serve: ParsableCommand {
             Listening: by default the worker creates the unix socket given by --socket (mode 0660, \
             never world-writable; a stale socket file is replaced, a live one is an error). With \
             --bind it uses a socket it inherits instead: fd0 (spawn-fcgi, systemd StandardInput=socket), \
-            systemd (LISTEN_FDS, fd 3) or auto (whichever is there).
+            systemd (LISTEN_FDS, fd 3) or auto (whichever is there); or tcp:ADDRESS:PORT, a TCP port of \
+            its own for nginx on other hosts (tcp:[::]:9000 for IPv6). FastCGI trusts what it is sent \
+            (the client's address, access to /healthz), so a socket other hosts can reach serves only \
+            the addresses --allow-from names, and the worker refuses to start without it.
 
             Data: by default every server and flavor is a JSON file under --data-dir, written durably \
             before the response is sent; only one worker may use a data directory at a time (a second \
@@ -58,11 +61,50 @@ struct Serve: ParsableCommand {
               alliance-compute serve --bind fd0 --data-dir /var/lib/alliance-compute --threads 8
               alliance-compute serve --network private=10.0.0.0/24 --network public=192.0.2.0/24
               ALLIANCE_DATABASE_URL=service=alliance alliance-compute serve --bind systemd
+              alliance-compute serve --database service=alliance --bind tcp:10.0.0.11:9000 --allow-from 10.0.0.2
             """
     )
 
-    enum BindMode: String, ExpressibleByArgument, CaseIterable {
+    /// `--bind`: a socket inherited from whoever started the worker, or a TCP port of its own.
+    enum Binding: ExpressibleByArgument, Equatable, CustomStringConvertible {
         case fd0, systemd, auto
+        case tcp(host: String, port: Int)
+
+        init?(argument: String) {
+            switch argument {
+            case "fd0": self = .fd0
+            case "systemd": self = .systemd
+            case "auto": self = .auto
+            default:
+                guard argument.hasPrefix("tcp:") else { return nil }
+                let address = argument.dropFirst(4)
+                let host: Substring
+                let port: Substring
+                if address.hasPrefix("["), let end = address.firstIndex(of: "]") {
+                    host = address[address.index(after: address.startIndex)..<end]
+                    guard address[end...].hasPrefix("]:") else { return nil }
+                    port = address[address.index(end, offsetBy: 2)...]
+                } else {
+                    guard let colon = address.lastIndex(of: ":") else { return nil }
+                    (host, port) = (address[..<colon], address[address.index(after: colon)...])
+                }
+                guard let number = Int(port), (1...65535).contains(number), AddressRange(String(host)) != nil else {
+                    return nil
+                }
+                self = .tcp(host: String(host), port: number)
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .fd0: "fd0"
+            case .systemd: "systemd"
+            case .auto: "auto"
+            case .tcp(let host, let port): host.contains(":") ? "tcp:[\(host)]:\(port)" : "tcp:\(host):\(port)"
+            }
+        }
+
+        static var defaultCompletionKind: CompletionKind { .list(["fd0", "systemd", "auto", "tcp:"]) }
     }
 
     @OptionGroup(title: "Store")
@@ -77,8 +119,18 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Group to own the created socket, e.g. www-data, so nginx can connect.", valueName: "group"))
     var socketGroup: String?
 
-    @Option(help: ArgumentHelp("Use an inherited listening socket instead of creating one.", valueName: "fd0|systemd|auto"))
-    var bind: BindMode?
+    @Option(
+        help: ArgumentHelp(
+            "Use an inherited listening socket (fd0, systemd, auto), or listen on a TCP port (tcp:ADDRESS:PORT) for nginx on other hosts.",
+            valueName: "fd0|systemd|auto|tcp:address:port"))
+    var bind: Binding?
+
+    @Option(
+        name: .customLong("allow-from"),
+        help: ArgumentHelp(
+            "An address or range nginx connects from over TCP (10.0.0.2, 10.0.0.0/24, fd00::/8); repeat for more. Others are refused; required when the TCP socket is not loopback.",
+            valueName: "address[/bits]"))
+    var allowFrom: [String] = []
 
     @Option(help: "Threads accepting requests; fsync-bound writes are why more than the core count helps.")
     var threads = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
@@ -152,6 +204,20 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         if socket != nil && bind != nil { throw ValidationError("Give either --socket or --bind, not both.") }
+        let allowed = try allowedPeers()
+        if case .tcp(let host, _) = bind, allowed.isEmpty,
+            !["127.0.0.0/8", "::1"].compactMap({ AddressRange($0) }).contains(where: {
+                $0.contains(AddressRange.bytes(of: host) ?? [])
+            })
+        {
+            throw ValidationError(
+                "--bind \(bind!) is reachable from other hosts: give --allow-from with the addresses of the nginx hosts (FastCGI trusts what it is sent, so no one else may connect)."
+            )
+        }
+        if bind == nil, !allowed.isEmpty {
+            throw ValidationError(
+                "--allow-from is for TCP sockets (--bind tcp:… or systemd); a unix socket's file mode decides who connects.")
+        }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256.") }
         guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes.") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative.") }
@@ -161,6 +227,17 @@ struct Serve: ParsableCommand {
         _ = try Self.parseImages(images)
         guard quotaInstances >= -1, quotaCores >= -1, quotaRam >= -1 else {
             throw ValidationError("--quota-* take -1 (unlimited) or more.")
+        }
+    }
+
+    /// `--allow-from`'s ranges.
+    func allowedPeers() throws -> [AddressRange] {
+        try allowFrom.map { text in
+            guard let range = AddressRange(text) else {
+                throw ValidationError(
+                    "--allow-from expects ADDRESS or ADDRESS/BITS (10.0.0.2, 10.0.0.0/24, fd00::/8), got '\(text)'.")
+            }
+            return range
         }
     }
 
@@ -237,7 +314,14 @@ struct Serve: ParsableCommand {
             case .fd0: listener = try .standardInput()
             case .systemd: listener = try .systemd()
             case .auto: listener = try .automatic()
+            case .tcp(let host, let port): listener = try .tcp(host: host, port: port)
             case nil: listener = try .unix(path: socket ?? "/run/alliance-compute/fcgi.sock", group: socketGroup)
+            }
+            // An inherited socket too (systemd's ListenStream=ADDRESS:PORT).
+            if listener.isOpenToNetwork && allowFrom.isEmpty {
+                throw ListenError(
+                    "\(listener.description) is reachable from other hosts: give --allow-from with the addresses of the nginx hosts"
+                )
             }
         } catch {
             logger.critical("\(error)")
@@ -258,7 +342,7 @@ struct Serve: ParsableCommand {
                 listener: listener,
                 configuration: .init(
                     threads: threads, maxBodyBytes: maxBodySize, drainTimeoutSeconds: drainTimeout,
-                    ioTimeoutSeconds: ioTimeout),
+                    ioTimeoutSeconds: ioTimeout, allowedPeers: try allowedPeers()),
                 logger: logger, handler: adapter.handle)
             var running = self
             let signal = try server.run(reload: {
@@ -346,7 +430,8 @@ extension Serve {
         }
         if let socket { settings.append(("socket", quoted(socket))) }
         if let socketGroup { settings.append(("socket-group", quoted(socketGroup))) }
-        if let bind { settings.append(("bind", quoted(bind.rawValue))) }
+        if let bind { settings.append(("bind", quoted(bind.description))) }
+        if !allowFrom.isEmpty { settings.append(("allow-from", list(allowFrom))) }
         settings += [
             ("threads", "\(threads)"), ("network", list(networks)),
             ("image", list(images.isEmpty ? Image.defaults.map { "\($0.name)=\($0.id)" } : images)),

@@ -99,12 +99,21 @@ public final class FastCGIServer: Sendable {
         /// sends one byte and stops is dropped after this, instead of holding a thread forever.
         /// nginx sends a whole request at once, from its buffer.
         public var ioTimeoutSeconds: Double
+        /// Who may connect over TCP (empty: anyone who reaches the socket). A connection from
+        /// elsewhere is closed unread: FastCGI parameters are trusted (REMOTE_ADDR, the status
+        /// pages' grant), so only nginx may send them. Unix sockets have no peer address; their
+        /// file mode decides.
+        public var allowedPeers: [AddressRange]
 
-        public init(threads: Int, maxBodyBytes: Int, drainTimeoutSeconds: Double, ioTimeoutSeconds: Double = 10) {
+        public init(
+            threads: Int, maxBodyBytes: Int, drainTimeoutSeconds: Double, ioTimeoutSeconds: Double = 10,
+            allowedPeers: [AddressRange] = []
+        ) {
             self.threads = threads
             self.maxBodyBytes = maxBodyBytes
             self.drainTimeoutSeconds = drainTimeoutSeconds
             self.ioTimeoutSeconds = ioTimeoutSeconds
+            self.allowedPeers = allowedPeers
         }
     }
 
@@ -117,6 +126,9 @@ public final class FastCGIServer: Sendable {
     private let stopping = Atomic(false)
     /// Counted from before `FCGX_Accept_r`, so shutdown cannot race an accepted connection.
     private let inFlight = Atomic(0)
+    /// Connections refused by `allowedPeers` (logged at 1, 2, 4, 8, …, so a flood cannot
+    /// flood the log).
+    private let refusedPeers = Atomic(0)
     private let wakeRead: Int32
     private let wakeWrite: Int32
     /// A socket that is not listening, given to libfcgi as its "listening socket": this server
@@ -185,7 +197,18 @@ public final class FastCGIServer: Sendable {
             reload()
         }
         let name = received == SIGTERM ? "SIGTERM" : "SIGINT"
-        logger.info("\(name): no longer accepting; draining requests in progress")
+        if listener.stopsListeningAtShutdown {
+            // A TCP port of our own: connections already queued are served, then the port is
+            // closed, so new ones are refused and nginx sends them, unsent, to another host.
+            // Queued ones reset at exit would be POSTs nginx may not send again.
+            let deadline = Date().addingTimeInterval(configuration.drainTimeoutSeconds)
+            while listener.queuedConnections > 0, Date() < deadline { usleep(1_000) }
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            _ = shutdown(listener.fd, Int32(SHUT_RD))
+            logger.info("\(name): \(listener.description) closed; draining requests in progress")
+        } else {
+            logger.info("\(name): no longer accepting; draining requests in progress")
+        }
 
         stopping.store(true, ordering: .sequentiallyConsistent)
         _ = [UInt8(1)].withUnsafeBytes { write(wakeWrite, $0.baseAddress, 1) }
@@ -231,6 +254,8 @@ public final class FastCGIServer: Sendable {
                 logger.critical("epoll_wait failed in thread \(index): \(String(cString: strerror(errno)))")
                 return
             }
+            // Shutting down (a socket of our own is closed by now, and reports a hang-up).
+            if stopping.load(ordering: .sequentiallyConsistent) { return }
             var listenerReady = false
             for event in events.prefix(Int(ready)) {
                 if event.data.fd == wakeRead { return }  // shutting down; the byte stays for the others
@@ -274,11 +299,26 @@ public final class FastCGIServer: Sendable {
     /// The next connection on the listening socket, with its read and write timeouts set;
     /// nil when another thread took it (EAGAIN) or it was gone already.
     private func acceptConnection(_ index: Int) -> Int32? {
-        let fd = accept(listener.fd, nil, nil)
+        var peer = sockaddr_storage()
+        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = withUnsafeMutablePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener.fd, $0, &peerLength) }
+        }
         guard fd >= 0 else {
             if ![EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(errno) {
                 logger.error("accept failed in thread \(index): \(String(cString: strerror(errno)))")
                 usleep(10_000)
+            }
+            return nil
+        }
+        if !configuration.allowedPeers.isEmpty, let (bytes, text) = peerAddress(peer),
+            !configuration.allowedPeers.contains(where: { $0.contains(bytes) })
+        {
+            close(fd)
+            let refused = refusedPeers.add(1, ordering: .relaxed).newValue
+            if refused & (refused - 1) == 0 {
+                logger.warning(
+                    "refused a FastCGI connection from \(text): not in --allow-from (\(refused) refused so far)")
             }
             return nil
         }

@@ -6,21 +6,44 @@
 public struct ListenError: Error, Sendable, CustomStringConvertible {
     public var description: String
 
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 
     static func system(_ call: String, _ subject: String) -> ListenError {
         ListenError("\(call) \(subject): \(String(cString: strerror(errno)))")
     }
 }
 
-/// The socket nginx connects to: one we create on a path, or one inherited from whoever
-/// started us (spawn-fcgi puts it on fd 0, systemd on fd 3 with `LISTEN_FDS`).
+/// The socket nginx connects to: one we create on a path or a TCP port, or one inherited from
+/// whoever started us (spawn-fcgi puts it on fd 0, systemd on fd 3 with `LISTEN_FDS`).
 public struct ListeningSocket: Sendable {
     public let fd: Int32
     /// For logs: `unix:/run/alliance-compute/fcgi.sock`, `fd 0`, `systemd fd 3`.
     public let description: String
     /// Set when we created the socket file, so we remove it on exit (only if it is still ours).
     private let createdFile: (path: String, device: UInt64, inode: UInt64)?
+    /// A TCP port this process opened (no one else holds it): at shutdown it stops listening
+    /// once its queued connections are taken, so new ones are refused rather than reset. An
+    /// inherited socket is never closed: systemd's copy of it must keep working.
+    public let stopsListeningAtShutdown: Bool
+
+    private init(
+        fd: Int32, description: String, createdFile: (path: String, device: UInt64, inode: UInt64)?,
+        stopsListeningAtShutdown: Bool = false
+    ) {
+        self.fd = fd
+        self.description = description
+        self.createdFile = createdFile
+        self.stopsListeningAtShutdown = stopsListeningAtShutdown
+    }
+
+    /// Connections the kernel has completed that no one has accepted yet (TCP only; 0 otherwise).
+    public var queuedConnections: Int {
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        // For a listening socket, tcpi_unacked is its accept queue's length (what ss shows as Recv-Q).
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return 0 }
+        return Int(info.tcpi_unacked)
+    }
 
     /// Creates a unix socket at `path`, mode 0660 (group `group` if given), never
     /// world-writable. A stale socket file is replaced; a live one (something accepts
@@ -83,6 +106,61 @@ public struct ListeningSocket: Sendable {
         return ListeningSocket(
             fd: fd, description: "unix:\(path)",
             createdFile: (path, UInt64(status.st_dev), UInt64(status.st_ino)))
+    }
+
+    /// A TCP socket on `host` (a numeric IPv4 or IPv6 address; `0.0.0.0` or `::` for every
+    /// one) and `port`, for nginx on other hosts. Whoever may connect is the server's
+    /// `allowedPeers`' business.
+    public static func tcp(host: String, port: Int, backlog: Int32 = 1024) throws(ListenError) -> ListeningSocket {
+        let name = host.contains(":") ? "tcp:[\(host)]:\(port)" : "tcp:\(host):\(port)"
+        guard let bytes = AddressRange.bytes(of: host) else { throw ListenError("\(host) is not a numeric IP address") }
+        guard (1...65535).contains(port) else { throw ListenError("port \(port) is not from 1 to 65535") }
+        let family = bytes.count == 4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .system("socket", name) }
+        var on: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var storage = sockaddr_storage()
+        let length: Int
+        if family == AF_INET {
+            var address = sockaddr_in()
+            (address.sin_family, address.sin_port) = (sa_family_t(AF_INET), in_port_t(UInt16(port).bigEndian))
+            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: bytes) }
+            length = copy(address, into: &storage)
+        } else {
+            var address = sockaddr_in6()
+            (address.sin6_family, address.sin6_port) = (sa_family_t(AF_INET6), in_port_t(UInt16(port).bigEndian))
+            withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: bytes) }
+            length = copy(address, into: &storage)
+        }
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
+        }
+        guard bound == 0, listen(fd, backlog) == 0 else {
+            let error = ListenError.system(bound == 0 ? "listen" : "bind", name)
+            close(fd)
+            throw error
+        }
+        return ListeningSocket(fd: fd, description: name, createdFile: nil, stopsListeningAtShutdown: true)
+    }
+
+    /// Copies a `sockaddr_in` or `sockaddr_in6` into `storage`; returns its length.
+    private static func copy<Address>(_ address: Address, into storage: inout sockaddr_storage) -> Int {
+        withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: address) { raw.copyBytes(from: $0) } }
+        return MemoryLayout<Address>.size
+    }
+
+    /// Whether other hosts can reach this socket: a TCP socket bound to an address that is not
+    /// loopback (127.0.0.0/8, ::1). Unix sockets, and loopback ones, are this host's alone.
+    public var isOpenToNetwork: Bool {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0, let (bytes, _) = peerAddress(storage) else { return false }
+        let loopback = [AddressRange("127.0.0.0/8"), AddressRange("::1")].compactMap { $0 }
+        return !loopback.contains { $0.contains(bytes) }
     }
 
     /// The socket on fd 0 (`FCGI_LISTENSOCK_FILENO`), as spawn-fcgi and systemd's

@@ -41,12 +41,18 @@ ABSENT = ("absent",)
 class Client:
     """One client's slots. A slot is a certain state, or a set of possible ones."""
 
+    # Behind several hosts, nginx sends a DELETE that was in progress on a host that died to the
+    # next host (DELETE is idempotent): a 404 then means the first host had deleted it, since
+    # only this client uses its servers. With one host a 404 is never expected.
+    retried_deletes_answer_404 = False
+
     def __init__(self, number):
         self.number = number
         self.slots = [{"state": ABSENT, "possible": None, "generation": 0} for _ in range(SLOTS)]
         self.groups = []  # [{"base", "ids", "possible"}]: multi-creates of GROUP servers
         self.acknowledged = 0
         self.ambiguous = 0
+        self.deleted_before_a_retry = 0
         self.unexpected = []
 
     def name(self, slot, generation):
@@ -105,6 +111,9 @@ class Client:
             if status == 204:
                 slot["state"] = ABSENT
                 self.acknowledged += 1
+            elif status == 404 and self.retried_deletes_answer_404:
+                slot["state"] = ABSENT
+                self.deleted_before_a_retry += 1
             elif status in (None, 502, 503, 504):
                 slot["possible"] = [state, ABSENT]
                 self.ambiguous += 1

@@ -80,14 +80,16 @@ class PostgresCluster:
     directory, no TCP), which a test may kill and start again. Its directory is a new one in
     /tmp (the postgres user must reach it: pytest's are private to root), removed by `stop`."""
 
-    def __init__(self):
+    def __init__(self, namespace=None):
+        """`namespace`: a network namespace (`ip netns`) to run it in, as on a host of its own."""
         self.home = pathlib.Path(tempfile.mkdtemp(prefix="alliance-pg-"))
         os.chmod(self.home, 0o755)
         self.directory = self.home / "cluster"
+        self.inside = ["ip", "netns", "exec", namespace] if namespace else []
         self.url = self.lib("start_test_postgres")
 
     def lib(self, function):
-        done = subprocess.run(["bash", "-c", f'. "{REPO}/deploy/lib.sh"; {function} "{self.directory}"'],
+        done = subprocess.run([*self.inside, "bash", "-c", f'. "{REPO}/deploy/lib.sh"; {function} "{self.directory}"'],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{function}: {done.stderr}")
@@ -147,7 +149,123 @@ class Database:
         psql(self.cluster, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
-class Service:
+def start_nginx(conf, http_port, stderr_path):
+    """nginx in the foreground with `conf`; returns its process once it accepts on `http_port`."""
+    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                             stderr=open(stderr_path, "ab"), stdin=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", http_port), timeout=1).close()
+            return nginx
+        except OSError:
+            if nginx.poll() is not None or time.time() > deadline:
+                raise RuntimeError("nginx did not start: " + pathlib.Path(stderr_path).read_text())
+            time.sleep(0.02)
+
+
+def stop_nginx(nginx):
+    """A graceful stop (SIGQUIT: requests in progress finish)."""
+    if nginx is not None and nginx.poll() is None:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(timeout=20)
+
+
+class Front:
+    """An HTTP client of one nginx on loopback: plain HTTP on `http_port`, HTTPS on `https_port`
+    (certificate checked against `tls`), the admin `token` on every request unless told
+    otherwise. A `Service` is one; so is a cluster's nginx in front of several worker hosts."""
+    http_port: int
+    https_port: int
+    tls: ssl.SSLContext
+    token: str = None
+
+    def connection(self, scheme="http", timeout=15):
+        if scheme == "https":
+            return http.client.HTTPSConnection("127.0.0.1", self.https_port, context=self.tls, timeout=timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, scheme="http", timeout=15):
+        """Sends `path` byte for byte (no re-encoding); `body` may be str, bytes or a JSON-able object.
+        The service's admin token goes along unless `headers` has X-Auth-Token (None: no token)."""
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        headers = dict(headers or {})
+        if self.token and not any(name.lower() == "x-auth-token" for name in headers):
+            headers["X-Auth-Token"] = self.token
+        connection = self.connection(scheme, timeout=timeout)
+        try:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in headers.items():
+                if value is not None:  # None: leave the header out
+                    connection.putheader(name, value)
+            if body is not None:
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            reply = connection.getresponse()
+            return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read())
+        finally:
+            connection.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def patch(self, path, body, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def raw(self, data: bytes, timeout=15):
+        """Sends bytes as they are to the plain-HTTP port and returns (status, headers, body)."""
+        with socket.create_connection(("127.0.0.1", self.http_port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        reply = b"".join(chunks)
+        head, _, body = reply.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return Response(status, headers, body)
+
+    def get_from_another_address(self, path: bytes) -> bytes:
+        """GET `path` (bytes, sent as they are) from 127.0.0.2: loopback, but not "this host" to
+        nginx's allow lists. Returns the raw reply."""
+        with socket.create_connection(("127.0.0.1", self.http_port), source_address=("127.0.0.2", 0)) as conn:
+            conn.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        return reply
+
+    def create_server(self, name, **fields):
+        server = {"name": name, "flavor": "m1.small", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key",
+                  "network": "private"}
+        server.update(fields)
+        return self.post("/servers", {"server": server})
+
+    def snapshot(self):
+        """The store as the API shows it: for checking that bad requests change nothing."""
+        return self.get("/servers").json, self.get("/flavors").json
+
+
+class Service(Front):
     def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, www: pathlib.Path = None, store: str = None,
                  database: Database = None):
         """`store`: "files" or "postgres" (default: $ALLIANCE_E2E_STORE); with "postgres", a new
@@ -258,23 +376,10 @@ class Service:
         return code
 
     def start_nginx(self):
-        self.nginx = subprocess.Popen(
-            ["nginx", "-c", str(self.nginx_conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "nginx.stderr", "ab"), stdin=subprocess.DEVNULL)
-        deadline = time.time() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
-                return
-            except OSError:
-                if self.nginx.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("nginx did not start: " + (self.root / "nginx.stderr").read_text())
-                time.sleep(0.02)
+        self.nginx = start_nginx(self.nginx_conf, self.http_port, self.root / "nginx.stderr")
 
     def stop_nginx(self):
-        if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)
-            self.nginx.wait(timeout=20)
+        stop_nginx(self.nginx)
         self.nginx = None
 
     def start(self):
@@ -292,92 +397,6 @@ class Service:
 
     def log(self):
         return self.worker_log.read_text(errors="replace") if self.worker_log.exists() else ""
-
-    # -- HTTP -------------------------------------------------------------------------------
-
-    def connection(self, scheme="http", timeout=15):
-        if scheme == "https":
-            return http.client.HTTPSConnection("127.0.0.1", self.https_port, context=self.tls, timeout=timeout)
-        return http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
-
-    def request(self, method, path, body=None, headers=None, scheme="http", timeout=15):
-        """Sends `path` byte for byte (no re-encoding); `body` may be str, bytes or a JSON-able object.
-        The service's admin token goes along unless `headers` has X-Auth-Token (None: no token)."""
-        if body is not None and not isinstance(body, (str, bytes)):
-            body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
-        headers = dict(headers or {})
-        if self.token and not any(name.lower() == "x-auth-token" for name in headers):
-            headers["X-Auth-Token"] = self.token
-        connection = self.connection(scheme, timeout=timeout)
-        try:
-            connection.putrequest(method, path, skip_accept_encoding=True)
-            for name, value in headers.items():
-                if value is not None:  # None: leave the header out
-                    connection.putheader(name, value)
-            if body is not None:
-                connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body)
-            reply = connection.getresponse()
-            return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read())
-        finally:
-            connection.close()
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, body, **kw):
-        return self.request("POST", path, body=body, **kw)
-
-    def patch(self, path, body, **kw):
-        return self.request("PATCH", path, body=body, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
-
-    def raw(self, data: bytes, timeout=15):
-        """Sends bytes as they are to the plain-HTTP port and returns (status, headers, body)."""
-        with socket.create_connection(("127.0.0.1", self.http_port), timeout=timeout) as s:
-            s.sendall(data)
-            chunks = []
-            while True:
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        reply = b"".join(chunks)
-        head, _, body = reply.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        return Response(status, headers, body)
-
-    def get_from_another_address(self, path: bytes) -> bytes:
-        """GET `path` (bytes, sent as they are) from 127.0.0.2: loopback, but not "this host" to
-        nginx's allow lists. Returns the raw reply."""
-        with socket.create_connection(("127.0.0.1", self.http_port), source_address=("127.0.0.2", 0)) as conn:
-            conn.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            reply = b""
-            while chunk := conn.recv(65536):
-                reply += chunk
-        return reply
-
-    def create_server(self, name, **fields):
-        server = {"name": name, "flavor": "m1.small", "image": "cirros-0.3.4-x86_64-uec", "keyname": "admin-key",
-                  "network": "private"}
-        server.update(fields)
-        return self.post("/servers", {"server": server})
-
-    def snapshot(self):
-        """The store as the API shows it: for checking that bad requests change nothing."""
-        return self.get("/servers").json, self.get("/flavors").json
 
 
 def fastcgi_record(kind, content):
@@ -416,8 +435,9 @@ def fastcgi_read(connection):
     return output
 
 
-def fastcgi_request(socket_path, params, body=b""):
+def fastcgi_request(address, params, body=b"", timeout=15):
     """A minimal FastCGI client (responder role, one request): returns the raw CGI output.
+    `address`: a unix socket's path, or (host, port) over TCP.
 
     Used to reach the worker without nginx, as any process with access to the socket could.
     """
@@ -425,8 +445,9 @@ def fastcgi_request(socket_path, params, body=b""):
     for i in range(0, len(body), 65535):
         message += fastcgi_record(5, body[i:i + 65535])
     message += fastcgi_record(5, b"")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(15)
-        s.connect(str(socket_path))
+    tcp = isinstance(address, tuple)
+    with socket.socket(socket.AF_INET if tcp else socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(address if tcp else str(address))
         s.sendall(message)
         return fastcgi_read(s)

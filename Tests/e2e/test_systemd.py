@@ -14,7 +14,7 @@ import time
 import pytest
 
 import booted
-from service import BINARY, PostgresCluster, psql
+from service import BINARY, PostgresCluster, fastcgi_request, psql
 from test_hostile_input import CATALOGUE
 
 DATA = "/var/lib/alliance-compute"
@@ -26,14 +26,14 @@ KILLS = ("status=31/SYS", "code=dumped", "status=6/ABRT", "status=11/SEGV", "sta
 
 # Outside deploy/test (which installs what it needs and requires it), a machine that cannot boot
 # one skips these tests, saying why.
-pytestmark = pytest.mark.skipif(booted.unavailable() is not None and not os.environ.get("ALLIANCE_REQUIRE_BOOTED"),
+pytestmark = pytest.mark.skipif(booted.unavailable() is not None and not os.environ.get("ALLIANCE_REQUIRE_ROOT_TESTS"),
                                 reason=str(booted.unavailable()))
 
 
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory):
     if reason := booted.unavailable():
-        raise RuntimeError(f"ALLIANCE_REQUIRE_BOOTED is set, but a booted machine cannot run here: {reason}")
+        raise RuntimeError(f"ALLIANCE_REQUIRE_ROOT_TESTS is set, but a booted machine cannot run here: {reason}")
     m = booted.BootedMachine(tmp_path_factory.mktemp("booted"), BINARY)
     try:
         m.boot()
@@ -309,6 +309,32 @@ def test_the_postgresql_store_installed_with_its_secret_file_and_restarted_under
     m.run("/srv/alliance-compute/deploy/install", "--binary", "/srv/alliance-compute-bin", "--files", timeout=600)
     assert m.run("test", "-e", "/etc/alliance-compute/database.env", check=False).returncode != 0
     assert https("GET", "/servers/existing", token=m.token)[0] == 200, "back on the data directory it had"
+
+
+def test_a_worker_host_takes_nginx_over_tcp_from_its_socket_unit(machine):
+    """The README's several-hosts setup: the socket unit listens on the host's address, the
+    configuration file names the nginx host allowed; everything else is refused."""
+    m = machine
+    dropin = "/etc/systemd/system/alliance-compute.socket.d/tcp.conf"
+    m.sh(f"mkdir -p {dropin.rsplit('/', 1)[0]} && printf '[Socket]\\nListenStream=\\nListenStream={booted.MACHINE_ADDRESS}:9000\\n' > {dropin}")
+    m.sh(f"""printf '%s\\n' 'allow-from = ["{booted.HOST_ADDRESS}"]' >> {CONFIG}""")
+    try:
+        m.run("systemctl", "daemon-reload")
+        m.run("systemctl", "stop", "alliance-compute.service", "alliance-compute.socket")
+        m.run("systemctl", "start", "alliance-compute.socket")
+        params = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/servers", "SERVER_PORT": "443", "REQUEST_SCHEME": "https",
+                  "HTTP_HOST": "api", "REMOTE_ADDR": "192.0.2.7", "HTTP_X_AUTH_TOKEN": m.token}
+        output = fastcgi_request((booted.MACHINE_ADDRESS, 9000), params)
+        assert output.startswith(b"Status: 200"), output[:300]
+        assert "serving FastCGI on systemd fd 3" in m.journal()
+        assert_no_refusals(m)
+    finally:
+        m.run("rm", "-f", dropin)
+        m.sh(f"sed -i '/^allow-from/d' {CONFIG}")
+        m.run("systemctl", "daemon-reload")
+        m.run("systemctl", "stop", "alliance-compute.service", "alliance-compute.socket")
+        m.run("systemctl", "start", "alliance-compute.socket")
+    assert https("GET", "/servers/existing", token=m.token)[0] == 200, "back on the unix socket"
 
 
 def test_the_units_limits_and_exposure(machine):

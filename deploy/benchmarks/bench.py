@@ -16,12 +16,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "Tests/e2e"))
+from cluster import Cluster  # noqa: E402
 from service import PostgresCluster, Service, psql  # noqa: E402
 
 WORKER_ARGS = ("--network", "private=10.0.0.0/12")  # room for a million servers
@@ -78,6 +80,7 @@ class Bench:
         self.rows = []
         self.scaling = []
         self.comparison = []
+        self.hosts_rows = []
         self.instances = 0
         self.cluster = None
         if options.store == "postgres":
@@ -164,6 +167,46 @@ class Bench:
             self.comparison.append((label, files["rps"], postgres["rps"], postgres["rps"] / files["rps"], target))
             self.rows_errors = getattr(self, "rows_errors", 0) + files["errors"] + postgres["errors"]
 
+    def hosts(self):
+        """Through nginx to one worker host, then to two (network namespaces, TCP FastCGI, one
+        PostgreSQL), in this run; then a rolling restart of both under load, which must fail
+        nothing."""
+        measured = {}
+        for count in (1, self.options.hosts):
+            cluster = Cluster(self.root / f"cluster{count}", self.tls, workers=count).start()
+            try:
+                multi_create(cluster, "hosts", 20)
+                one = json.loads(fetch(cluster, "/servers?name=hosts-1"))["servers"][0]["id"]
+                d = self.options.duration
+                measured[count] = {
+                    "GET /servers/{id}, 32 conns": wrk(cluster, f"/servers/{one}", 32, d),
+                    "GET /servers (20 servers), 32 conns": wrk(cluster, "/servers", 32, d),
+                    "POST /servers (durable), 32 conns": wrk(cluster, "/", 32, d, "create.lua", f"h{count}"),
+                }
+                if count > 1:
+                    restarts = [0]
+
+                    def restart_each():
+                        time.sleep(1)
+                        for host in list(cluster.workers):
+                            cluster.stop_worker(host)
+                            cluster.start_worker(host)
+                            restarts[0] += 1
+                            time.sleep(6)  # past nginx's fail_timeout
+
+                    restarter = threading.Thread(target=restart_each)
+                    restarter.start()
+                    during = wrk(cluster, "/", 32, 2 + 7 * count, "create.lua", "rolling")
+                    restarter.join()
+                    self.rolling = (restarts[0], during)
+            finally:
+                cluster.close()
+        for label in measured[1]:
+            one, many = measured[1][label], measured[self.options.hosts][label]
+            self.hosts_rows.append((label, one["rps"], many["rps"], many["rps"] / one["rps"]))
+            self.rows_errors = getattr(self, "rows_errors", 0) + one["errors"] + many["errors"]
+        self.rows_errors += self.rolling[1]["errors"]
+
     def large_list(self):
         s = self.service()
         try:
@@ -241,12 +284,14 @@ class Bench:
         o = self.options
         store = "PostgreSQL 15 (a local cluster: fsync on, synchronous_commit on)" if o.store == "postgres" \
             else "JSON files"
-        print(f"\nAlliance Compute API benchmark: {os.cpu_count()} cores, wrk {o.duration} s per cell "
-              f"(-t1 for 1 connection, -t2 for 32), nginx → FastCGI (unix socket) → worker with 4 threads, "
-              f"store: {store}\n")
+        if self.rows:
+            print(f"\nAlliance Compute API benchmark: {os.cpu_count()} cores, wrk {o.duration} s per cell "
+                  f"(-t1 for 1 connection, -t2 for 32), nginx → FastCGI (unix socket) → worker with 4 threads, "
+                  f"store: {store}\n")
         header = f"{'scenario':<52} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'static req/s':>12} {'ratio':>6} {'RSS MB':>7} {'errors':>6}"
-        print(header)
-        print("-" * len(header))
+        if self.rows:
+            print(header)
+            print("-" * len(header))
         for r in self.rows:
             static = f"{r['static_rps']:12.0f}" if r["static_rps"] else f"{'':>12}"
             ratio = f"{r['ratio']:6.2f}" if r["ratio"] else f"{'':>6}"
@@ -264,11 +309,28 @@ class Bench:
             print(f"{'worker RSS':<36} {'':>12} {f['rss_mb']:>9.1f} MB")
             print(f"{'database size' if o.store == 'postgres' else 'data directory size':<36} {'':>12} "
                   f"{f['data_mb']:>9} MB")
+        if self.hosts_rows:
+            print(f"\nOne worker host vs {o.hosts} (network namespaces; nginx → TCP FastCGI → 8 threads each; one "
+                  f"PostgreSQL 15, fsync on), same run, {o.duration} s per cell, req/s\n")
+            print(f"{'measure':<40} {'1 host':>10} {f'{o.hosts} hosts':>10} {'ratio':>7}")
+            for label, one, many, ratio in self.hosts_rows:
+                print(f"{label:<40} {one:>10.0f} {many:>10.0f} {ratio:>6.2f}x")
+            restarts, during = self.rolling
+            print(f"\nrolling restart of {restarts} hosts under 32 connections of durable creates: "
+                  f"{during['rps']:.0f} req/s, {during['errors']} failed requests")
         if self.comparison:
             print("\nPostgreSQL vs the JSON-file store, same run (req/s)\n")
             print(f"{'measure':<36} {'JSON files':>12} {'PostgreSQL':>12} {'ratio':>7} {'target':>8}")
             for label, files, postgres, ratio, target in self.comparison:
                 print(f"{label:<36} {files:>12.0f} {postgres:>12.0f} {ratio:>6.2f}x {target:>8}")
+
+    def report(self):
+        """Prints the table; 1 if a request failed."""
+        self.print()
+        if self.failed():
+            print(f"\n{self.failed()} requests failed", file=sys.stderr)
+            return 1
+        return 0
 
     def failed(self):
         return sum(r["errors"] for r in self.rows) + getattr(self, "rows_errors", 0)
@@ -281,9 +343,15 @@ def main():
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--store", choices=["files", "postgres"], default="files",
                         help="the worker's store (postgres: a cluster the benchmark starts; default files)")
+    parser.add_argument("--hosts", type=int, default=0,
+                        help="instead: one worker host vs this many (2), each in a network namespace of its own, "
+                             "on one PostgreSQL, plus a rolling restart under load (needs root)")
     options = parser.parse_args()
     bench = Bench(options)
     try:
+        if options.hosts:
+            bench.hosts()
+            return bench.report()
         bench.reads_and_writes()
         bench.large_list()
         if not options.skip_scaling:
@@ -292,11 +360,7 @@ def main():
             bench.compare_stores()
     finally:
         bench.close()
-    bench.print()
-    if bench.failed():
-        print(f"\n{bench.failed()} requests failed", file=sys.stderr)
-        return 1
-    return 0
+    return bench.report()
 
 
 if __name__ == "__main__":
