@@ -27,8 +27,10 @@ PACKAGES = ["systemd", "systemd-sysv", "dbus", "nginx", "openssl", "curl", "ipro
             "libssl-dev", "libpcre2-dev", "libpq-dev"]
 CACHE = pathlib.Path(os.environ.get("ALLIANCE_ROOT_CACHE", REPO / ".cache"))
 SWIFT_RUNTIME = "/opt/swift"
-# The host's end and the machine's end of the veth pair.
-HOST_ADDRESS, MACHINE_ADDRESS = "10.231.7.1", "10.231.7.2"
+# The host's end and the machine's end of the veth pair; a subnet per test process, so two suites
+# running at once on one machine do not answer each other's requests.
+_SUBNET = f"10.231.{os.getpid() % 200 + 20}"
+HOST_ADDRESS, MACHINE_ADDRESS = f"{_SUBNET}.1", f"{_SUBNET}.2"
 
 
 def unavailable():

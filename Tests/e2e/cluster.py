@@ -1,9 +1,9 @@
 """Several API hosts on one PostgreSQL, built from Linux network namespaces on this machine.
 
-    db  10.232.0.10   PostgreSQL, over TCP with a password (and its unix socket, for the test's psql)
-    w1  10.232.0.11   a worker: serve --bind tcp:10.232.0.11:9000 --allow-from 10.232.0.1
-    w2  10.232.0.12   the same
-    (this host) 10.232.0.1 on a bridge joining them: nginx, rendered by deploy/render-nginx with
+    db  10.232.N.10   PostgreSQL, over TCP with a password (and its unix socket, for the test's psql)
+    w1  10.232.N.11   a worker: serve --bind tcp:10.232.N.11:9000 --allow-from 10.232.N.1
+    w2  10.232.N.12   the same
+    (this host) 10.232.N.1 on a bridge joining them: nginx, rendered by deploy/render-nginx with
                       --upstream for both workers, on loopback ports as in the other tests
 
 Every process is started and stopped by PID; `close()` removes the namespaces and the bridge,
@@ -21,7 +21,8 @@ import time
 
 from service import BINARY, REPO, Front, PostgresCluster, free_port, psql, start_nginx, stop_nginx
 
-SUBNET = "10.232.0"
+# A subnet per test process, so two suites running at once on one machine stay apart.
+SUBNET = f"10.232.{os.getpid() % 200 + 20}"
 NGINX_ADDRESS = f"{SUBNET}.1"
 PORT = 9000
 
