@@ -37,8 +37,9 @@ def unavailable():
 
 
 class Cluster(Front):
-    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, workers=2):
+    def __init__(self, root: pathlib.Path, tls_dir: pathlib.Path, workers=2, threads=8):
         self.root = root
+        self.threads = threads
         root.mkdir(parents=True, exist_ok=True)
         self.tag = f"ac{os.getpid() % 10000}"
         self.bridge = f"{self.tag}br"
@@ -139,7 +140,7 @@ class Cluster(Front):
         log = open(self.root / f"{host}.log", "ab")
         self.workers[host] = subprocess.Popen(
             ["ip", "netns", "exec", self.namespace(host), BINARY, "serve", "--database", self.database_url,
-             "--bind", f"tcp:{self.addresses[host]}:{PORT}", "--allow-from", NGINX_ADDRESS, "--threads", "8",
+             "--bind", f"tcp:{self.addresses[host]}:{PORT}", "--allow-from", NGINX_ADDRESS, "--threads", str(self.threads),
              "--network", "private=10.0.0.0/16"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
