@@ -8,19 +8,24 @@ public import JSONFileStore
 /// Makes the nth call of one kind fail with an errno, and watches every descriptor: which are
 /// open, and whether any is closed twice (or closed without having been opened here).
 public final class FaultPlan: SystemCallFaults {
-    /// Calls of one kind (on paths containing `path`, when given) fail with `errno`: the
-    /// `occurrence`th of them, and with `persistent` every later one too.
+    /// Calls of one kind (on paths containing `path`, or ending in `pathSuffix`, when given)
+    /// fail with `errno`: the `occurrence`th of them, and with `persistent` every later one too.
     public struct Rule: Sendable {
         public var call: SystemCall
         public var path: String?
+        public var pathSuffix: String?
         public var occurrence: Int
         public var persistent: Bool
         public var errno: Int32
         var seen = 0
 
-        public init(call: SystemCall, path: String? = nil, occurrence: Int = 1, persistent: Bool = false, errno: Int32 = EIO) {
+        public init(
+            call: SystemCall, path: String? = nil, pathSuffix: String? = nil, occurrence: Int = 1, persistent: Bool = false,
+            errno: Int32 = EIO
+        ) {
             self.call = call
             self.path = path
+            self.pathSuffix = pathSuffix
             self.occurrence = occurrence
             self.persistent = persistent
             self.errno = errno
@@ -58,6 +63,7 @@ public final class FaultPlan: SystemCallFaults {
             s.calls.append((call, path))
             for index in s.rules.indices where s.rules[index].call == call {
                 if let part = s.rules[index].path, !path.contains(part) { continue }
+                if let suffix = s.rules[index].pathSuffix, !path.hasSuffix(suffix) { continue }
                 s.rules[index].seen += 1
                 let rule = s.rules[index]
                 if rule.seen == rule.occurrence || (rule.persistent && rule.seen > rule.occurrence) {

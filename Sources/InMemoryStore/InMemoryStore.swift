@@ -5,13 +5,17 @@ public import ComputeCore
 /// `RecordPersistence` (the JSON files) before memory shows it.
 ///
 /// Reads take a short lock on the state; a listing walks at most `walkBudget` index keys per
-/// call. Changes are serialised by a second lock held across the durable write, so each one is
-/// checked against the state it will change, and memory changes only once persistence has
-/// made the change durable. A single process owns the data (the persistence's lock), so the
-/// indexes are the truth while it runs.
+/// call. Changes are written concurrently (group commit): each is planned under a second lock
+/// against the state and what the changes already on their way reserve (names, addresses,
+/// quota usage; a server with a change on its way is not changed again until it lands), then
+/// made durable without holding any lock, then applied to memory in the order they were
+/// planned, once durable. A single process owns the data (the persistence's lock), so the
+/// indexes are the truth while it runs. Addresses are taken when planned, so `counts` include
+/// those of servers being created.
 public final class InMemoryStore: InventoryStore {
     private let persistence: any RecordPersistence
-    private let writer = Locked(())
+    /// What changes on their way to the disk hold, and whose turn it is to reach memory.
+    private let reservations = Monitor(Reservations())
     private let state: Locked<Indexes>
     /// Problems found in the loaded records (duplicate names or addresses, unknown networks).
     public let loadWarnings: [String]
@@ -79,77 +83,124 @@ public final class InMemoryStore: InventoryStore {
     // MARK: Changing
 
     public func create(_ plan: CreationPlan) throws(ComputeError) -> [Server] {
-        try writer.withLock { _ throws(ComputeError) in
-            let servers = try state.withLock { s throws(ComputeError) in try s.plan(plan) }
-            try persist(servers.map { .put(.server($0)) }) { s in
-                for server in servers { _ = s.insert(server) }
-            }
-            return servers
-        }
+        let (servers, turn) = try reservations.withLock(
+            when: { !$0.holdsServerChanges },
+            { r throws(ComputeError) in
+                let servers = try state.withLock { s throws(ComputeError) in
+                    let servers = try s.plan(plan, reserved: r)
+                    s.claimAddresses(of: servers)
+                    return servers
+                }
+                return (servers, r.reserve(creating: servers))
+            })
+        try commit(
+            servers.map { .put(.server($0)) }, turn: turn, release: { r in r.release(creating: servers) },
+            undo: { s in s.releaseAddresses(of: servers) },
+            apply: { s in for server in servers { _ = s.insert(server, addressClaimed: true) } })
+        return servers
     }
 
     public func replace(_ server: Server, expecting version: Int) throws(ComputeError) {
-        try writer.withLock { _ throws(ComputeError) in
-            let old = try state.withLock { s throws(ComputeError) -> Server in
-                let old = try s.current(server.id, version: version)
-                precondition(server.version == version + 1 && server.projectID == old.projectID, "a change is one version on")
-                if server.name != old.name, s.serverIDsByName[NameKey(projectID: server.projectID, name: server.name)] != nil {
-                    throw .serverNameInUse(server.name)
+        let (old, newName, turn) = try reservations.withLock(
+            when: { $0.mayChange(server.id) },
+            { r throws(ComputeError) in
+                let key = NameKey(projectID: server.projectID, name: server.name)
+                let old = try state.withLock { s throws(ComputeError) -> Server in
+                    let old = try s.current(server.id, version: version)
+                    precondition(server.version == version + 1 && server.projectID == old.projectID, "a change is one version on")
+                    if server.name != old.name, s.isInUse(key, r) { throw .serverNameInUse(server.name) }
+                    return old
                 }
-                return old
-            }
-            try persist([.put(.server(server))]) { s in
+                let newName = server.name != old.name ? key : nil
+                return (old, newName, r.reserve(changing: server.id, newName: newName))
+            })
+        try commit(
+            [.put(.server(server))], turn: turn, release: { r in r.release(changing: server.id, newName: newName) },
+            apply: { s in
                 s.remove(old)
                 _ = s.insert(server)
-            }
-        }
+            })
     }
 
     public func deleteServer(id: String, expecting version: Int) throws(ComputeError) {
-        try writer.withLock { _ throws(ComputeError) in
-            let server = try state.withLock { s throws(ComputeError) in try s.current(id, version: version) }
-            try persist([.delete(RecordReference(kind: .server, key: id))]) { s in s.remove(server) }
-        }
+        let (server, turn) = try reservations.withLock(
+            when: { $0.mayChange(id) },
+            { r throws(ComputeError) in
+                let server = try state.withLock { s throws(ComputeError) in try s.current(id, version: version) }
+                return (server, r.reserve(changing: id))
+            })
+        try commit(
+            [.delete(RecordReference(kind: .server, key: id))], turn: turn, release: { r in r.release(changing: id) },
+            apply: { s in s.remove(server) })
     }
 
     public func create(_ flavor: Flavor) throws(ComputeError) {
-        try writer.withLock { _ throws(ComputeError) in
-            try state.withLock { s throws(ComputeError) in
-                if s.flavors[flavor.id] != nil { throw .flavorIDInUse(flavor.id) }
-                if s.flavorIDsByName[flavor.name] != nil { throw .flavorNameInUse(flavor.name) }
-            }
-            try persist([.put(.flavor(flavor))]) { s in s.insert(flavor) }
+        let turn = try flavorTurn { s throws(ComputeError) in
+            if s.flavors[flavor.id] != nil { throw .flavorIDInUse(flavor.id) }
+            if s.flavorIDsByName[flavor.name] != nil { throw .flavorNameInUse(flavor.name) }
         }
+        try commitFlavor(.put(.flavor(flavor)), turn: turn) { s in s.insert(flavor) }
     }
 
     public func replace(_ flavor: Flavor, expecting version: Int) throws(ComputeError) {
-        try writer.withLock { _ throws(ComputeError) in
-            try state.withLock { s throws(ComputeError) in
-                let old = try s.currentFlavor(flavor.id, version: version)
-                precondition(flavor.version == version + 1 && flavor.name == old.name, "a change is one version on")
-            }
-            try persist([.put(.flavor(flavor))]) { s in s.insert(flavor) }
+        let turn = try flavorTurn { s throws(ComputeError) in
+            let old = try s.currentFlavor(flavor.id, version: version)
+            precondition(flavor.version == version + 1 && flavor.name == old.name, "a change is one version on")
         }
+        try commitFlavor(.put(.flavor(flavor)), turn: turn) { s in s.insert(flavor) }
     }
 
     public func deleteFlavor(id: String, expecting version: Int) throws(ComputeError) {
-        try writer.withLock { _ throws(ComputeError) in
-            let flavor = try state.withLock { s throws(ComputeError) in try s.currentFlavor(id, version: version) }
-            try persist([.delete(RecordReference(kind: .flavor, key: id))]) { s in s.remove(flavor) }
-        }
+        var flavor: Flavor? = nil
+        let turn = try flavorTurn { s throws(ComputeError) in flavor = try s.currentFlavor(id, version: version) }
+        try commitFlavor(.delete(RecordReference(kind: .flavor, key: id)), turn: turn) { s in s.remove(flavor!) }
     }
 
-    /// Makes `changes` durable, then applies them to memory. On failure memory is left alone,
-    /// unless the change reached the disk anyway, in which case memory follows the disk.
-    private func persist(_ changes: [RecordChange], apply: (inout Indexes) -> Void) throws(ComputeError) {
+    private func commitFlavor(_ change: RecordChange, turn: Int, apply: (inout Indexes) -> Void) throws(ComputeError) {
+        try commit([change], turn: turn, release: { r in r.releaseFlavorChange() }, apply: apply)
+    }
+
+    /// A flavor change waits until no other change is on its way, and holds every later one
+    /// until it is published: flavors change rarely, and one at a time. `check` runs on the
+    /// state it will change.
+    private func flavorTurn(_ check: (Indexes) throws(ComputeError) -> Void) throws(ComputeError) -> Int {
+        reservations.withLock { r in r.flavorChangesWaiting += 1 }
+        return try reservations.withLock(
+            when: { !$0.flavorChange && $0.inFlight == 0 },
+            { r throws(ComputeError) in
+                r.flavorChangesWaiting -= 1
+                try state.withLock { s throws(ComputeError) in try check(s) }
+                return r.reserveFlavorChange()
+            })
+    }
+
+    /// Makes `changes` durable (concurrently with other commits), then, in the order changes
+    /// were planned (`turn`), applies them to memory and gives back what they reserved. On
+    /// failure memory is left as it was (`undo` gives back what planning took from it), unless
+    /// the change reached the disk anyway, in which case memory follows the disk.
+    private func commit(
+        _ changes: [RecordChange], turn: Int, release: (inout Reservations) -> Void, undo: (inout Indexes) -> Void = { _ in },
+        apply: (inout Indexes) -> Void
+    ) throws(ComputeError) {
+        var failure: PersistenceFailure? = nil
         do {
             try persistence.commit(changes)
         } catch {
-            if error.changeIsOnDisk {
-                state.withLock { s in apply(&s) }
-            }
-            throw .cannotSave(error.reason.rawValue)
+            failure = error
         }
-        state.withLock { s in apply(&s) }
+        reservations.withLock(
+            when: { $0.publishedTurns == turn },
+            { r in
+                state.withLock { s in
+                    if let failure, !failure.changeIsOnDisk {
+                        undo(&s)
+                    } else {
+                        apply(&s)
+                    }
+                }
+                release(&r)
+                r.publishedTurns += 1
+            })
+        if let failure { throw .cannotSave(failure.reason.rawValue) }
     }
 }

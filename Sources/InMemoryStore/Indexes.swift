@@ -132,10 +132,16 @@ struct Indexes: Sendable {
 
     // MARK: Planning
 
-    /// The servers of `plan` that can be made now: the quota against the project's usage, the
-    /// lowest free addresses, names not in use. Nothing is claimed until they are inserted.
-    func plan(_ plan: CreationPlan) throws(ComputeError) -> [Server] {
-        var count = try plan.fittingCount(usage: usage[plan.projectID] ?? QuotaUsage())
+    /// The servers of `plan` that can be made now: the quota against the project's usage and
+    /// what `reserved` holds for changes on their way, the lowest free addresses, names in use
+    /// by no server or reservation. Nothing is claimed here.
+    func plan(_ plan: CreationPlan, reserved: Reservations) throws(ComputeError) -> [Server] {
+        var used = usage[plan.projectID] ?? QuotaUsage()
+        if let pending = reserved.usage[plan.projectID] {
+            (used.instances, used.cores, used.ram) =
+                (used.instances + pending.instances, used.cores + pending.cores, used.ram + pending.ram)
+        }
+        var count = try plan.fittingCount(usage: used)
         var addresses: [IPv4Address?] = Array(repeating: nil, count: count)
         if let network = plan.network, let pool = pools[network] {
             count = min(count, pool.free)
@@ -143,16 +149,41 @@ struct Indexes: Sendable {
             addresses = free
         }
         let servers = try plan.servers(count: count, addresses: addresses)
-        for server in servers where serverIDsByName[NameKey(projectID: server.projectID, name: server.name)] != nil {
+        for server in servers where isInUse(NameKey(projectID: server.projectID, name: server.name), reserved) {
             throw .serverNameInUse(server.name)
         }
         return servers
     }
 
+    /// Whether a server or a change on its way holds the name.
+    func isInUse(_ name: NameKey, _ reserved: Reservations) -> Bool {
+        serverIDsByName[name] != nil || reserved.names.contains(name)
+    }
+
+    /// Takes the addresses of servers about to be written, so no later plan takes them; they
+    /// are the servers' once inserted (`addressesClaimed`), or given back (`releaseAddresses`).
+    mutating func claimAddresses(of servers: [Server]) {
+        for server in servers {
+            if let address = server.address, let network = server.network, pools[network] != nil {
+                _ = pools[network]!.claim(address)
+                pools[network]!.advanceHint()
+            }
+        }
+    }
+
+    mutating func releaseAddresses(of servers: [Server]) {
+        for server in servers {
+            if let address = server.address, let network = server.network, pools[network] != nil {
+                pools[network]!.release(address)
+            }
+        }
+    }
+
     // MARK: Changing
 
     /// Indexes a server; returns what was wrong with it (only loaded records can be wrong).
-    mutating func insert(_ server: Server) -> [String] {
+    /// `addressClaimed`: its address was taken for it already (`claimAddresses`).
+    mutating func insert(_ server: Server, addressClaimed: Bool = false) -> [String] {
         var warnings: [String] = []
         servers[server.id] = server
         usage[server.projectID, default: QuotaUsage()].add(server)
@@ -164,7 +195,7 @@ struct Indexes: Sendable {
             warnings.append(
                 "server \(server.id): the name \(server.name) is already used by another server; reachable by id only")
         }
-        if let address = server.address {
+        if let address = server.address, !addressClaimed {
             // Mutated in place through the subscript: a copy of the pool would copy its whole
             // bitmap on write (128 KiB for a /12) for every server loaded.
             if let network = server.network, pools[network] != nil {

@@ -14,6 +14,10 @@ import Synchronization
 
 /// Committing changes: one record by rename (or unlink) and a directory fsync; several through
 /// an intent that start-up rolls back if the commit did not finish.
+///
+/// Commits of servers run concurrently, each on its caller's thread: each writes its own
+/// files, and concurrent ones share the directory fsync that makes them durable
+/// (`DirectorySync`: group commit). Commits that touch a flavor run one at a time.
 extension JSONFileStore {
     /// A change as files: which file, and its new bytes (nil: delete it).
     struct FileChange {
@@ -27,21 +31,41 @@ extension JSONFileStore {
     }
 
     public func commit(_ changes: [RecordChange]) throws(PersistenceFailure) {
+        let serversOnly = changes.allSatisfy { change in
+            switch change {
+            case .put(.server): true
+            case .delete(let reference): reference.kind == .server
+            case .put(.flavor): false
+            }
+        }
+        if serversOnly {
+            try write(try changes.map { change throws(PersistenceFailure) in try fileChange(change, [:]) })
+            return
+        }
         try flavorFiles.withLock { files throws(PersistenceFailure) in
             let fileChanges = try changes.map { change throws(PersistenceFailure) in try fileChange(change, files) }
             do throws(PersistenceFailure) {
-                if fileChanges.count == 1 {
-                    try apply(fileChanges[0])
-                } else if !fileChanges.isEmpty {
-                    try applyAtomically(fileChanges)
-                }
-                lastFailure.withLock { $0 = nil }
+                try write(fileChanges)
             } catch {
-                lastFailure.withLock { $0 = error.reason }
                 if error.changeIsOnDisk { Self.note(fileChanges, in: &files) }
                 throw error
             }
             Self.note(fileChanges, in: &files)
+        }
+    }
+
+    /// Writes the files of one commit; notes the outcome for the health report.
+    private func write(_ fileChanges: [FileChange]) throws(PersistenceFailure) {
+        do throws(PersistenceFailure) {
+            if fileChanges.count == 1 {
+                try apply(fileChanges[0])
+            } else if !fileChanges.isEmpty {
+                try applyAtomically(fileChanges)
+            }
+            lastFailure.withLock { $0 = nil }
+        } catch {
+            lastFailure.withLock { $0 = error.reason }
+            throw error
         }
     }
 
@@ -91,7 +115,8 @@ extension JSONFileStore {
         return PersistenceFailure(Self.reason(error), changeIsOnDisk: changeIsOnDisk)
     }
 
-    /// One change: atomic by rename (or unlink), durable by the directory fsync.
+    /// One change: atomic by rename (or unlink), durable by a directory fsync that started after
+    /// it (shared with the other commits waiting for one).
     private func apply(_ change: FileChange) throws(PersistenceFailure) {
         let directoryFD = kindFDs[change.kind]!
         do {
@@ -105,7 +130,7 @@ extension JSONFileStore {
             throw failure("could not change a record", error)
         }
         do {
-            try posix.fsync(directoryFD, path: "\(directory)/\(change.kind.rawValue)")
+            try directorySyncs[change.kind]!.sync()
         } catch {
             throw failure("could not make a change durable", error, changeIsOnDisk: true)
         }
@@ -133,9 +158,7 @@ extension JSONFileStore {
                     syncDirectory: false)
                 written.append(change)
             }
-            for kind in Set(written.map(\.kind)) {
-                try posix.fsync(kindFDs[kind]!, path: "\(directory)/\(kind.rawValue)")
-            }
+            for kind in Set(written.map(\.kind)) { try directorySyncs[kind]!.sync() }
             try posix.unlink(intentsFD, intentName, path: intentPath)
         } catch {
             let undone = undo(written, intent: intentName)

@@ -65,10 +65,12 @@ public final class JSONFileStore: RecordPersistence {
     let logger: Logger
     /// Files set aside at start-up.
     public let damaged: [DamagedFile]
-    /// Serialises commits (the inventory already does; this keeps the store safe on its own),
-    /// and holds the file name of each flavor by id: flavor ids may be `..` or 255 characters
-    /// long, so they cannot name files; a UUID chosen when the flavor is first written does.
+    /// Serialises commits that touch flavors, and holds the file name of each flavor by id:
+    /// flavor ids may be `..` or 255 characters long, so they cannot name files; a UUID chosen
+    /// when the flavor is first written does. Commits of servers only run concurrently.
     let flavorFiles: Locked<[String: String]>
+    /// The directory fsync of each kind's directory, shared by the commits waiting for it.
+    let directorySyncs: [RecordKind: DirectorySync]
     /// Why the last commit failed; cleared by the next one that succeeds (or a passing probe).
     let lastFailure: Locked<PersistenceFailure.Reason?>
     /// When the last health probe ran (monotonic nanoseconds): at most one a second.
@@ -214,6 +216,9 @@ public final class JSONFileStore: RecordPersistence {
         self.intentsFD = intentsFD
         self.logger = logger
         self.damaged = damaged
+        directorySyncs = kindFDs.reduce(into: [:]) { syncs, entry in
+            syncs[entry.key] = DirectorySync(fd: entry.value, path: "\(directory)/\(entry.key.rawValue)", posix: posix)
+        }
     }
 
     deinit {

@@ -154,6 +154,16 @@ final class StoreFixture: Sendable {
     /// How the store words read-only storage.
     var readOnlyProblem: String { kind == .postgres ? "database is read-only" : "storage is read-only" }
 
+    /// The next `count` writes fail after their records are in place (each directory sync
+    /// fails; on files, every write until `storageWorksAgain`).
+    func writesFailAfterReachingTheStorage(count: Int) throws {
+        switch kind {
+        case .memory: memory!.failNextCommits(Array(repeating: PersistenceFailure(changeIsOnDisk: true), count: count))
+        case .jsonFiles: faults!.arm([.init(call: .fsync, pathSuffix: "/servers", persistent: true)])
+        case .postgres: preconditionFailure("a COMMIT whose answer is lost is proven by the crash test, which kills PostgreSQL")
+        }
+    }
+
     /// The next single write fails after its record is in place (the directory's fsync fails):
     /// the change may survive a restart, so memory must show it.
     func failNextWriteAfterItReachedTheStorage() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmarks of the Alliance Compute API through nginx, printed as one table.
 
-Each read is measured beside nginx serving the same bytes as a static file, in the same run,
-so every figure is also a ratio to that ceiling. Then the scaling run: 100,000 servers.
+Each read is measured beside nginx serving the same bytes as a static file, and each durable
+write beside a raw 8-thread durable writer on the same disk, in the same run, so every figure
+is also a ratio to its ceiling. Then the scaling run: 100,000 servers.
 With --store postgres the worker's store is a PostgreSQL cluster the benchmark starts (and
 stops), and the cells that compare the stores are measured on the JSON-file store too, in the
 same run. Run it with deploy/bench (which builds the release worker first)."""
@@ -46,6 +47,42 @@ def wrk(service, path, connections, duration, script=None, *args):
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
             "p50": latency(50), "p99": latency(99), "errors": errors}
+
+
+def raw_durable_writes(directory, seconds, threads=8, size=1024):
+    """The disk's ceiling for what a durable write does, measured now on the same filesystem:
+    `threads` writers each writing 1 KB files as the store writes a record (temporary file,
+    write, fsync, rename, fsync of the directory), with no sharing between them. Writes/s."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    body = b"x" * size
+    done, stop = [0] * threads, time.monotonic() + seconds
+
+    def writer(number):
+        directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            while time.monotonic() < stop:
+                name = directory / f"w{number}-{done[number] % 64}.json"
+                temporary = directory / f".tmp-w{number}"
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+                os.write(fd, body)
+                os.fsync(fd)
+                os.close(fd)
+                os.rename(temporary, name)
+                os.fsync(directory_fd)
+                done[number] += 1
+        finally:
+            os.close(directory_fd)
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    rate = sum(done) / (time.monotonic() - started)
+    shutil.rmtree(directory, ignore_errors=True)
+    return rate
 
 
 def rss_mb(pid):
@@ -110,13 +147,18 @@ class Bench:
         (self.www / "docs/bench" / name).write_bytes(body)
         return f"/docs/bench/{name}"
 
-    def row(self, service, label, path=None, script=None, args=(), static=None, connections=(1, 32)):
+    def row(self, service, label, path=None, script=None, args=(), static=None, connections=(1, 32), durable=False):
+        """One scenario at each connection count, beside its ceiling measured right after it:
+        nginx serving the same bytes (`static`), or for a durable write the raw 8-thread
+        durable writer on the same disk."""
         for c in connections:
             api = wrk(service, path or "/", c, self.options.duration, script, *args)
-            ceiling = wrk(service, static, c, self.options.duration) if static else None
+            if durable:
+                ceiling = raw_durable_writes(service.root / "raw-writes", self.options.duration)
+            else:
+                ceiling = wrk(service, static, c, self.options.duration)["rps"] if static else None
             self.rows.append({"scenario": label, "connections": c, **api, "rss": rss_mb(service.worker.pid),
-                              "static_rps": ceiling["rps"] if ceiling else None,
-                              "ratio": api["rps"] / ceiling["rps"] if ceiling else None})
+                              "ceiling": ceiling, "ratio": api["rps"] / ceiling if ceiling else None})
 
     def reads_and_writes(self):
         s = self.service()
@@ -131,16 +173,18 @@ class Bench:
                      static=self.static_copy("one.json", body))
             body = fetch(s, "/flavors")
             self.row(s, f"GET /flavors ({len(body)} B)", "/flavors", static=self.static_copy("flavors.json", body))
-            self.row(s, "PATCH /servers/{id} (durable)", script="update.lua", args=("list", "20"))
+            self.row(s, "PATCH /servers/{id} (durable)", script="update.lua", args=("list", "20"), durable=True)
             for c in (1, 32):
-                self.row(s, "POST /servers (durable)", script="create.lua", args=(f"new{c}",), connections=(c,))
+                self.row(s, "POST /servers (durable)", script="create.lua", args=(f"new{c}",), connections=(c,),
+                         durable=True)
             for c in (1, 32):
                 threads = 1 if c == 1 else 2
                 batches = max(2, int(self.options.duration * 4000 / 100 / threads) + 1)  # deletes run at up to ~3000/s
                 for t in range(1, threads + 1):
                     for b in range(batches):
                         multi_create(s, f"del{c}-t{t}-b{b}", 100)
-                self.row(s, "DELETE /servers/{id} (durable)", script="delete.lua", args=(f"del{c}",), connections=(c,))
+                self.row(s, "DELETE /servers/{id} (durable)", script="delete.lua", args=(f"del{c}",), connections=(c,),
+                         durable=True)
         finally:
             s.close()
 
@@ -289,12 +333,12 @@ class Bench:
             print(f"\nAlliance Compute API benchmark: {os.cpu_count()} cores, wrk {o.duration} s per cell "
                   f"(-t1 for 1 connection, -t2 for 32), nginx → FastCGI (unix socket) → worker with 4 threads, "
                   f"store: {store}\n")
-        header = f"{'scenario':<52} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'static req/s':>12} {'ratio':>6} {'RSS MB':>7} {'errors':>6}"
+        header = f"{'scenario':<52} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ceiling/s':>12} {'ratio':>6} {'RSS MB':>7} {'errors':>6}"
         if self.rows:
             print(header)
             print("-" * len(header))
         for r in self.rows:
-            static = f"{r['static_rps']:12.0f}" if r["static_rps"] else f"{'':>12}"
+            static = f"{r['ceiling']:12.0f}" if r["ceiling"] else f"{'':>12}"
             ratio = f"{r['ratio']:6.2f}" if r["ratio"] else f"{'':>6}"
             print(f"{r['scenario']:<52} {r['connections']:>5} {r['rps']:9.0f} {r['p50']:8.3f} {r['p99']:8.3f} "
                   f"{static} {ratio} {r['rss']:7.1f} {r['errors']:>6}")
