@@ -214,11 +214,12 @@ class Bench:
     def hosts(self):
         """Through nginx to one worker host, then to two (network namespaces, TCP FastCGI, one
         PostgreSQL), in this run; then a rolling restart of both under load, which must fail
-        nothing. The hosts share this machine's cores: what is compared is the cost of spreading
-        requests over hosts (each with the default 8 threads), not added hardware."""
+        nothing. The hosts share this machine's cores, so they share its 8 worker threads too (8
+        on one host, 4 on each of two): what is compared is the cost of spreading the same work
+        over hosts, not added hardware."""
         measured = {}
         for count in (1, self.options.hosts):
-            cluster = Cluster(self.root / f"cluster{count}", self.tls, workers=count, threads=8).start()
+            cluster = Cluster(self.root / f"cluster{count}", self.tls, workers=count, threads=8 // count).start()
             try:
                 multi_create(cluster, "hosts", 20)
                 one = json.loads(fetch(cluster, "/servers?name=hosts-1"))["servers"][0]["id"]
@@ -356,7 +357,7 @@ class Bench:
                   f"{f['data_mb']:>9} MB")
         if self.hosts_rows:
             print(f"\nOne worker host vs {o.hosts} (network namespaces on this machine's {os.cpu_count()} cores; nginx → "
-                  f"TCP FastCGI → 8 threads per host; one PostgreSQL 15, fsync on), same run, "
+                  f"TCP FastCGI → 8 worker threads in all; one PostgreSQL 15, fsync on), same run, "
                   f"{o.duration} s per cell, req/s\n")
             print(f"{'measure':<40} {'1 host':>10} {f'{o.hosts} hosts':>10} {'ratio':>7}")
             for label, one, many, ratio in self.hosts_rows:
