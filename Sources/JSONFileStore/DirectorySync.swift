@@ -12,8 +12,18 @@ final class DirectorySync: Sendable {
         var requested = 0
         var completed = 0
         var running = false
-        /// Requests whose sync failed, as ranges of their numbers (the latest few).
-        var failed: [(range: ClosedRange<Int>, error: SystemCallError)] = []
+        /// Requests whose sync failed, as ranges of their numbers, each kept until every one of
+        /// its requests has read the error.
+        var failed: [(range: ClosedRange<Int>, error: SystemCallError, unread: Int)] = []
+
+        /// The outcome of request `ticket`, once its sync completed (read once per request).
+        mutating func outcome(of ticket: Int) -> SystemCallError? {
+            guard let index = failed.firstIndex(where: { $0.range.contains(ticket) }) else { return nil }
+            let error = failed[index].error
+            failed[index].unread -= 1
+            if failed[index].unread == 0 { failed.remove(at: index) }
+            return error
+        }
     }
 
     private let fd: Int32
@@ -44,7 +54,7 @@ final class DirectorySync: Sendable {
             let step = state.withLock(
                 when: { $0.completed >= ticket || !$0.running },
                 { s -> Step in
-                    if s.completed >= ticket { return .done(s.failed.last(where: { $0.range.contains(ticket) })?.error) }
+                    if s.completed >= ticket { return .done(s.outcome(of: ticket)) }
                     // No sync is running: this thread makes one for every request so far.
                     s.running = true
                     return .sync(covering: (s.completed + 1)...s.requested)
@@ -63,10 +73,7 @@ final class DirectorySync: Sendable {
                 state.withLock { s in
                     s.running = false
                     s.completed = covered.upperBound
-                    if let failure {
-                        s.failed.append((covered, failure))
-                        if s.failed.count > 64 { s.failed.removeFirst() }
-                    }
+                    if let failure { s.failed.append((covered, failure, covered.count)) }
                 }
             }
         }
