@@ -149,6 +149,15 @@ class Database:
         psql(self.cluster, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
+def until(answer, accepted, seconds=2.0):
+    """`answer()` again until `accepted` of it (a change another host made reaches this one with
+    the database's notification, milliseconds after the commit); returns it and the wait."""
+    started = time.monotonic()
+    while not accepted(reply := answer()) and time.monotonic() - started < seconds:
+        time.sleep(0.002)
+    return reply, time.monotonic() - started
+
+
 def start_nginx(conf, http_port, stderr_path):
     """nginx in the foreground with `conf`; returns its process once it accepts on `http_port`."""
     nginx = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], stdout=subprocess.DEVNULL,
@@ -324,6 +333,12 @@ class Service(Front):
                 # Tests and load generators make many servers: no quota for their project.
                 self.cli("quota", "set", "--project", "default", "--instances", "-1", "--cores", "-1", "--ram", "-1")
         return self.worker
+
+    def after_cli_change(self, answer, accepted):
+        """A request right after the CLI changed a token or a quota. On files the worker sees the
+        change at once; on PostgreSQL when the database's notification reaches it (milliseconds:
+        the CLI is another process, like another host), so the request is made again until then."""
+        return until(answer, accepted)[0] if self.database else answer()
 
     def cli(self, *args):
         """`alliance-compute COMMAND SUBCOMMAND --data-dir DATA …` (or `--database URL`); returns its

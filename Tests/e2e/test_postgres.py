@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from service import BINARY, Database, PostgresCluster, Service, psql
+from service import BINARY, Database, PostgresCluster, Service, psql, until
 
 
 def run(*args, check=True):
@@ -63,15 +63,6 @@ def test_a_server_made_on_one_host_is_seen_and_changed_on_the_other_at_once(two_
     assert a.get(f"/servers/{server['id']}").json["server"]["name"] == "shared-3"
     assert a.delete(f"/servers/{other['id']}").status == 204
     assert b.get(f"/servers/{other['id']}").status == 404
-
-
-def until(answer, accepted, seconds=2.0):
-    """`answer()` again until `accepted` of it (a change another host made reaches this one with
-    the database's notification, milliseconds after the commit); returns it and the wait."""
-    started = time.monotonic()
-    while not accepted(reply := answer()) and time.monotonic() - started < seconds:
-        time.sleep(0.002)
-    return reply, time.monotonic() - started
 
 
 def test_a_token_made_on_one_host_works_on_every_host_at_once_and_a_revoke_counts_within_ms(two_hosts):
