@@ -14,6 +14,7 @@ import pathlib
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -217,41 +218,55 @@ class Bench:
         nothing. The hosts share this machine's cores, so they share its 8 worker threads too (8
         on one host, 4 on each of two): what is compared is the cost of spreading the same work
         over hosts, not added hardware."""
-        measured = {}
-        for count in (1, self.options.hosts):
-            cluster = Cluster(self.root / f"cluster{count}", self.tls, workers=count, threads=8 // count).start()
-            try:
-                multi_create(cluster, "hosts", 20)
-                one = json.loads(fetch(cluster, "/servers?name=hosts-1"))["servers"][0]["id"]
-                d = self.options.duration
-                measured[count] = {
-                    "GET /servers/{id}, 32 conns": wrk(cluster, f"/servers/{one}", 32, d),
-                    "GET /servers (20 servers), 32 conns": wrk(cluster, "/servers", 32, d),
-                    "POST /servers (durable), 32 conns": wrk(cluster, "/", 32, d, "create.lua", f"h{count}"),
-                }
-                if count > 1:
-                    restarts = [0]
-
-                    def restart_each():
-                        time.sleep(1)
-                        for host in list(cluster.workers):
-                            cluster.stop_worker(host)
-                            cluster.start_worker(host)
-                            restarts[0] += 1
-                            time.sleep(6)  # past nginx's fail_timeout
-
-                    restarter = threading.Thread(target=restart_each)
-                    restarter.start()
-                    during = wrk(cluster, "/", 32, 2 + 7 * count, "create.lua", "rolling")
-                    restarter.join()
-                    self.rolling = (restarts[0], during)
-            finally:
-                cluster.close()
+        measured = {1: {}, self.options.hosts: {}}  # label -> [rps of each round]
+        errors = 0
+        for round_number in range(self.options.rounds):
+            # Interleaved (one host, several, one, …): single runs swing ±15% on this machine.
+            for count in (1, self.options.hosts):
+                last = round_number == self.options.rounds - 1 and count > 1
+                cluster = Cluster(self.root / f"cluster{round_number}-{count}", self.tls, workers=count,
+                                  threads=8 // count).start()
+                try:
+                    multi_create(cluster, "hosts", 20)
+                    one = json.loads(fetch(cluster, "/servers?name=hosts-1"))["servers"][0]["id"]
+                    d = self.options.duration
+                    cells = {
+                        "GET /servers/{id}, 32 conns": wrk(cluster, f"/servers/{one}", 32, d),
+                        "GET /servers (20 servers), 32 conns": wrk(cluster, "/servers", 32, d),
+                        "POST /servers (durable), 32 conns": wrk(cluster, "/", 32, d, "create.lua", f"h{count}"),
+                    }
+                    for label, cell in cells.items():
+                        measured[count].setdefault(label, []).append(cell["rps"])
+                        errors += cell["errors"]
+                    if last:
+                        self.rolling = self.rolling_restart(cluster)
+                        errors += self.rolling[1]["errors"]
+                finally:
+                    cluster.close()
         for label in measured[1]:
-            one, many = measured[1][label], measured[self.options.hosts][label]
-            self.hosts_rows.append((label, one["rps"], many["rps"], many["rps"] / one["rps"]))
-            self.rows_errors = getattr(self, "rows_errors", 0) + one["errors"] + many["errors"]
-        self.rows_errors += self.rolling[1]["errors"]
+            one, many = statistics.median(measured[1][label]), statistics.median(measured[self.options.hosts][label])
+            self.hosts_rows.append((label, one, many, many / one))
+        self.rows_errors = getattr(self, "rows_errors", 0) + errors
+
+    @staticmethod
+    def rolling_restart(cluster):
+        """Durable creates at 32 connections while each host is restarted in turn (SIGTERM, start,
+        past nginx's fail_timeout before the next): (hosts restarted, wrk's figures)."""
+        restarts = [0]
+
+        def restart_each():
+            time.sleep(1)
+            for host in list(cluster.workers):
+                cluster.stop_worker(host)
+                cluster.start_worker(host)
+                restarts[0] += 1
+                time.sleep(6)
+
+        restarter = threading.Thread(target=restart_each)
+        restarter.start()
+        during = wrk(cluster, "/", 32, 2 + 7 * len(cluster.workers), "create.lua", "rolling")
+        restarter.join()
+        return restarts[0], during
 
     def large_list(self):
         s = self.service()
@@ -357,8 +372,8 @@ class Bench:
                   f"{f['data_mb']:>9} MB")
         if self.hosts_rows:
             print(f"\nOne worker host vs {o.hosts} (network namespaces on this machine's {os.cpu_count()} cores; nginx → "
-                  f"TCP FastCGI → 8 worker threads in all; one PostgreSQL 15, fsync on), same run, "
-                  f"{o.duration} s per cell, req/s\n")
+                  f"TCP FastCGI → 8 worker threads in all; one PostgreSQL 15, fsync on), same run; req/s, median of "
+                  f"{o.rounds} interleaved rounds of {o.duration} s per cell\n")
             print(f"{'measure':<40} {'1 host':>10} {f'{o.hosts} hosts':>10} {'ratio':>7}")
             for label, one, many, ratio in self.hosts_rows:
                 print(f"{label:<40} {one:>10.0f} {many:>10.0f} {ratio:>6.2f}x")
@@ -390,6 +405,8 @@ def main():
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--store", choices=["files", "postgres"], default="files",
                         help="the worker's store (postgres: a cluster the benchmark starts; default files)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="with --hosts: interleaved rounds, one host then several, whose medians are shown (default 4)")
     parser.add_argument("--hosts", type=int, default=0,
                         help="instead: one worker host vs this many (2), each in a network namespace of its own, "
                              "on one PostgreSQL, plus a rolling restart under load (needs root)")
