@@ -13,6 +13,7 @@ import os
 import pathlib
 import re
 import secrets
+import shutil
 import signal
 import ssl
 import subprocess
@@ -47,6 +48,7 @@ class Cluster(Front):
         self.workers = {}  # name -> Popen
         self.addresses = {"db": f"{SUBNET}.10", **{f"w{i}": f"{SUBNET}.{10 + i}" for i in range(1, workers + 1)}}
         self.database_cluster = None
+        self.run_dir = None
         self.nginx = None
         self.token = None
         self.tls_dir = tls_dir
@@ -192,3 +194,6 @@ class Cluster(Front):
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
         self.namespaces = []
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        if self.run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
