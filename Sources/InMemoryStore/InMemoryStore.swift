@@ -135,7 +135,7 @@ public final class InMemoryStore: InventoryStore {
     }
 
     public func create(_ flavor: Flavor) throws(ComputeError) {
-        let turn = try flavorTurn { s throws(ComputeError) in
+        let (_, turn) = try flavorTurn { s throws(ComputeError) in
             if s.flavors[flavor.id] != nil { throw .flavorIDInUse(flavor.id) }
             if s.flavorIDsByName[flavor.name] != nil { throw .flavorNameInUse(flavor.name) }
         }
@@ -143,7 +143,7 @@ public final class InMemoryStore: InventoryStore {
     }
 
     public func replace(_ flavor: Flavor, expecting version: Int) throws(ComputeError) {
-        let turn = try flavorTurn { s throws(ComputeError) in
+        let (_, turn) = try flavorTurn { s throws(ComputeError) in
             let old = try s.currentFlavor(flavor.id, version: version)
             precondition(flavor.version == version + 1 && flavor.name == old.name, "a change is one version on")
         }
@@ -151,9 +151,8 @@ public final class InMemoryStore: InventoryStore {
     }
 
     public func deleteFlavor(id: String, expecting version: Int) throws(ComputeError) {
-        var flavor: Flavor? = nil
-        let turn = try flavorTurn { s throws(ComputeError) in flavor = try s.currentFlavor(id, version: version) }
-        try commitFlavor(.delete(RecordReference(kind: .flavor, key: id)), turn: turn) { s in s.remove(flavor!) }
+        let (flavor, turn) = try flavorTurn { s throws(ComputeError) in try s.currentFlavor(id, version: version) }
+        try commitFlavor(.delete(RecordReference(kind: .flavor, key: id)), turn: turn) { s in s.remove(flavor) }
     }
 
     private func commitFlavor(_ change: RecordChange, turn: Int, apply: (inout Indexes) -> Void) throws(ComputeError) {
@@ -162,15 +161,17 @@ public final class InMemoryStore: InventoryStore {
 
     /// A flavor change waits until no other change is on its way, and holds every later one
     /// until it is published: flavors change rarely, and one at a time. `check` runs on the
-    /// state it will change.
-    private func flavorTurn(_ check: (Indexes) throws(ComputeError) -> Void) throws(ComputeError) -> Int {
+    /// state it will change; what it returns comes back with the turn.
+    private func flavorTurn<Checked: Sendable>(
+        _ check: (Indexes) throws(ComputeError) -> Checked
+    ) throws(ComputeError) -> (Checked, turn: Int) {
         reservations.withLock { r in r.flavorChangesWaiting += 1 }
         return try reservations.withLock(
             when: { !$0.flavorChange && $0.inFlight == 0 },
             { r throws(ComputeError) in
                 r.flavorChangesWaiting -= 1
-                try state.withLock { s throws(ComputeError) in try check(s) }
-                return r.reserveFlavorChange()
+                let checked = try state.withLock { s throws(ComputeError) in try check(s) }
+                return (checked, r.reserveFlavorChange())
             })
     }
 
