@@ -12,9 +12,8 @@ let strictSettings: [SwiftSetting] = [
 //
 //   AllianceCompute (the command: flags, files, wiring)
 //     ├─▶ FastCGIBridge ─▶ FastCGI ─▶ CFastCGI (libfcgi)
-//     │        └────────▶ ComputeAPI ─▶ ComputeCore ─▶ CPCRE2
+//     │        └────────▶ ComputeAPI ─▶ ComputeCore ─▶ CPCRE2, CLibCrypto
 //     ├─▶ JSONFileStore ─▶ InMemoryStore ─▶ ComputeCore
-//     │        └────────▶ CLibCrypto (libcrypto)
 //     └─▶ ComputeAPI, InMemoryStore, ComputeCore
 //
 // ComputeCore holds the rules and the `InventoryStore` contract; each store implements it;
@@ -42,7 +41,8 @@ let package = Package(
             pkgConfig: "fcgi",
             providers: [.apt(["libfcgi-dev"])]
         ),
-        // OpenSSL's libcrypto (Debian: libssl-dev): SHA-256 and constant-time comparison for tokens.
+        // OpenSSL's libcrypto (Debian: libssl-dev): SHA-256, PBKDF2 and constant-time comparison
+        // for tokens, passwords and application credentials (ComputeCore's `Secrets`).
         .systemLibrary(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
@@ -73,7 +73,7 @@ let package = Package(
         // and the contract every store implements (`InventoryStore`).
         .target(
             name: "ComputeCore",
-            dependencies: ["CPCRE2", .product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: ["CLibCrypto", "CPCRE2", .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strictSettings
         ),
         // A store that keeps the inventory in memory, indexed, over a durable persistence.
@@ -111,7 +111,6 @@ let package = Package(
         .target(
             name: "JSONFileStore",
             dependencies: [
-                "CLibCrypto",
                 "ComputeCore",
                 "InMemoryStore",
                 .product(name: "Logging", package: "swift-log"),

@@ -36,7 +36,10 @@ struct Token: ParsableCommand {
         @Option(help: "Who the token is for; servers record it as their user.")
         var user: String
 
-        @Option(help: "admin: every project's servers and flavor changes; member: its project's servers.")
+        @Option(
+            help:
+                "admin: every project's servers and flavor changes; member: its project's servers; reader: looks, changes nothing."
+        )
         var role: Role = .member
 
         @Option(
@@ -96,11 +99,7 @@ struct Token: ParsableCommand {
                         (r.expires ?? "never") + (r.isExpired(at: now) ? " (expired)" : ""),
                     ]
                 }
-            let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
-            for row in rows {
-                let line = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                print(String(line.reversed().drop(while: { $0 == " " }).reversed()))
-            }
+            printTable(rows)
         }
     }
 
@@ -210,6 +209,12 @@ func cliErrors<T>(_ body: () throws -> T) throws -> T {
         throw CommandFailure(message: error.message)
     } catch let error as DatabaseError {
         throw CommandFailure(message: error.description)
+    } catch let error as IdentityError {
+        switch error {
+        case .badRequest(let m), .unauthorized(let m), .forbidden(let m), .notFound(let m), .conflict(let m):
+            throw CommandFailure(message: m)
+        case .store(let error): throw CommandFailure(message: error.message)
+        }
     }
 }
 
@@ -221,6 +226,6 @@ struct CommandFailure: Error, CustomStringConvertible {
 }
 
 /// Files of the data directory the CLI could not read, on standard error.
-private func warn(_ problems: [String]) {
+func warn(_ problems: [String]) {
     for problem in problems { FileHandle.standardError.write(Data("warning: \(problem)\n".utf8)) }
 }

@@ -24,7 +24,7 @@ struct AllianceCompute: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Serve.self, Check.self, Token.self, Quota.self, Database.self, Export.self, Import.self, Config.self,
+            Serve.self, Check.self, Token.self, User.self, Quota.self, Database.self, Export.self, Import.self, Config.self,
         ]
     )
 }

@@ -141,6 +141,12 @@ struct Serve: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "How long a token issued by the identity API (POST /identity/v3/auth/tokens) lasts, from 60 s to 7 days.",
+            valueName: "seconds"))
+    var tokenLifetime = 3600
+
+    @Option(
+        help: ArgumentHelp(
             "Seconds one read or write on a FastCGI connection may wait; a client that stalls is dropped (nginx sends whole requests at once).",
             valueName: "seconds"))
     var ioTimeout = 10.0
@@ -180,6 +186,9 @@ struct Serve: ParsableCommand {
         guard maxBodySize >= 1024 else { throw ValidationError("--max-body-size must be at least 1024 bytes.") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative.") }
         guard slowRequestMs >= 1 else { throw ValidationError("--slow-request-ms must be at least 1.") }
+        guard (60...604_800).contains(tokenLifetime) else {
+            throw ValidationError("--token-lifetime must be from 60 to 604800 seconds.")
+        }
         guard ioTimeout >= 0.1 else { throw ValidationError("--io-timeout must be at least 0.1 seconds.") }
         _ = try networkConfigs()
         _ = try Self.parseImages(images)
@@ -324,7 +333,7 @@ extension Serve {
         let images = try Self.parseImages(images)
         let report: @Sendable ([String]) -> Void = { problems in for problem in problems { logger.warning("\(problem)") } }
         let inventoryStore: any InventoryStore
-        let authenticator: any Authenticator
+        let identityStore: any IdentityStore
         let quotas: any QuotaSource
         let isNew: Bool
         let markInitialized: () throws -> Void
@@ -337,15 +346,14 @@ extension Serve {
             let indexed = InMemoryStore(records: records, networks: networks, images: images, persistence: files)
             for warning in indexed.loadWarnings { logger.warning("\(warning)") }
             (inventoryStore, isNew) = (indexed, records.isNew)
-            authenticator = TokenStore(dataDirectory: directory, report: report)
+            identityStore = try IdentityFiles(dataDirectory: directory, report: report)
             quotas = QuotaFiles(dataDirectory: directory, report: report)
             markInitialized = { try files.markInitialized(now: SystemClock().now()) }
             described = "data directory \(directory) (\(files.damaged.count) damaged files)"
         case .database(let url):
             let database = try PostgresStore(url: url, networks: networks, logger: logger)
             (inventoryStore, isNew) = (database, try database.isNew())
-            let access = database.access()
-            (authenticator, quotas) = (access, access)
+            (identityStore, quotas) = (database.identity(), database.access())
             markInitialized = { try database.markInitialized(now: SystemClock().now()) }
             described = "PostgreSQL database"
         }
@@ -360,6 +368,7 @@ extension Serve {
             try inventory.seedDefaultFlavors()
             try markInitialized()
         }
+        let identity = Identity(store: identityStore, settings: .init(tokenLifetimeSeconds: tokenLifetime))
         let counts = try inventory.counts()
         let elapsed = Double(SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1e6
         logger.info(
@@ -367,7 +376,7 @@ extension Serve {
         return ComputeService(
             inventory: inventory,
             configuration: .init(
-                maxBodyBytes: maxBodySize, version: AllianceCompute.version, authenticator: authenticator,
+                maxBodyBytes: maxBodySize, version: AllianceCompute.version, authenticator: identity, identity: identity,
                 slowRequestMilliseconds: slowRequestMs, metricsExposition: metrics),
             logger: logger, startedAt: startedAt)
     }
@@ -395,7 +404,7 @@ extension Serve {
             ("image", list(images.isEmpty ? Image.defaults.map { "\($0.name)=\($0.id)" } : images)),
             ("quota-instances", "\(quotaInstances)"), ("quota-cores", "\(quotaCores)"), ("quota-ram", "\(quotaRam)"),
             ("max-body-size", "\(maxBodySize)"), ("drain-timeout", "\(drainTimeout)"),
-            ("slow-request-ms", "\(slowRequestMs)"), ("io-timeout", "\(ioTimeout)"),
+            ("slow-request-ms", "\(slowRequestMs)"), ("token-lifetime", "\(tokenLifetime)"), ("io-timeout", "\(ioTimeout)"),
             ("log-level", quoted(logLevel.rawValue)), ("log-format", quoted(logFormat.rawValue)),
         ]
         return settings

@@ -49,6 +49,9 @@ public final class ComputeService: Sendable {
         public var version: String
         /// Who presents which token (`X-Auth-Token`).
         public var authenticator: any Authenticator
+        /// The identity API (`/identity/v3`) over these rules; nil: no such routes (only the
+        /// CLI's tokens).
+        public var identity: Identity?
         /// Requests at least this slow are counted in `/healthz` and logged as slow.
         public var slowRequestMilliseconds: Int
         /// The metrics backend's exposition (Prometheus text) for `GET /metrics`; nil: no such
@@ -57,12 +60,13 @@ public final class ComputeService: Sendable {
         public var metricsExposition: (@Sendable () -> [UInt8])?
 
         public init(
-            maxBodyBytes: Int = 64 * 1024, version: String, authenticator: any Authenticator,
+            maxBodyBytes: Int = 64 * 1024, version: String, authenticator: any Authenticator, identity: Identity? = nil,
             slowRequestMilliseconds: Int = 1000, metricsExposition: (@Sendable () -> [UInt8])? = nil
         ) {
             self.maxBodyBytes = maxBodyBytes
             self.version = version
             self.authenticator = authenticator
+            self.identity = identity
             self.slowRequestMilliseconds = slowRequestMilliseconds
             self.metricsExposition = metricsExposition
         }
@@ -87,6 +91,8 @@ public final class ComputeService: Sendable {
         var router = Router<RequestContext>()
         AllianceV1(inventory: inventory, views: ServerViews()).register(into: &router)
         NovaAPI(inventory: inventory).register(into: &router)
+        ServiceEndpoints(inventory: inventory).register(into: &router)
+        if let identity = configuration.identity { KeystoneAPI(identity: identity).register(into: &router) }
         let health = HealthEndpoint(
             inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
         health.register(into: &router)
@@ -122,7 +128,8 @@ public final class ComputeService: Sendable {
                 logger[metadataKey: "request_id"] = "\(requestID)"
                 logger.error("unexpected error in \(request.method.rawValue) \(request.path): \(String(reflecting: error))")
             }
-            response = Fault(error).response
+            let fault = Fault(error)
+            response = Self.isIdentityPath(request.path) ? fault.keystoneResponse : fault.response
         }
         if let fields = matched?.responseFields { response.headerFields.append(contentsOf: fields(request)) }
         if request.method == .head {
@@ -136,6 +143,9 @@ public final class ComputeService: Sendable {
         response.route = matched?.pattern
         return response
     }
+
+    /// Paths whose faults take Keystone's shape.
+    static func isIdentityPath(_ path: String) -> Bool { path == "/identity" || path.hasPrefix("/identity/") }
 
     /// `req-` and a UUID, as Nova makes request ids (nginx makes the same for every request it
     /// passes; this is for requests that came without one).
@@ -154,7 +164,7 @@ extension ComputeService {
         case .statusPage:
             guard request.statusAccess else { throw APIError.notFound() }
             return Self.nobody
-        case .token, .admin, .projectOrAdmin: return try authenticate(request)
+        case .token, .member, .admin, .projectOrAdmin, .userOrAdmin: return try authenticate(request)
         }
     }
 
@@ -162,9 +172,12 @@ extension ComputeService {
     private func check(_ policy: Policy, _ caller: Caller, _ parameters: RouteParameters) throws(ComputeError) {
         switch policy.rule {
         case .anyone, .statusPage, .token: return
+        case .member: guard caller.canWrite else { throw .forbidden(policy.refusal) }
         case .admin: guard caller.isAdmin else { throw .forbidden(policy.refusal) }
         case .projectOrAdmin(let parameter):
             guard caller.canReach(projectID: parameters[parameter]) else { throw .forbidden(policy.refusal) }
+        case .userOrAdmin(let parameter):
+            guard caller.isAdmin || caller.userID == parameters[parameter] else { throw .forbidden(policy.refusal) }
         }
     }
 

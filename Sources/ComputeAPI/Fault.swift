@@ -44,6 +44,15 @@ public struct Fault: Sendable, Equatable {
                 case .unavailable: .serviceUnavailable
                 }
             self.init(status: status, message: error.message)
+        case let error as IdentityError:
+            switch error {
+            case .badRequest(let m): self.init(status: .badRequest, message: m)
+            case .unauthorized(let m): self.init(status: .unauthorized, message: m)
+            case .forbidden(let m): self.init(status: .forbidden, message: m)
+            case .notFound(let m): self.init(status: .notFound, message: m)
+            case .conflict(let m): self.init(status: .conflict, message: m)
+            case .store(let error): self.init(error)
+            }
         default:
             self.init(
                 status: .internalServerError,
@@ -72,6 +81,23 @@ public struct Fault: Sendable, Equatable {
         case 503: "serviceUnavailable"
         default: "computeFault"
         }
+    }
+
+    /// Keystone's shape, for the identity API's paths:
+    /// `{"error": {"code": 401, "title": "Unauthorized", "message": "…"}}`.
+    public var keystoneResponse: APIResponse {
+        var writer = JSONWriter(capacity: 96 + message.utf8.count)
+        writer.beginObject()
+        writer.key("error")
+        writer.beginObject()
+        writer.field("code", status.code)
+        writer.field("title", status.reasonPhrase)
+        writer.field("message", message)
+        writer.endObject()
+        writer.endObject()
+        var response = APIResponse.json(status, writer.bytes)
+        response.headerFields.append(contentsOf: headerFields)
+        return response
     }
 
     public var response: APIResponse {

@@ -13,12 +13,17 @@ public struct Policy: Sendable, Hashable {
         /// Status pages: only requests nginx passed through its restricted location; to anyone
         /// else the route does not exist (404).
         case statusPage
-        /// Any valid token; what it reaches is its project's (other projects' servers are 404s).
+        /// Any valid token, a reader's too; what it reaches is its project's (other projects'
+        /// servers are 404s).
         case token
+        /// A token with the member or admin role: changes within its project (a reader's is a 403).
+        case member
         /// A token with the admin role.
         case admin
         /// A token of the project the route's `{parameter}` names, or an admin's.
         case projectOrAdmin(parameter: String)
+        /// A token of the user the route's `{parameter}` names, or an admin's.
+        case userOrAdmin(parameter: String)
 
         /// For the policy table.
         public var summary: String {
@@ -26,8 +31,10 @@ public struct Policy: Sendable, Hashable {
             case .anyone: "anyone"
             case .statusPage: "this host (nginx)"
             case .token: "any token"
+            case .member: "member or admin"
             case .admin: "admin"
             case .projectOrAdmin(let parameter): "admin, or a token of {\(parameter)}"
+            case .userOrAdmin(let parameter): "admin, or the user {\(parameter)}"
             }
         }
     }
@@ -49,10 +56,10 @@ extension Policy {
     // The v1 API.
     static let v1ServersIndex = Policy("alliance:servers:index", .token)
     static let v1ServersAllProjects = Policy("alliance:servers:index:get_all_tenants", .admin)
-    static let v1ServersCreate = Policy("alliance:servers:create", .token)
+    static let v1ServersCreate = Policy("alliance:servers:create", .member)
     static let v1ServersShow = Policy("alliance:servers:show", .token)
-    static let v1ServersUpdate = Policy("alliance:servers:update", .token)
-    static let v1ServersDelete = Policy("alliance:servers:delete", .token)
+    static let v1ServersUpdate = Policy("alliance:servers:update", .member)
+    static let v1ServersDelete = Policy("alliance:servers:delete", .member)
     static let v1FlavorsIndex = Policy("alliance:flavors:index", .token)
     static let v1FlavorsShow = Policy("alliance:flavors:show", .token)
     static let v1FlavorsCreate = Policy("alliance:flavors:create", .admin)
@@ -62,11 +69,11 @@ extension Policy {
     static let serversIndex = Policy("os_compute_api:servers:index", .token)
     static let serversDetail = Policy("os_compute_api:servers:detail", .token)
     static let serversAllProjects = Policy("os_compute_api:servers:index:get_all_tenants", .admin)
-    static let serversCreate = Policy("os_compute_api:servers:create", .token)
+    static let serversCreate = Policy("os_compute_api:servers:create", .member)
     static let serversShow = Policy("os_compute_api:servers:show", .token)
-    static let serversUpdate = Policy("os_compute_api:servers:update", .token)
-    static let serversDelete = Policy("os_compute_api:servers:delete", .token)
-    static let serversActions = Policy("os_compute_api:servers:{stop,start,reboot}", .token)
+    static let serversUpdate = Policy("os_compute_api:servers:update", .member)
+    static let serversDelete = Policy("os_compute_api:servers:delete", .member)
+    static let serversActions = Policy("os_compute_api:servers:{stop,start,reboot}", .member)
     static let flavorsIndex = Policy("os_compute_api:flavors:index", .token)
     static let flavorsShow = Policy("os_compute_api:flavors:show", .token)
     static let flavorsCreate = Policy("os_compute_api:os-flavor-manage:create", .admin)
@@ -88,4 +95,32 @@ extension Policy {
     static let networks = Policy("os_compute_api:os-networks:view", .token)
     static let networkQuotas = Policy("network:get_quota", .projectOrAdmin(parameter: "project"))
     static let projects = Policy("identity:get_project", .token)
+
+    // Identity (Keystone v3), Image (Glance v2) and Network (Neutron v2.0), read-only but for identity.
+    static let identityVersions = Policy("identity:versions", .anyone)
+    static let identityAuthenticate = Policy("identity:authenticate", .anyone)
+    static let identityValidate = Policy("identity:validate_token", .token)
+    static let identityRevoke = Policy("identity:revoke_token", .token)
+    static let identityListOwnProjects = Policy("identity:list_user_projects", .token)
+    static let identityCatalog = Policy("identity:get_catalog", .token)
+    static let identityProjectsIndex = Policy("identity:list_projects", .token)
+    static let identityProjectsShow = Policy("identity:get_project", .projectOrAdmin(parameter: "project"))
+    static let identityProjectsChange = Policy("identity:{create,update,delete}_project", .admin)
+    static let identityUsersIndex = Policy("identity:list_users", .admin)
+    static let identityUsersShow = Policy("identity:get_user", .userOrAdmin(parameter: "user"))
+    static let identityUsersChange = Policy("identity:{create,update,delete}_user", .admin)
+    static let identityChangePassword = Policy("identity:change_password", .userOrAdmin(parameter: "user"))
+    static let identityUserProjects = Policy("identity:list_user_projects", .userOrAdmin(parameter: "user"))
+    static let identityRoles = Policy("identity:{list,get}_role", .token)
+    static let identityDomains = Policy("identity:{list,get}_domain", .token)
+    static let identityGrants = Policy("identity:{create,check,list,revoke}_grant", .admin)
+    static let identityRoleAssignments = Policy("identity:list_role_assignments", .admin)
+    static let identityApplicationCredentials = Policy(
+        "identity:{get,list,create,delete}_application_credential", .userOrAdmin(parameter: "user"))
+    static let imageVersions = Policy("image:versions", .anyone)
+    static let networkVersions = Policy("network:versions", .anyone)
+    static let imagesV2 = Policy("image:get_images", .token)
+    static let networksV2 = Policy("network:get_network", .token)
+    static let subnetsV2 = Policy("network:get_subnet", .token)
+    static let portsV2 = Policy("network:get_port", .token)
 }

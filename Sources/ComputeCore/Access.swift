@@ -1,8 +1,28 @@
-/// What a caller may do: members act within their project; admins also manage flavors and
-/// reach every project's servers.
+/// What a caller may do, Keystone's default roles: readers see their project's servers;
+/// members also change them; admins also manage flavors and reach every project's servers.
+/// Each implies the ones below it, as Keystone's implied roles do.
 public enum Role: String, Sendable, CaseIterable, Codable {
     case admin
     case member
+    case reader
+
+    /// This role and those it implies, strongest first (what a token's `roles` lists).
+    public var implied: [Role] {
+        switch self {
+        case .admin: [.admin, .member, .reader]
+        case .member: [.member, .reader]
+        case .reader: [.reader]
+        }
+    }
+
+    /// The strongest of `roles` (nil when there are none).
+    public static func strongest(_ roles: some Sequence<Role>) -> Role? { roles.min(by: isStronger) }
+    /// The weakest of `roles` (nil when there are none).
+    public static func weakest(_ roles: some Sequence<Role>) -> Role? { roles.max(by: isStronger) }
+
+    private static func isStronger(_ a: Role, _ b: Role) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
 }
 
 /// Who is asking: servers belong to a project and are created by a user.
@@ -18,6 +38,8 @@ public struct Caller: Sendable, Equatable {
     }
 
     public var isAdmin: Bool { role == .admin }
+    /// Whether it may change things (a reader may only look).
+    public var canWrite: Bool { role != .reader }
 
     /// Whether this caller may see and change a server of `projectID`.
     public func canReach(projectID: String) -> Bool { isAdmin || projectID == self.projectID }

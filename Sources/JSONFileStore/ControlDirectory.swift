@@ -1,4 +1,3 @@
-import CLibCrypto
 import ComputeCore
 import Logging
 

@@ -36,14 +36,17 @@ public final class PostgresAccess: Authenticator, QuotaSource {
 
     public func caller(forToken token: String) throws(ComputeError) -> Caller? {
         guard let presented = PresentedToken(token) else { return nil }
-        let record: TokenRecord?
+        return try self.token(id: presented.id)?.caller(presenting: presented, at: clock.now())
+    }
+
+    /// The token record with `id`, cached until the table changes.
+    func token(id: String) throws(ComputeError) -> TokenRecord? {
         do {
-            record = try tokens.value(presented.id) { () throws(PostgresError) in try tokenRecord(presented.id) }
+            return try tokens.value(id) { () throws(PostgresError) in try tokenRecord(id) }
         } catch {
             logger.error("check a token: \(error)")
             throw .unavailable("The service cannot reach its database to check the token right now. Try again later.")
         }
-        return record?.caller(presenting: presented, at: clock.now())
     }
 
     private func tokenRecord(_ id: String) throws(PostgresError) -> TokenRecord? {

@@ -85,7 +85,25 @@ enum Schema {
         CREATE TRIGGER quota_overrides_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON quota_overrides
             FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
         CREATE TABLE store_meta (key text PRIMARY KEY, value text NOT NULL);
+        """,
+        // 2: the identity API's users, projects and application credentials, each record whole
+        // as jsonb (the files' format); the database keeps their names unique.
         """
+        CREATE TABLE identity_users (id text PRIMARY KEY, record jsonb NOT NULL);
+        CREATE UNIQUE INDEX identity_users_name ON identity_users ((record->>'domain'), (record->>'name'));
+        CREATE TABLE identity_projects (id text PRIMARY KEY, record jsonb NOT NULL);
+        CREATE UNIQUE INDEX identity_projects_name ON identity_projects ((record->>'domain'), (record->>'name'));
+        CREATE TABLE identity_application_credentials (id text PRIMARY KEY, record jsonb NOT NULL);
+        CREATE UNIQUE INDEX identity_application_credentials_name
+            ON identity_application_credentials ((record->>'user'), (record->>'name'));
+        CREATE TRIGGER identity_users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_users
+            FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
+        CREATE TRIGGER identity_projects_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_projects
+            FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
+        CREATE TRIGGER identity_application_credentials_changed
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_application_credentials
+            FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
+        """,
     ]
 
     /// The version the database is at: 0 before the first upgrade. Reads only.

@@ -11,6 +11,8 @@ struct TestClient {
     let persistence = MemoryPersistence()
     let inventory: Inventory
     let service: ComputeService
+    /// The identity API's rules, over users and tokens in memory (a fast password hash).
+    let identity: Identity
 
     /// The tokens the service knows; requests send `token` unless they say otherwise.
     static let callers = [
@@ -22,15 +24,19 @@ struct TestClient {
 
     init(
         networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024,
-        quotaDefaults: QuotaLimits = .unlimited, quotas: any QuotaSource = NoQuotaOverrides()
+        quotaDefaults: QuotaLimits = .unlimited, quotas: any QuotaSource = NoQuotaOverrides(),
+        identitySettings: Identity.Settings = .init(passwordIterations: 1_000), clock: any Clock = SystemClock()
     ) {
+        identity = Identity(store: MemoryIdentityStore(), settings: identitySettings, clock: clock)
         inventory = Inventory(
             store: InMemoryStore.inMemory(networks: networks, persistence: persistence), networks: networks,
             settings: .init(quotaDefaults: quotaDefaults), quotas: quotas)
         service = ComputeService(
             inventory: inventory,
             configuration: .init(
-                maxBodyBytes: maxBodyBytes, version: "test", authenticator: StaticAuthenticator(Self.callers)),
+                maxBodyBytes: maxBodyBytes, version: "test",
+                authenticator: EitherAuthenticator(first: StaticAuthenticator(Self.callers), second: identity),
+                identity: identity),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         try! inventory.seedDefaultFlavors()
     }
@@ -105,4 +111,15 @@ struct TestResponse {
     }
 
     var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The test's fixed tokens, else the identity API's.
+struct EitherAuthenticator: Authenticator {
+    let first: any Authenticator
+    let second: any Authenticator
+
+    func caller(forToken token: String) throws(ComputeError) -> Caller? {
+        if let caller = try first.caller(forToken: token) { return caller }
+        return try second.caller(forToken: token)
+    }
 }

@@ -21,7 +21,7 @@ extension NovaAPI {
                 guard let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
                     throw ComputeError.notFound("Network \(p["id"]) could not be found.")
                 }
-                return Self.document("network") { w in NovaView.network(network, projectID: n.caller.projectID, into: &w) }
+                return Self.document("network") { w in ServiceEndpoints.network(network, n.caller.projectID, into: &w) }
             }
         }
         // For `openstack quota show PROJECT`: members find their own project, admins any; to a
@@ -47,23 +47,7 @@ extension NovaAPI {
     }
 
     func listImages(_ n: NovaContext) throws -> APIResponse {
-        let query = try n.query()
-        var images = inventory.images
-        if let name = try query.value("name") { images = images.filter { $0.name == name } }
-        if let ids = try query.value("id") {
-            let wanted = Set((ids.hasPrefix("in:") ? ids.dropFirst(3) : Substring(ids)).split(separator: ",").map(String.init))
-            images = images.filter { wanted.contains($0.id) }
-        }
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("images")
-        w.beginArray()
-        for image in images { NovaView.image(image, into: &w) }
-        w.endArray()
-        w.field("schema", "/v2/schemas/images")
-        w.field("first", "/v2/images")
-        w.endObject()
-        return .json(.ok, w.bytes)
+        try ServiceEndpoints.imageList(inventory.images, try n.query())
     }
 
     func listNetworks(_ n: NovaContext) throws -> APIResponse {
@@ -75,7 +59,7 @@ extension NovaAPI {
         w.beginObject()
         w.key("networks")
         w.beginArray()
-        for network in networks { NovaView.network(network, projectID: n.caller.projectID, into: &w) }
+        for network in networks { ServiceEndpoints.network(network, n.caller.projectID, into: &w) }
         w.endArray()
         w.endObject()
         return .json(.ok, w.bytes)

@@ -206,25 +206,6 @@ enum NovaView {
         w.endObject()
     }
 
-    /// A Neutron network.
-    static func network(_ network: NetworkConfig, projectID: String, into w: inout JSONWriter) {
-        w.beginObject()
-        w.field("id", network.id)
-        w.field("name", network.name)
-        w.field("status", "ACTIVE")
-        w.field("admin_state_up", true)
-        w.field("shared", true)
-        w.field("router:external", false)
-        w.field("mtu", 1500)
-        w.field("description", "IPv4 \(network.cidr)")
-        w.key("subnets")
-        w.beginArray()
-        w.endArray()
-        w.field("project_id", projectID)
-        w.field("tenant_id", projectID)
-        w.endObject()
-    }
-
     /// A Keystone v3 project: projects here are the names tokens and servers carry.
     static func project(_ id: String, links: NovaLinks, into w: inout JSONWriter) {
         w.beginObject()
