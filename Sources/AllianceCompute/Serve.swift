@@ -368,7 +368,8 @@ extension Serve {
             try inventory.seedDefaultFlavors()
             try markInitialized()
         }
-        let identity = Identity(store: identityStore, settings: .init(tokenLifetimeSeconds: tokenLifetime))
+        let identity = Identity(
+            store: identityStore, settings: .init(tokenLifetimeSeconds: tokenLifetime), report: { logger.warning("\($0)") })
         let counts = try inventory.counts()
         let elapsed = Double(SystemClock().now().microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch) / 1e6
         logger.info(

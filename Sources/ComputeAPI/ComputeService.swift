@@ -94,7 +94,8 @@ public final class ComputeService: Sendable {
         ServiceEndpoints(inventory: inventory).register(into: &router)
         if let identity = configuration.identity { KeystoneAPI(identity: identity).register(into: &router) }
         let health = HealthEndpoint(
-            inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt)
+            inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt,
+            identity: configuration.identity)
         health.register(into: &router)
         if let exposition = configuration.metricsExposition {
             MetricsEndpoint(health: health, exposition: exposition).register(into: &router)

@@ -11,6 +11,8 @@ struct HealthEndpoint: Sendable {
     let statistics: RequestStatistics
     let version: String
     let startedAt: Timestamp
+    /// Its failed sign-ins and lockouts are reported; nil without the identity API.
+    let identity: Identity?
 
     func register(into router: inout Router<RequestContext>) {
         router.add(.get, "/healthz", .health) { _, _ in report() }
@@ -49,6 +51,14 @@ struct HealthEndpoint: Sendable {
         w.field("slow_threshold_ms", statistics.slowThresholdMicroseconds / 1000)
         w.field("server_errors", requests.serverErrors)
         w.endObject()
+        if let signIns = identity?.signInStatistics {
+            w.key("sign_ins")
+            w.beginObject()
+            w.field("failed", signIns.failedSignIns)
+            w.field("lockouts", signIns.lockouts)
+            w.field("locked_out_now", signIns.lockedOut)
+            w.endObject()
+        }
         guard let counts else {
             for name: StaticString in ["servers", "flavors", "networks"] {
                 w.key(name)

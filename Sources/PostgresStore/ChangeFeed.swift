@@ -5,8 +5,8 @@ import Logging
 import Synchronization
 
 /// What the database says changed: a listener connection (`LISTEN alliance_changes`) hears the
-/// name of each table whose rows a transaction changed (a trigger on `tokens`, `flavors` and
-/// `quota_overrides` notifies it at commit), so every API host can cache what is read on
+/// name of each table whose rows a transaction changed (a trigger on `tokens`, `flavors`,
+/// `quota_overrides` and the identity tables notifies it at commit), so every API host can cache what is read on
 /// every request and drop it the moment any host changes it.
 ///
 /// While the listener is not connected nothing may be cached: `stamp` is nil, and every read

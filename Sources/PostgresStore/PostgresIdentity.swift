@@ -11,7 +11,7 @@ public import ComputeCore
 /// collection (`identity_users`, …), each record whole as `jsonb` in the JSON-file store's
 /// format, names unique by index; issued tokens in `tokens` beside the CLI's. Lookups by id
 /// are cached until the database's notification says the table changed (the store's
-/// `ChangeFeed`), as tokens are. Made with `PostgresStore.identity()`.
+/// `ChangeFeed`), as tokens are; this host drops what it cached as it makes a change. Made with `PostgresStore.identity()`.
 public final class PostgresIdentity: IdentityStore {
     private let store: PostgresStore
     private let access: PostgresAccess
@@ -53,6 +53,7 @@ public final class PostgresIdentity: IdentityStore {
         } catch {
             throw .invalidInput("The record cannot be stored: \(error).")
         }
+        defer { store.feed.changed(Self.table(Record.collection)) }
         _ = try store.run("save an identity record", writing: true) { c throws(PostgresError) in
             try c.execute(
                 """
@@ -67,7 +68,8 @@ public final class PostgresIdentity: IdentityStore {
     }
 
     public func remove<Record: IdentityRecord>(_ type: Record.Type, id: String) throws(ComputeError) -> Bool {
-        try store.run("remove an identity record", writing: true) { c throws(PostgresError) in
+        defer { store.feed.changed(Self.table(Record.collection)) }
+        return try store.run("remove an identity record", writing: true) { c throws(PostgresError) in
             try c.execute("DELETE FROM \(Self.table(Record.collection)) WHERE id = $1", [id]).affected == 1
         }
     }
@@ -81,13 +83,15 @@ public final class PostgresIdentity: IdentityStore {
         } catch {
             throw .invalidInput("The token cannot be stored: \(error).")
         }
+        defer { store.feed.changed("tokens") }
         _ = try store.run("issue a token", writing: true) { c throws(PostgresError) in
             try c.execute("INSERT INTO tokens (id, record) VALUES ($1, $2::jsonb)", [token.id, json])
         }
     }
 
     public func revoke(tokenID: String) throws(ComputeError) -> Bool {
-        try store.run("revoke a token", writing: true) { c throws(PostgresError) in
+        defer { store.feed.changed("tokens") }
+        return try store.run("revoke a token", writing: true) { c throws(PostgresError) in
             try c.execute("DELETE FROM tokens WHERE id = $1", [tokenID]).affected == 1
         }
     }
@@ -95,9 +99,10 @@ public final class PostgresIdentity: IdentityStore {
     /// Issued tokens only (the CLI's are the operator's to revoke); their `expires` is in one
     /// fixed ISO 8601 form, so comparing the text compares the instants.
     public func removeExpiredTokens(at now: Timestamp) throws(ComputeError) {
+        defer { store.feed.changed("tokens") }
         _ = try store.run("remove expired tokens", writing: true) { c throws(PostgresError) in
             try c.execute(
-                "DELETE FROM tokens WHERE record ? 'methods' AND record->>'expires' < $1", [now.iso8601Seconds])
+                "DELETE FROM tokens WHERE record ? 'methods' AND record->>'expires' <= $1", [now.iso8601Seconds])
         }
     }
 

@@ -134,12 +134,14 @@ extension KeystoneAPI {
             let userFilter = try query.value("user.id")
             let projectFilter = try query.value("scope.project.id")
             let effective = query.pairs.contains { $0.name == "effective" }
-            var assignments: [(user: String, project: String, role: Role)] = []
+            var assignments: [(user: UserRecord, project: ProjectRecord, role: Role)] = []
             for user in try stored({ () throws(ComputeError) in try identity.store.all(UserRecord.self) })
             where userFilter.map({ $0 == user.id }) ?? true {
-                for (project, held) in user.roles.sorted(by: { $0.key < $1.key })
-                where projectFilter.map({ $0 == project }) ?? true {
-                    for role in effective ? held.implied : [held] { assignments.append((user.id, project, role)) }
+                for (id, held) in user.roles.sorted(by: { $0.key < $1.key }) where projectFilter.map({ $0 == id }) ?? true {
+                    let project =
+                        try stored { () throws(ComputeError) in try identity.store.record(ProjectRecord.self, id: id) }
+                        ?? ProjectRecord(id: id, name: id, created: .zero)
+                    for role in effective ? held.implied : [held] { assignments.append((user, project, role)) }
                 }
             }
             return Self.list("role_assignments", assignments) { a, w in

@@ -177,8 +177,8 @@ enum KeystoneView {
         w.endObject()
     }
 
-    /// One role assignment (`/v3/role_assignments`).
-    static func assignment(user: String, project: String, role: Role, base: String, into w: inout JSONWriter) {
+    /// One role assignment (`/v3/role_assignments`), with names (as `?include_names` asks).
+    static func assignment(user: UserRecord, project: ProjectRecord, role: Role, base: String, into w: inout JSONWriter) {
         w.beginObject()
         w.key("role")
         w.beginObject()
@@ -187,18 +187,22 @@ enum KeystoneView {
         w.endObject()
         w.key("user")
         w.beginObject()
-        w.field("id", user)
+        w.field("id", user.id)
+        w.field("name", user.name)
+        domain(into: &w)
         w.endObject()
         w.key("scope")
         w.beginObject()
         w.key("project")
         w.beginObject()
-        w.field("id", project)
+        w.field("id", project.id)
+        w.field("name", project.name)
+        domain(into: &w)
         w.endObject()
         w.endObject()
         w.key("links")
         w.beginObject()
-        w.field("assignment", "\(base)/identity/v3/projects/\(project)/users/\(user)/roles/\(role.rawValue)")
+        w.field("assignment", "\(base)/identity/v3/projects/\(project.id)/users/\(user.id)/roles/\(role.rawValue)")
         w.endObject()
         w.endObject()
     }

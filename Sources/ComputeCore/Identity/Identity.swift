@@ -87,11 +87,15 @@ public final class Identity: Authenticator {
     let writer = Locked(())
     private let lastPurge = Locked(Timestamp(microsecondsSinceEpoch: 0))
 
-    public init(store: any IdentityStore, settings: Settings = Settings(), clock: any Clock = SystemClock()) {
+    /// `report` hears of failed sign-ins and lockouts (the worker logs them as warnings).
+    public init(
+        store: any IdentityStore, settings: Settings = Settings(), clock: any Clock = SystemClock(),
+        report: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.store = store
         self.settings = settings
         self.clock = clock
-        throttle = SignInThrottle(settings: settings)
+        throttle = SignInThrottle(settings: settings, report: report)
     }
 
     /// Failed sign-ins and lockouts since start (reported by `/healthz`).

@@ -26,8 +26,12 @@ public final class SignInThrottle: Sendable {
 
     private let settings: Identity.Settings
     private let state = Locked(State())
+    private let report: @Sendable (String) -> Void
 
-    init(settings: Identity.Settings) { self.settings = settings }
+    init(settings: Identity.Settings, report: @escaping @Sendable (String) -> Void) {
+        self.settings = settings
+        self.report = report
+    }
 
     public var statistics: Statistics {
         state.withLock { state in
@@ -67,7 +71,7 @@ public final class SignInThrottle: Sendable {
     }
 
     private func recordFailure(_ userID: String, at now: Timestamp) {
-        let lockedOut = state.withLock { state in
+        let (count, lockedOut) = state.withLock { state in
             var entry = state.failures[userID, default: Failures()]
             entry.count += 1
             entry.last = now
@@ -83,9 +87,14 @@ public final class SignInThrottle: Sendable {
             if state.failures.count > 10_000 {
                 state.failures = state.failures.filter { $0.value.lockedUntil != nil }
             }
-            return lockedOut
+            return (entry.count, lockedOut)
         }
         Counter(label: "alliance_sign_in_failures_total").increment()
-        if lockedOut { Counter(label: "alliance_sign_in_lockouts_total").increment() }
+        if lockedOut {
+            Counter(label: "alliance_sign_in_lockouts_total").increment()
+            report("user \(userID) is locked out for \(settings.lockoutSeconds) s after \(count) failed sign-ins in a row")
+        } else {
+            report("sign-in failed for user \(userID) (\(count) in a row)")
+        }
     }
 }

@@ -1,0 +1,193 @@
+import ComputeCore
+import ComputeTesting
+import Foundation
+import InMemoryStore
+import JSONFileStore
+import Testing
+
+@testable import PostgresStore
+
+/// An `Identity` over a fresh identity store of one kind (memory, a data directory's files, a
+/// PostgreSQL schema), with a clock tests move and a fast password hash; `reopened()` is what
+/// a restart (or another host) finds.
+final class IdentityFixture: Sendable {
+    let kind: StoreKind
+    let clock = TestClock()
+    let identity: Identity
+    private let directory: String?
+    private let schema: String?
+    private let databaseURL: String?
+    static let settings = Identity.Settings(tokenLifetimeSeconds: 3600, passwordIterations: 1_000)
+
+    init(_ kind: StoreKind) throws {
+        self.kind = kind
+        var (directory, schema, url): (String?, String?, String?) = (nil, nil, nil)
+        let store: any IdentityStore
+        switch kind {
+        case .memory:
+            store = MemoryIdentityStore()
+        case .jsonFiles:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("alliance-identity-\(UUID().uuidString)")
+                .path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            store = try IdentityFiles(dataDirectory: path)
+            directory = path
+        case .postgres:
+            let name = "identity_" + UUID().uuidString.lowercased().filter { $0 != "-" }
+            try StoreFixture.sql("CREATE SCHEMA \(name)")
+            url = StoreKind.testDatabaseURL! + "&options=-c%20search_path%3D\(name)"
+            _ = try PostgresStore.upgrade(url: url!)
+            store = try PostgresStore(url: url!, networks: [], logger: quiet).identity(clock: clock)
+            schema = name
+        }
+        (self.directory, self.schema, databaseURL) = (directory, schema, url)
+        identity = Identity(store: store, settings: Self.settings, clock: clock)
+    }
+
+    deinit {
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+        if let schema { try? StoreFixture.sql("DROP SCHEMA \(schema) CASCADE") }
+    }
+
+    /// The same records through a new store (nil for memory, which keeps nothing).
+    func reopened() throws -> Identity? {
+        switch kind {
+        case .memory: return nil
+        case .jsonFiles:
+            return Identity(store: try IdentityFiles(dataDirectory: directory!), settings: Self.settings, clock: clock)
+        case .postgres:
+            let store = try PostgresStore(url: databaseURL!, networks: [], logger: quiet).identity(clock: clock)
+            return Identity(store: store, settings: Self.settings, clock: clock)
+        }
+    }
+
+    /// A member of project `demo` (made with its name as id, as the CLI makes it).
+    @discardableResult
+    func member(_ name: String = "ada", password: String = "correct horse", role: Role = .member) throws -> UserRecord {
+        if try identity.store.record(ProjectRecord.self, id: "demo") == nil {
+            _ = try identity.createProject(name: "demo", id: "demo")
+        }
+        return try identity.createUser(name: name, password: password, defaultProject: "demo", roles: ["demo": role])
+    }
+
+    func signIn(_ name: String = "ada", password: String = "correct horse", project: String? = "demo") throws -> IssuedToken {
+        try identity.signIn(
+            [.password(user: .name(name, domain: .name("Default")), password: password)],
+            scope: project.map { .project(.name($0, domain: .id("default"))) })
+    }
+}
+
+/// The identity rules over every `IdentityStore`: what a user, a token and an application
+/// credential are, and that each store keeps them (and forgets them) the same way.
+@Suite struct IdentityContractTests {
+    @Test(arguments: StoreKind.all)
+    func aUserSignsInAndTheTokenStandsForThemUntilRevoked(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member()
+        let issued = try f.signIn()
+        #expect(issued.details.user.id == user.id && issued.details.project?.id == "demo")
+        #expect(try f.identity.caller(forToken: issued.token) == Caller(projectID: "demo", userID: user.id, role: .member))
+        // Another host (or a restart) knows the user and the token.
+        if let other = try f.reopened() {
+            #expect(try other.caller(forToken: issued.token)?.userID == user.id)
+            #expect(
+                try other.signIn([.password(user: .id(user.id), password: "correct horse")], scope: nil).details.project?.id
+                    == "demo")
+        }
+        #expect(try f.identity.revoke(token: issued.token))
+        #expect(try f.identity.caller(forToken: issued.token) == nil)
+        #expect(try f.identity.revoke(token: issued.token) == false)
+    }
+
+    @Test(arguments: StoreKind.all)
+    func wrongPasswordsAndUnknownUsersAreRefusedAlike(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        try f.member()
+        let wrong = #expect(throws: IdentityError.self) { try f.signIn(password: "Tr0ub4dor&3") }
+        let unknown = #expect(throws: IdentityError.self) { try f.signIn("nobody") }
+        #expect(wrong == unknown && wrong == .unauthorized("The request you have made requires authentication."))
+        #expect(throws: IdentityError.unauthorized("Could not find project: elsewhere.")) { try f.signIn(project: "elsewhere") }
+    }
+
+    @Test(arguments: StoreKind.all)
+    func namesAreUniqueAndRecordsAreForgotten(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member()
+        #expect(throws: IdentityError.conflict("Duplicate entry found with name ada at domain ID default.")) {
+            try f.identity.createUser(name: "ada", password: "x")
+        }
+        #expect(throws: IdentityError.conflict("Duplicate entry found with name demo at domain ID default.")) {
+            try f.identity.createProject(name: "demo")
+        }
+        let token = try f.signIn().token
+        try f.identity.deleteUser(id: user.id)
+        #expect(try f.identity.caller(forToken: token) == nil)
+        #expect(try f.identity.store.record(UserRecord.self, id: user.id) == nil)
+        #expect(throws: IdentityError.notFound("Could not find user: \(user.id).")) { try f.identity.deleteUser(id: user.id) }
+    }
+
+    @Test(arguments: StoreKind.all)
+    func aNewPasswordEndsTheTokensIssuedBefore(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member()
+        let before = try f.signIn().token
+        f.clock.advance(seconds: 1)
+        try f.identity.changePassword(userID: user.id, original: "correct horse", new: "battery staple")
+        #expect(try f.identity.caller(forToken: before) == nil)
+        #expect(throws: IdentityError.self) { try f.signIn() }
+        #expect(try f.identity.caller(forToken: try f.signIn(password: "battery staple").token) != nil)
+    }
+
+    @Test(arguments: StoreKind.all)
+    func tokensExpireAndExpiredOnesAreRemoved(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        try f.member()
+        let issued = try f.signIn()
+        f.clock.advance(seconds: 3599)
+        #expect(try f.identity.caller(forToken: issued.token) != nil)
+        f.clock.advance(seconds: 1)
+        #expect(try f.identity.caller(forToken: issued.token) == nil)
+        try f.identity.store.removeExpiredTokens(at: f.clock.now())
+        #expect(try f.identity.store.token(id: issued.details.record.id) == nil)
+    }
+
+    @Test(arguments: StoreKind.all)
+    func anApplicationCredentialSignsInUntilDeleted(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member()
+        let (secret, credential) = try f.identity.createApplicationCredential(
+            user: user.id, project: "demo", role: .reader, name: "ci", description: nil, expires: nil)
+        #expect(credential.sha256 != secret && !credential.sha256.isEmpty)
+        let byID = try f.identity.signIn(
+            [.applicationCredential(id: credential.id, name: nil, user: nil, secret: secret)], scope: nil)
+        #expect(try f.identity.caller(forToken: byID.token) == Caller(projectID: "demo", userID: user.id, role: .reader))
+        let byName = try f.identity.signIn(
+            [.applicationCredential(id: nil, name: "ci", user: .name("ada", domain: .id("default")), secret: secret)], scope: nil)
+        #expect(byName.details.applicationCredential?.id == credential.id)
+        #expect(throws: IdentityError.self) {
+            try f.identity.signIn(
+                [.applicationCredential(id: credential.id, name: nil, user: nil, secret: "0" + secret.dropFirst())], scope: nil)
+        }
+        try f.identity.deleteApplicationCredential(id: credential.id, user: user.id)
+        #expect(try f.identity.caller(forToken: byID.token) == nil)
+    }
+
+    @Test(arguments: StoreKind.all)
+    func anAdminMakesAProjectAUserAndAGrant(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let project = try f.identity.createProject(name: "tempest-1", description: "made by an admin")
+        #expect(project.id.count == 32 && project.id != project.name)
+        let user = try f.identity.createUser(name: "tempest-user", password: "pw", defaultProject: project.id)
+        // No role yet: the user proves who they are but reaches no project.
+        #expect(throws: IdentityError.unauthorized("User \(user.id) has no access to project \(project.id).")) {
+            try f.signIn("tempest-user", password: "pw", project: "tempest-1")
+        }
+        try f.identity.grant(.member, user: user.id, project: project.id)
+        let issued = try f.signIn("tempest-user", password: "pw", project: "tempest-1")
+        #expect(try f.identity.caller(forToken: issued.token) == Caller(projectID: project.id, userID: user.id, role: .member))
+        #expect(try f.identity.revoke(.member, user: user.id, project: project.id))
+        #expect(try f.identity.caller(forToken: issued.token) == nil)
+        try f.identity.deleteProject(id: project.id)
+        #expect(try f.identity.store.record(ProjectRecord.self, id: project.id) == nil)
+    }
+}
