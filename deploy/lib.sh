@@ -131,19 +131,26 @@ wait_for_socket() {
   return 1
 }
 
-# ensure_test_venv: the Python virtualenv for the end-to-end tools (.venv-test), rebuilt when
-# Tests/e2e/requirements.txt changes. Prints its python.
-ensure_test_venv() {
-  local venv=$repo/.venv-test
-  if ! cmp -s "$repo/Tests/e2e/requirements.txt" "$venv/.requirements" 2>/dev/null; then
-    log "creating the test virtualenv in $venv"
+# ensure_venv NAME REQUIREMENTS: the Python virtualenv $repo/.venv-NAME with the packages of
+# Tests/e2e/REQUIREMENTS, rebuilt when that file changes. Prints its python.
+ensure_venv() {
+  local venv=$repo/.venv-$1 requirements=$repo/Tests/e2e/$2
+  if ! cmp -s "$requirements" "$venv/.requirements" 2>/dev/null; then
+    log "creating the virtualenv $venv ($2)"
     rm -rf "$venv"
     python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/Tests/e2e/requirements.txt" >&2
-    cp "$repo/Tests/e2e/requirements.txt" "$venv/.requirements"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements" >&2
+    cp "$requirements" "$venv/.requirements"
   fi
   echo "$venv/bin/python"
 }
+
+# The end-to-end tools (pytest, the OpenStack clients, tempest): .venv-test.
+ensure_test_venv() { ensure_venv test requirements.txt; }
+
+# Ansible with the openstack.cloud collection, beside an openstacksdk that collection can use
+# (older than the test venv's): .venv-ansible.
+ensure_ansible_venv() { ensure_venv ansible requirements-ansible.txt; }
 
 # The PostgreSQL server binaries (Debian's postgresql package, any version it ships).
 postgres_bin() {

@@ -23,6 +23,10 @@ public final class TestClock: Clock {
     public func advance(seconds: Int64) {
         current.withLock { $0.microsecondsSinceEpoch += seconds * 1_000_000 }
     }
+
+    public func advance(microseconds: Int64) {
+        current.withLock { $0.microsecondsSinceEpoch += microseconds }
+    }
 }
 
 /// Identifiers that count up, so tests can predict them.

@@ -126,6 +126,11 @@ private let cirros = Image.defaults[1].id
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "description": "d"}"#, "2.18", 400),
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "description": "d"}"#, "2.19", 202),
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "availability_zone": "nova"}"#, "2.1", 400),
+            // What Ansible's openstack.cloud.server and openstacksdk send with every create.
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "security_groups": [{"name": "default"}]}"#, "2.1", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "security_groups": [], "tags": []}"#, "2.1", 202),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "security_groups": [{"name": "web"}]}"#, "2.1", 400),
+            (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "tags": ["x"]}"#, "2.1", 400),
         ] as [(String, String, Int)])
     func createBodies(server: String, version: String, status: Int) {
         let client = TestClient()

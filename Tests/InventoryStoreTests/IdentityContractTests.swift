@@ -99,6 +99,19 @@ final class IdentityFixture: Sendable {
         #expect(try f.identity.revoke(token: issued.token) == false)
     }
 
+    /// tempest makes a user and signs in within the same second: the token is not older than
+    /// the password.
+    @Test(arguments: StoreKind.all)
+    func aTokenIssuedTheSameSecondAsThePasswordWorks(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        f.clock.advance(microseconds: 300_000)
+        try f.member()
+        f.clock.advance(microseconds: 300_000)
+        let issued = try f.signIn()
+        #expect(try f.identity.caller(forToken: issued.token) != nil)
+        #expect(try f.reopened()?.caller(forToken: issued.token) != nil || kind == .memory)
+    }
+
     @Test(arguments: StoreKind.all)
     func wrongPasswordsAndUnknownUsersAreRefusedAlike(kind: StoreKind) throws {
         let f = try IdentityFixture(kind)

@@ -145,7 +145,7 @@ def test_an_application_credential_cloud_works(service, people, tmp_path):
     cli.run("server", "delete", "--wait", name)
     # A wrong secret is refused, and says nothing of the right one.
     wrong = clouds_yaml(service, tmp_path, {"ci": ("v3applicationcredential", {
-        "application_credential_id": credential, "application_credential_secret": "0" + secret[1:]})})
+        "application_credential_id": credential, "application_credential_secret": ("1" if secret[0] == "0" else "0") + secret[1:]})})
     result = CLI(wrong, "ci").run("server", "list", check=False)
     assert result.returncode != 0 and "401" in result.stderr and secret[1:] not in result.stderr
     # Deleting the credential ends it.

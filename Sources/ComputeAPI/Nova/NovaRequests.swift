@@ -20,7 +20,7 @@ struct NovaServerCreateRequest: Decodable {
         }
         var allowed = [
             "name", "imageRef", "flavorRef", "networks", "block_device_mapping_v2", "metadata", "key_name", "min_count",
-            "max_count", "return_reservation_id", "adminPass",
+            "max_count", "return_reservation_id", "adminPass", "security_groups", "tags",
         ]
         if version >= Microversion(19) { allowed.append("description") }
         let server = try body.requiredObject("server", allowed: allowed)
@@ -53,6 +53,22 @@ struct NovaServerCreateRequest: Decodable {
             } else {
                 network = .automatic
             }
+        }
+
+        // Every server here is in the one group there is, `default`: naming it (Ansible's
+        // openstack.cloud.server always does, and sends [] when told none) changes nothing.
+        for group in try server.decode([[String: String]].self, "security_groups") ?? [] {
+            guard group.keys.allSatisfy({ $0 == "name" }), let name = group["name"] else {
+                throw ComputeError.invalidField("server.security_groups", "each item is {\"name\": …}.")
+            }
+            guard name == "default" else {
+                throw ComputeError.invalidInput("Security group \(name.prefix(64)) not found: this service has only 'default'.")
+            }
+        }
+
+        // Server tags are not kept here; openstacksdk sends an empty list with every create.
+        if let tags = try server.decode([String].self, "tags"), !tags.isEmpty {
+            throw ComputeError.invalidField("server.tags", "server tags are not supported by this service.")
         }
 
         let bootImage = try server.decode([BlockDeviceMapping].self, "block_device_mapping_v2").map {

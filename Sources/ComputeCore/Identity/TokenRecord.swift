@@ -94,6 +94,8 @@ public struct TokenRecord: Codable, Sendable, Equatable {
         created: Timestamp, expires: Timestamp
     ) -> (token: String, record: TokenRecord) {
         var (token, record) = unchecked(project: project, user: user, role: role, created: created, expires: expires)
+        // To the microsecond: a password set earlier in the same second must not outlive it.
+        record.created = created.iso8601Microseconds
         record.methods = methods
         record.audit = audit ?? Secrets.hex(Secrets.random(8))
         record.applicationCredential = applicationCredential
