@@ -4,15 +4,16 @@ import Foundation
 import HTTPTypes
 import Testing
 
-/// Every route × {no token, member of A, member of B, admin}: who may do what, and that
-/// project B never learns anything of project A's server (a 404, never a 403 or its id).
+/// Every route × {no token, member of A, reader of A, member of B, admin}: who may do what, and
+/// that project B never learns anything of project A's server (a 404, never a 403 or its id).
 enum Who: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case nobody, memberA, memberB, admin
+    case nobody, memberA, readerA, memberB, admin
 
     var token: String? {
         switch self {
         case .nobody: nil
         case .memberA: "member-a"
+        case .readerA: "reader-a"
         case .memberB: "member-b"
         case .admin: "admin"
         }
@@ -32,6 +33,10 @@ struct Route: Sendable, CustomTestStringConvertible {
     var memberB: Int
     var admin: Int
     var open = false
+    /// A reader of project A: what member A gets for reads; a 403 for every change.
+    var readerA: Int {
+        [.get, .head].contains(method) ? memberA : (open ? memberA : 403)
+    }
 
     var testDescription: String { "\(method.rawValue) \(path)" }
 
@@ -39,6 +44,7 @@ struct Route: Sendable, CustomTestStringConvertible {
         switch who {
         case .nobody: open ? memberA : 401
         case .memberA: memberA
+        case .readerA: readerA
         case .memberB: memberB
         case .admin: admin
         }

@@ -18,6 +18,7 @@ struct TestClient {
     static let callers = [
         "admin": Caller(projectID: "default", userID: "root", role: .admin),
         "member-a": Caller(projectID: "a", userID: "alice"),
+        "reader-a": Caller(projectID: "a", userID: "rhea", role: .reader),
         "member-b": Caller(projectID: "b", userID: "bob"),
     ]
     var token: String? = "admin"
