@@ -85,27 +85,18 @@ public struct Fault: Sendable, Equatable {
 
     /// Keystone's shape, for the identity API's paths:
     /// `{"error": {"code": 401, "title": "Unauthorized", "message": "…"}}`.
-    public var keystoneResponse: APIResponse {
-        var writer = JSONWriter(capacity: 96 + message.utf8.count)
-        writer.beginObject()
-        writer.key("error")
-        writer.beginObject()
-        writer.field("code", status.code)
-        writer.field("title", status.reasonPhrase)
-        writer.field("message", message)
-        writer.endObject()
-        writer.endObject()
-        var response = APIResponse.json(status, writer.bytes)
-        response.headerFields.append(contentsOf: headerFields)
-        return response
-    }
+    public var keystoneResponse: APIResponse { response(key: "error", title: status.reasonPhrase) }
 
-    public var response: APIResponse {
+    /// Nova's shape: `{"itemNotFound": {"code": 404, "message": "…"}}`.
+    public var response: APIResponse { response(key: name, title: nil) }
+
+    private func response(key: String, title: String?) -> APIResponse {
         var writer = JSONWriter(capacity: 96 + message.utf8.count)
         writer.beginObject()
-        writer.key(name)
+        writer.key(key)
         writer.beginObject()
         writer.field("code", status.code)
+        if let title { writer.field("title", title) }
         writer.field("message", message)
         writer.endObject()
         writer.endObject()

@@ -10,9 +10,10 @@ import Logging
     import Foundation
 #endif
 
-/// Small JSON files the operator's CLI keeps beside the records, one per item: `tokens/` and
-/// `quotas/`. The CLI writes them (durably, owned like the data directory) while the worker
-/// runs; the worker only reads them, through `WatchedDirectory`.
+/// Small JSON files kept beside the records, one per item: the CLI's `tokens/` and `quotas/`,
+/// and the identity records (`users/`, `projects/`, `application_credentials/`, `sessions/`),
+/// which the worker writes too (`IdentityFiles`). Each is written durably, owned like the data
+/// directory; the worker reads the CLI's through `WatchedDirectory`.
 ///
 /// The CLI often runs as root in a directory the worker's user owns, so nothing in it is
 /// trusted: the subdirectory and its files are opened relative to the data directory's
@@ -143,7 +144,8 @@ enum ControlDirectory {
     /// Deletes the temporary files of writes that never finished in every control directory.
     /// Run by the worker at start-up, which owns the data directory.
     static func removeLeftovers(dataDirectory dataFD: Int32, path: String, logger: Logger, posix: POSIX) {
-        for subdirectory in [TokenStore.subdirectory, QuotaFiles.subdirectory] {
+        let identity = IdentityCollection.allCases.map(\.rawValue) + [IdentityFiles.sessionsSubdirectory]
+        for subdirectory in [TokenStore.subdirectory, QuotaFiles.subdirectory] + identity {
             let directory = "\(path)/\(subdirectory)"
             guard let fd = try? posix.openDirectory(parent: dataFD, name: subdirectory, path: directory, create: false).fd
             else { continue }

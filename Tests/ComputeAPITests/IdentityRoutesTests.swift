@@ -121,7 +121,17 @@ import Testing
         let locked = Self.signIn(client, "ada", "pw-ada").1
         #expect(locked.status == 401 && (locked.json("error", "message") as? String)?.contains("locked") == true)
         #expect(client.identity.signInStatistics.lockouts == 1 && client.identity.signInStatistics.lockedOut == 1)
-        clock.advance(seconds: 300)
+        // A name that does not exist is locked out the same way, in the same words.
+        for _ in 0..<6 {
+            _ = Self.signIn(client, "nobody", "guess")
+            clock.advance(seconds: 60)
+        }
+        let lockedToo = Self.signIn(client, "nobody", "guess").1
+        #expect(
+            lockedToo.status == 401 && lockedToo.json("error", "message") as? String == locked.json("error", "message") as? String
+        )
+        // ada's lock (5 minutes) ended while those were made; nobody's holds.
+        #expect(client.identity.signInStatistics.lockouts == 2 && client.identity.signInStatistics.lockedOut == 1)
         #expect(Self.signIn(client, "ada", "pw-ada").1.status == 201)
         // Another user was never slowed.
         #expect(Self.signIn(client, "rita", "pw-rita").1.status == 201)
@@ -165,6 +175,10 @@ import Testing
         let id = try #require(made.json("application_credential", "id") as? String)
         let listed = ada.get("/identity/v3/users/\(adaID)/application_credentials")
         #expect(listed.status == 200 && !String(decoding: listed.body, as: UTF8.self).contains(secret))
+        // Not even an admin makes one for someone else.
+        #expect(
+            client.post("/identity/v3/users/\(adaID)/application_credentials", #"{"application_credential": {"name": "x"}}"#)
+                .status == 403)
         // Another user's credentials are not theirs to see.
         let rita = try Self.signedIn(client, "rita", "pw-rita")
         #expect(rita.get("/identity/v3/users/\(adaID)/application_credentials").status == 403)

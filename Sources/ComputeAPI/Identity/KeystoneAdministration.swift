@@ -163,6 +163,10 @@ extension KeystoneAPI {
             }
         }
         router.add(.post, collection, .identityApplicationCredentials) { c, p in
+            // Users make their own, as in Keystone: not even an admin makes one for someone else.
+            guard c.caller.userID == p["user"] else {
+                throw IdentityError.forbidden("Application credentials are made by their user, with that user's token.")
+            }
             let body = try c.decodeBody(ApplicationCredentialBody.self).applicationCredential
             guard body.secret == nil else {
                 throw IdentityError.badRequest("The secret is made by the service (256 random bits); do not send one.")

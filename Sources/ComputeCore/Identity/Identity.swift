@@ -99,7 +99,7 @@ public final class Identity: Authenticator {
     }
 
     /// Failed sign-ins and lockouts since start (reported by `/healthz`).
-    public var signInStatistics: SignInThrottle.Statistics { throttle.statistics }
+    public var signInStatistics: SignInThrottle.Statistics { throttle.statistics(at: clock.now()) }
 
     // MARK: Authenticator
 

@@ -83,6 +83,7 @@ extension Identity {
         description: String? = nil, roles: [String: Role] = [:]
     ) throws(IdentityError) -> UserRecord {
         try Self.checkName(name, field: "name")
+        let hash = password.map { PasswordHash(password: $0, iterations: settings.passwordIterations) }
         return try changing { () throws(IdentityError) in
             guard try lookUp(UserRecord.self, .name(name, domain: .id(Domain.id))) == nil else {
                 throw .conflict("Duplicate entry found with name \(name) at domain ID \(Domain.id).")
@@ -93,7 +94,7 @@ extension Identity {
             user.enabled = enabled
             user.email = email
             user.description = description
-            if let password { user.setPassword(password, at: now, iterations: settings.passwordIterations) }
+            if let hash { user.setPassword(hash, at: now) }
             try stored { () throws(ComputeError) in try store.save(user) }
             return user
         }
@@ -101,7 +102,8 @@ extension Identity {
 
     /// Changes a user; a new password (or disabling) ends the tokens issued before.
     public func updateUser(id: String, _ change: UserChange) throws(IdentityError) -> UserRecord {
-        try changingUser(id) { (user: inout UserRecord) throws(IdentityError) in
+        let hash = change.password.map { PasswordHash(password: $0, iterations: settings.passwordIterations) }
+        return try changingUser(id) { (user: inout UserRecord) throws(IdentityError) in
             if let name = change.name, name != user.name {
                 try Self.checkName(name, field: "name")
                 guard try lookUp(UserRecord.self, .name(name, domain: .id(Domain.id))) == nil else {
@@ -109,9 +111,7 @@ extension Identity {
                 }
                 user.name = name
             }
-            if let password = change.password {
-                user.setPassword(password, at: clock.now(), iterations: settings.passwordIterations)
-            }
+            if let hash { user.setPassword(hash, at: clock.now()) }
             if let project = change.defaultProject { user.defaultProject = project }
             if let enabled = change.enabled { user.enabled = enabled }
             if let email = change.email { user.email = email }

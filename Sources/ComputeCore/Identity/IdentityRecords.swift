@@ -51,9 +51,10 @@ public struct UserRecord: IdentityRecord {
         self.created = created.iso8601Seconds
     }
 
-    /// Sets the password (hashed now, slowly) and the instant that revokes older tokens.
-    public mutating func setPassword(_ password: String, at now: Timestamp, iterations: Int) {
-        self.password = PasswordHash(password: password, iterations: iterations)
+    /// Sets the password (hashed already: slowly, so outside any lock) and the instant that
+    /// revokes older tokens.
+    public mutating func setPassword(_ hash: PasswordHash, at now: Timestamp) {
+        password = hash
         passwordSet = now.iso8601Microseconds
     }
 

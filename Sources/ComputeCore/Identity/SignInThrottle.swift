@@ -33,10 +33,11 @@ public final class SignInThrottle: Sendable {
         self.report = report
     }
 
-    public var statistics: Statistics {
+    /// The counts since start, and the users locked out at `now`.
+    public func statistics(at now: Timestamp) -> Statistics {
         state.withLock { state in
             var statistics = state.statistics
-            statistics.lockedOut = state.failures.values.filter { $0.lockedUntil != nil }.count
+            statistics.lockedOut = state.failures.values.filter { $0.lockedUntil.map { now < $0 } ?? false }.count
             return statistics
         }
     }
@@ -49,7 +50,11 @@ public final class SignInThrottle: Sendable {
         let refusal: String? = state.withLock { state in
             guard var entry = state.failures[userID] else { return nil }
             if let until = entry.lockedUntil {
-                if now < until { return "The account is locked for user: \(userID)." }
+                // Worded the same for names that exist and names that do not.
+                if now < until {
+                    let minutes = max(1, Int((until.microsecondsSinceEpoch - now.microsecondsSinceEpoch) / 60_000_000) + 1)
+                    return "The account is locked after repeated failed sign-ins: try again in \(minutes) minutes."
+                }
                 entry = Failures()
                 state.failures[userID] = nil
             }
