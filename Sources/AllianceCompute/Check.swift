@@ -92,7 +92,7 @@ struct Check: ParsableCommand {
         let records = LoadedRecords(servers: contents.servers, flavors: contents.flavors, isNew: false)
         let warnings = InMemoryStore.loadWarnings(records, networks: networks, images: Image.defaults)
         print(
-            "database: \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens, \(contents.quotas.count) quota overrides; read \(progress.rate(contents.recordCount))"
+            "database: \(contents.summary); read \(progress.rate(contents.recordCount))"
         )
         for warning in warnings { print("inconsistent: \(warning)") }
         try conclude(problems: warnings.count)

@@ -82,7 +82,7 @@ struct Export: ParsableCommand {
         try cliErrors { try JSONFileStore.write(contents, to: to, progress: progress.report) }
         progress.finish()
         print(
-            "exported \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens and \(contents.quotas.count) quota overrides to \(to) (\(progress.rate(contents.recordCount)))"
+            "exported \(contents.summary) to \(to) (\(progress.rate(contents.recordCount)))"
         )
     }
 }
@@ -124,7 +124,7 @@ struct Import: ParsableCommand {
         try cliErrors { try PostgresStore.importContents(contents, url: url, replace: replace, progress: progress.report) }
         progress.finish()
         print(
-            "imported \(contents.servers.count) servers, \(contents.flavors.count) flavors, \(contents.tokens.count) tokens and \(contents.quotas.count) quota overrides from \(from) (\(progress.rate(contents.recordCount)))"
+            "imported \(contents.summary) from \(from) (\(progress.rate(contents.recordCount)))"
         )
     }
 }

@@ -89,10 +89,13 @@ extension Policy {
     static let quotaShow = Policy("os_compute_api:os-quota-sets:show", .projectOrAdmin(parameter: "project"))
     static let quotaDetail = Policy("os_compute_api:os-quota-sets:detail", .projectOrAdmin(parameter: "project"))
     static let quotaDefaults = Policy("os_compute_api:os-quota-sets:defaults", .projectOrAdmin(parameter: "project"))
+    static let quotaUpdate = Policy("os_compute_api:os-quota-sets:update", .admin)
+    static let quotaDelete = Policy("os_compute_api:os-quota-sets:delete", .admin)
     static let limits = Policy("os_compute_api:limits", .token)
     static let limitsOtherProject = Policy("os_compute_api:limits:other_project", .admin)
     static let images = Policy("os_compute_api:os-images", .token)
     static let networks = Policy("os_compute_api:os-networks:view", .token)
+    static let novaNetworks = Policy("os_compute_api:os-networks:list", .token)
     static let networkQuotas = Policy("network:get_quota", .projectOrAdmin(parameter: "project"))
     static let projects = Policy("identity:get_project", .token)
 

@@ -39,7 +39,7 @@ public final class Inventory: Sendable {
 
     public init(
         store: any InventoryStore, networks: [NetworkConfig], settings: Settings = Settings(),
-        quotas: any QuotaSource = NoQuotaOverrides(), clock: any Clock = SystemClock(),
+        quotas: any QuotaSource = MemoryQuotaOverrides(), clock: any Clock = SystemClock(),
         identifiers: any IdentifierSource = RandomIdentifiers()
     ) {
         self.store = store
@@ -126,6 +126,18 @@ public final class Inventory: Sendable {
     /// What a project's servers use, and its limits.
     public func quota(projectID: String) throws(ComputeError) -> (limits: QuotaLimits, usage: QuotaUsage) {
         (try limits(projectID: projectID), try store.usage(projectID: projectID))
+    }
+
+    /// Changes a project's own limits (the ones `change` names; an admin's `PUT
+    /// os-quota-sets`), and what the project's limits are now.
+    public func setQuota(_ change: QuotaOverride) throws(ComputeError) -> QuotaLimits {
+        try quotas.setOverride(change).applied(to: quotaDefaults)
+    }
+
+    /// Gives a project the defaults again (an admin's `DELETE os-quota-sets`).
+    public func resetQuota(projectID: String) throws(ComputeError) {
+        try Validation.principal(projectID, field: "project")
+        try quotas.removeOverride(project: projectID)
     }
 
     public var storeHealth: StoreHealth { store.health }

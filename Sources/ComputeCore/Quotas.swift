@@ -34,6 +34,39 @@ public struct QuotaUsage: Sendable, Equatable {
     }
 }
 
+/// A project's own limits, set with `alliance-compute quota set`; nil fields keep the default.
+public struct QuotaOverride: Codable, Sendable, Equatable {
+    public var format = 1
+    public var project: String
+    public var instances: Int?
+    public var cores: Int?
+    public var ram: Int?
+
+    public init(project: String, instances: Int? = nil, cores: Int? = nil, ram: Int? = nil) {
+        self.project = project
+        self.instances = instances
+        self.cores = cores
+        self.ram = ram
+    }
+
+    public func applied(to defaults: QuotaLimits) -> QuotaLimits {
+        QuotaLimits(instances: instances ?? defaults.instances, cores: cores ?? defaults.cores, ram: ram ?? defaults.ram)
+    }
+
+    /// This override with `change`'s limits over it (the ones it names), checked.
+    public func merging(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride {
+        try Validation.principal(change.project, field: "project")
+        for (name, value) in [("instances", change.instances), ("cores", change.cores), ("ram", change.ram)] {
+            if let value, value < -1 { throw .invalidField(name, "must be -1 (unlimited) or more.") }
+        }
+        var merged = self
+        merged.instances = change.instances ?? instances
+        merged.cores = change.cores ?? cores
+        merged.ram = change.ram ?? ram
+        return merged
+    }
+}
+
 /// Where the inventory learns each project's own limits (records, like tokens); the defaults
 /// are configuration, kept by the `Inventory`.
 public protocol QuotaSource: Sendable {
@@ -41,11 +74,27 @@ public protocol QuotaSource: Sendable {
     /// Throws (`.unavailable`) when they cannot be read right now, never answering with the
     /// defaults instead of an override it could not read.
     func limits(for projectID: String, defaults: QuotaLimits) throws(ComputeError) -> QuotaLimits
+    /// Stores the project's override merged with `change` (the limits it names); what it is now.
+    func setOverride(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride
+    /// Forgets the project's override: it gets the defaults again.
+    func removeOverride(project: String) throws(ComputeError)
 }
 
-/// No project has limits of its own: each gets the defaults.
-public struct NoQuotaOverrides: QuotaSource {
+/// Overrides in memory only: for tests, and a worker whose quotas are not kept.
+public final class MemoryQuotaOverrides: QuotaSource {
+    private let overrides = Locked<[String: QuotaOverride]>([:])
+
     public init() {}
 
-    public func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits { defaults }
+    public func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits {
+        overrides.withLock { $0[projectID] }.map { $0.applied(to: defaults) } ?? defaults
+    }
+
+    public func setOverride(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride {
+        let merged = try (overrides.withLock { $0[change.project] } ?? QuotaOverride(project: change.project)).merging(change)
+        overrides.withLock { $0[change.project] = merged }
+        return merged
+    }
+
+    public func removeOverride(project: String) { overrides.withLock { _ = $0.removeValue(forKey: project) } }
 }

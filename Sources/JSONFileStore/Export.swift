@@ -17,29 +17,55 @@ public struct StoreContents: Sendable {
     public var flavors: [Flavor]
     public var tokens: [TokenRecord]
     public var quotas: [QuotaOverride]
+    public var users: [UserRecord]
+    public var projects: [ProjectRecord]
+    public var applicationCredentials: [ApplicationCredentialRecord]
 
-    public init(servers: [Server], flavors: [Flavor], tokens: [TokenRecord], quotas: [QuotaOverride]) {
+    public init(
+        servers: [Server], flavors: [Flavor], tokens: [TokenRecord], quotas: [QuotaOverride], users: [UserRecord] = [],
+        projects: [ProjectRecord] = [], applicationCredentials: [ApplicationCredentialRecord] = []
+    ) {
         self.servers = servers
         self.flavors = flavors
         self.tokens = tokens
         self.quotas = quotas
+        self.users = users
+        self.projects = projects
+        self.applicationCredentials = applicationCredentials
     }
 
-    public var recordCount: Int { servers.count + flavors.count + tokens.count + quotas.count }
+    public var recordCount: Int {
+        servers.count + flavors.count + tokens.count + quotas.count + identityCount
+    }
+
+    public var identityCount: Int { users.count + projects.count + applicationCredentials.count }
+
+    /// What the commands print: `12 servers, 5 flavors, …`.
+    public var summary: String {
+        "\(servers.count) servers, \(flavors.count) flavors, \(tokens.count) tokens, \(quotas.count) quota overrides, "
+            + "\(users.count) users, \(projects.count) projects and \(applicationCredentials.count) application credentials"
+    }
 }
 
 extension JSONFileStore {
     /// Reads a data directory whole, without taking its lock or changing it: its records (as
-    /// start-up would load them), tokens and quota overrides. `progress` is told how many
+    /// start-up would load them), the CLI's tokens and quota overrides, and the identity
+    /// records (issued tokens are not kept: they last an hour). `progress` is told how many
     /// records are read, now and then, from any thread.
     public static func contents(
         of directory: String, logger: Logger, progress: @Sendable (Int) -> Void = { _ in }
     ) throws -> StoreContents {
         let inspection = try inspect(directory: directory, logger: logger, progress: progress)
+        func identity<R: IdentityRecord>(_ type: R.Type) throws -> [R] {
+            try ControlDirectory.readAll(type, dataDirectory: directory, subdirectory: R.collection.rawValue).items.values
+                .sorted { $0.id < $1.id }
+        }
         return StoreContents(
             servers: inspection.records.servers, flavors: inspection.records.flavors,
             tokens: try TokenStore.list(dataDirectory: directory).records,
-            quotas: Array(try QuotaFiles.overrides(dataDirectory: directory).items.values))
+            quotas: Array(try QuotaFiles.overrides(dataDirectory: directory).items.values),
+            users: try identity(UserRecord.self), projects: try identity(ProjectRecord.self),
+            applicationCredentials: try identity(ApplicationCredentialRecord.self))
     }
 
     /// Writes `contents` as a new data directory at `directory` (which must not exist, or be
@@ -81,6 +107,14 @@ extension JSONFileStore {
         try each(contents.quotas, into: QuotaFiles.subdirectory, mode: 0o700) {
             ("\($0.project).json", Array(try encoder.encode($0)) + [0x0a])
         }
+        func identity<R: IdentityRecord>(_ records: [R]) throws {
+            try each(records, into: R.collection.rawValue, mode: 0o700) {
+                ("\($0.id).json", Array(try encoder.encode($0)) + [0x0a])
+            }
+        }
+        try identity(contents.users)
+        try identity(contents.projects)
+        try identity(contents.applicationCredentials)
         for name in ["intents", "damaged"] {
             posix.close(try posix.openDirectory(parent: root, name: name, path: "\(directory)/\(name)", create: true).fd)
         }

@@ -9,50 +9,39 @@ public import ComputeCore
     import Foundation
 #endif
 
-/// A project's own limits, set with `alliance-compute quota set`; nil fields keep the default.
-public struct QuotaOverride: Codable, Sendable, Equatable {
-    public var format = 1
-    public var project: String
-    public var instances: Int?
-    public var cores: Int?
-    public var ram: Int?
-
-    public init(project: String, instances: Int? = nil, cores: Int? = nil, ram: Int? = nil) {
-        self.project = project
-        self.instances = instances
-        self.cores = cores
-        self.ram = ram
-    }
-
-    public func applied(to defaults: QuotaLimits) -> QuotaLimits {
-        QuotaLimits(instances: instances ?? defaults.instances, cores: cores ?? defaults.cores, ram: ram ?? defaults.ram)
-    }
-
-    /// This override with `change`'s limits over it (the ones it names), checked.
-    public func merging(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride {
-        try Validation.principal(change.project, field: "project")
-        for (name, value) in [("instances", change.instances), ("cores", change.cores), ("ram", change.ram)] {
-            if let value, value < -1 { throw .invalidField(name, "must be -1 (unlimited) or more.") }
-        }
-        var merged = self
-        merged.instances = change.instances ?? instances
-        merged.cores = change.cores ?? cores
-        merged.ram = change.ram ?? ram
-        return merged
-    }
-}
-
-/// Per-project quota overrides, from `quotas/`.
+/// Per-project quota overrides, from `quotas/`: the CLI's `quota set` writes them, and so does
+/// an admin's `PUT /v2.1/os-quota-sets/{project}` through the worker.
 public final class QuotaFiles: QuotaSource {
     static let subdirectory = "quotas"
+    private let dataDirectory: String
     private let files: WatchedDirectory<QuotaOverride>
 
     public init(dataDirectory: String, report: @escaping @Sendable ([String]) -> Void = { _ in }) {
+        self.dataDirectory = dataDirectory
         files = WatchedDirectory(dataDirectory: dataDirectory, subdirectory: Self.subdirectory, report: report)
     }
 
     public func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits {
         files.items[projectID].map { $0.applied(to: defaults) } ?? defaults
+    }
+
+    public func setOverride(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride {
+        do {
+            return try Self.set(change, dataDirectory: dataDirectory)
+        } catch let error as ComputeError {
+            throw error
+        } catch {
+            throw .cannotSave("quota overrides cannot be written")
+        }
+    }
+
+    public func removeOverride(project: String) throws(ComputeError) {
+        guard (try? Validation.principal(project, field: "project")) != nil else { return }
+        do {
+            _ = try ControlDirectory.remove(name: project, dataDirectory: dataDirectory, subdirectory: Self.subdirectory)
+        } catch {
+            throw .cannotSave("quota overrides cannot be written")
+        }
     }
 
     /// Stores a project's override, merged with the one it had.

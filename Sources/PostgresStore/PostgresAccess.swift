@@ -1,5 +1,4 @@
 public import ComputeCore
-public import JSONFileStore
 import Logging
 
 #if canImport(FoundationEssentials)
@@ -23,9 +22,11 @@ public final class PostgresAccess: Authenticator, QuotaSource {
     private let logger: Logger
     private let tokens: ChangeCache<TokenRecord?>
     private let overrides: ChangeCache<QuotaOverride?>
+    private let feed: ChangeFeed
 
     init(pool: ConnectionPool, feed: ChangeFeed, clock: any Clock, logger: Logger) {
         self.pool = pool
+        self.feed = feed
         self.clock = clock
         self.logger = logger
         tokens = ChangeCache(table: "tokens", feed: feed)
@@ -113,12 +114,39 @@ public final class PostgresAccess: Authenticator, QuotaSource {
         return override?.applied(to: defaults) ?? defaults
     }
 
+    public func setOverride(_ change: QuotaOverride) throws(ComputeError) -> QuotaOverride {
+        defer { feed.changed("quota_overrides") }
+        return try changingQuotas { c throws(PostgresError) in try Self.setQuota(c, change) }
+    }
+
+    public func removeOverride(project: String) throws(ComputeError) {
+        defer { feed.changed("quota_overrides") }
+        try changingQuotas { c throws(PostgresError) in
+            try c.execute("DELETE FROM quota_overrides WHERE project_id = $1", [project])
+        }
+    }
+
+    /// A change of the overrides on a pooled connection; a rule's refusal as it is, anything
+    /// else a 503 (logged).
+    @discardableResult
+    private func changingQuotas<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(ComputeError) -> T {
+        do {
+            return try pool.withConnection(body)
+        } catch {
+            if let refusal = error.refusal { throw refusal }
+            logger.error("change a quota: \(error)")
+            throw .unavailable("The service cannot reach its database right now. Try again later.")
+        }
+    }
+
     /// Stores a project's override, merged with the one it had (`quota set --database`).
     public static func setQuota(url: String, _ change: QuotaOverride) throws -> QuotaOverride {
         try administering { try setQuota(connect(url), change) }
     }
 
-    private static func setQuota(_ connection: PostgresConnection, _ change: QuotaOverride) throws -> QuotaOverride {
+    private static func setQuota(
+        _ connection: PostgresConnection, _ change: QuotaOverride
+    ) throws(PostgresError) -> QuotaOverride {
         try connection.transaction { c throws(PostgresError) -> QuotaOverride in
             let rows = try c.execute(
                 "SELECT instances, cores, ram FROM quota_overrides WHERE project_id = $1 FOR UPDATE", [change.project])

@@ -54,6 +54,14 @@ extension PostgresStore {
         let tokens = try records(connection.execute("SELECT record::text FROM tokens")) { bytes throws in
             try JSONDecoder().decode(TokenRecord.self, from: Data(bytes))
         }
+        func identity<R: IdentityRecord>(_ type: R.Type) throws -> [R] {
+            try records(connection.execute("SELECT record::text FROM \(PostgresIdentity.table(R.collection)) ORDER BY id")) {
+                bytes throws in try JSONDecoder().decode(type, from: Data(bytes))
+            }
+        }
+        let (users, projects, credentials) = (
+            try identity(UserRecord.self), try identity(ProjectRecord.self), try identity(ApplicationCredentialRecord.self)
+        )
         progress(decoded)
         let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
         let quotas = (0..<quotaRows.count).map { row in
@@ -61,7 +69,9 @@ extension PostgresStore {
                 project: quotaRows.string(row, 0) ?? "", instances: quotaRows.int(row, 1), cores: quotaRows.int(row, 2),
                 ram: quotaRows.int(row, 3))
         }
-        return StoreContents(servers: servers, flavors: flavors, tokens: tokens, quotas: quotas)
+        return StoreContents(
+            servers: servers, flavors: flavors, tokens: tokens, quotas: quotas, users: users, projects: projects,
+            applicationCredentials: credentials)
     }
 
     /// Writes `contents` into the database in one transaction (`alliance-compute import`): all
@@ -88,7 +98,7 @@ extension PostgresStore {
                         ))
                 }
                 try c.run(
-                    "DELETE FROM servers; UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL; DELETE FROM flavors; DELETE FROM tokens; DELETE FROM quota_overrides"
+                    "DELETE FROM servers; UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL; DELETE FROM flavors; DELETE FROM tokens; DELETE FROM quota_overrides; DELETE FROM identity_users; DELETE FROM identity_projects; DELETE FROM identity_application_credentials"
                 )
             }
             var written = 0
@@ -129,6 +139,23 @@ extension PostgresStore {
                     [quota.project, quota.instances.map(String.init), quota.cores.map(String.init), quota.ram.map(String.init)])
                 step()
             }
+            func identity<R: IdentityRecord>(_ records: [R]) throws(PostgresError) {
+                for record in records {
+                    let json: String
+                    do {
+                        json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+                    } catch {
+                        throw PostgresError(kind: .statement, sqlState: "ALLIANCE", message: "a record does not encode: \(error)")
+                    }
+                    try c.execute(
+                        "INSERT INTO \(PostgresIdentity.table(R.collection)) (id, record) VALUES ($1, $2::jsonb)",
+                        [record.id, json])
+                    step()
+                }
+            }
+            try identity(contents.users)
+            try identity(contents.projects)
+            try identity(contents.applicationCredentials)
             try c.execute(
                 "INSERT INTO store_meta (key, value) VALUES ('initialized', $1) ON CONFLICT (key) DO NOTHING",
                 [SystemClock().now().iso8601Seconds])

@@ -110,6 +110,10 @@ let accessMatrix: [Route] = [
     Route(method: .get, path: "/v2.1/os-quota-sets/a", memberA: 200, memberB: 403, admin: 200),
     Route(method: .get, path: "/v2.1/os-quota-sets/a/detail", memberA: 200, memberB: 403, admin: 200),
     Route(method: .get, path: "/v2.1/os-quota-sets/a/defaults", memberA: 200, memberB: 403, admin: 200),
+    Route(
+        method: .put, path: "/v2.1/os-quota-sets/a", body: #"{"quota_set": {"instances": 50}}"#, memberA: 403, memberB: 403,
+        admin: 200),
+    Route(method: .delete, path: "/v2.1/os-quota-sets/b", memberA: 403, memberB: 403, admin: 202),
     Route(method: .get, path: "/v2.1/limits", memberA: 200, memberB: 200, admin: 200),
     Route(method: .get, path: "/v2.1/limits?tenant_id=a", memberA: 200, memberB: 403, admin: 200),
     Route(method: .get, path: "/v2.1/images", memberA: 200, memberB: 200, admin: 200),
@@ -203,16 +207,12 @@ let accessMatrix: [Route] = [
     }
 }
 
-/// Project `a` has its own limits; everyone else has the defaults.
-struct OverriddenQuotas: QuotaSource {
-    func limits(for projectID: String, defaults: QuotaLimits) -> QuotaLimits {
-        projectID == "a" ? QuotaLimits(instances: 2, cores: 20, ram: 51_200) : defaults
-    }
-}
-
 @Suite struct QuotaTests {
-    @Test func defaultsShowTheDefaultsNotTheProjectsOverride() {
-        var client = TestClient(quotaDefaults: .novaDefaults, quotas: OverriddenQuotas())
+    @Test func defaultsShowTheDefaultsNotTheProjectsOverride() throws {
+        // Project `a` has its own limits; everyone else has the defaults.
+        let quotas = MemoryQuotaOverrides()
+        _ = try quotas.setOverride(QuotaOverride(project: "a", instances: 2, cores: 20, ram: 51_200))
+        var client = TestClient(quotaDefaults: .novaDefaults, quotas: quotas)
         client.token = "member-a"
         #expect(client.nova(.get, "/v2.1/os-quota-sets/a").json("quota_set", "instances") as? Int == 2)
         #expect(client.nova(.get, "/v2.1/os-quota-sets/a/defaults").json("quota_set", "instances") as? Int == 10)

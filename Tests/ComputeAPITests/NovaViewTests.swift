@@ -191,3 +191,85 @@ func checkLinks(_ links: Any?, _ context: String) {
         #expect((server["adminPass"] as? String)?.count == 12)
     }
 }
+
+/// The quota and limits views carry every key tempest's schemas require at each microversion
+/// (`tempest/lib/api_schema/response/compute/v2_1|v2_36|v2_39|v2_57`), and no other.
+@Suite struct NovaQuotaViewTests {
+    static let quotaKeys21: Set<String> = [
+        "id", "instances", "cores", "ram", "floating_ips", "fixed_ips", "metadata_items", "key_pairs", "security_groups",
+        "security_group_rules", "server_groups", "server_group_members", "injected_files", "injected_file_content_bytes",
+        "injected_file_path_bytes",
+    ]
+    static let limitKeys21: Set<String> = [
+        "maxImageMeta", "maxPersonality", "maxPersonalitySize", "maxSecurityGroupRules", "maxSecurityGroups",
+        "maxServerMeta", "maxTotalCores", "maxTotalFloatingIps", "maxTotalInstances", "maxTotalKeypairs", "maxTotalRAMSize",
+        "maxServerGroups", "maxServerGroupMembers", "totalCoresUsed", "totalFloatingIpsUsed", "totalInstancesUsed",
+        "totalRAMUsed", "totalSecurityGroupsUsed", "totalServerGroupsUsed",
+    ]
+
+    @Test(
+        arguments: [
+            ("2.1", quotaKeys21, limitKeys21),
+            (
+                "2.36", quotaKeys21.subtracting(["fixed_ips", "floating_ips", "security_group_rules", "security_groups"]),
+                limitKeys21.subtracting([
+                    "maxSecurityGroupRules", "maxSecurityGroups", "maxTotalFloatingIps", "totalFloatingIpsUsed",
+                    "totalSecurityGroupsUsed",
+                ])
+            ),
+            (
+                "2.57",
+                quotaKeys21.subtracting([
+                    "fixed_ips", "floating_ips", "security_group_rules", "security_groups", "injected_files",
+                    "injected_file_content_bytes", "injected_file_path_bytes",
+                ]),
+                limitKeys21.subtracting([
+                    "maxSecurityGroupRules", "maxSecurityGroups", "maxTotalFloatingIps", "totalFloatingIpsUsed",
+                    "totalSecurityGroupsUsed", "maxImageMeta", "maxPersonality", "maxPersonalitySize",
+                ])
+            ),
+        ] as [(String, Set<String>, Set<String>)])
+    func everyKeyTempestRequires(version: String, quota: Set<String>, limits: Set<String>) {
+        let client = TestClient()
+        let set = client.nova(.get, "/v2.1/os-quota-sets/default", version: version).json("quota_set") as? [String: Any]
+        #expect(Set(set?.keys.map { $0 } ?? []) == quota)
+        let detail = client.nova(.get, "/v2.1/os-quota-sets/default/detail", version: version).json("quota_set") as? [String: Any]
+        #expect(Set(detail?.keys.map { $0 } ?? []) == quota)
+        let absolute = client.nova(.get, "/v2.1/limits", version: version).json("limits", "absolute") as? [String: Any]
+        #expect(Set(absolute?.keys.map { $0 } ?? []) == limits)
+    }
+}
+
+/// `PUT` and `DELETE /os-quota-sets/{project}`: an admin changes a project's limits through the API.
+@Suite struct NovaQuotaChangeTests {
+    @Test func anAdminSetsAndResetsAProjectsLimits() {
+        var client = TestClient()
+        let set = client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"instances": 1, "force": true}}"#)
+        #expect(set.status == 200 && set.json("quota_set", "instances") as? Int == 1 && set.json("quota_set", "id") == nil)
+        #expect(set.json("quota_set", "cores") as? Int == -1)
+        client.token = "member-a"
+        #expect(client.createServer("first").status == 200)
+        #expect(client.createServer("second").status == 403)
+        #expect(client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"instances": 5}}"#).status == 403)
+        client.token = "admin"
+        #expect(client.nova(.delete, "/v2.1/os-quota-sets/a").status == 202)
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/a").json("quota_set", "instances") as? Int == -1)
+        let refused = client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"key_pairs": 5}}"#)
+        #expect(refused.status == 400 && refused.fault?.message.contains("key_pairs") == true)
+        #expect(client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"ram": -2}}"#).status == 400)
+    }
+}
+
+@Suite struct NovaNetworksProxyTests {
+    @Test func osNetworksListsTheNetworksByLabelUntil236() {
+        let client = TestClient()
+        let listed = client.nova(.get, "/v2.1/os-networks", version: "2.35")
+        #expect(listed.json("networks", 0, "label") as? String == "private")
+        #expect(listed.json("networks", 0, "id") as? String == NetworkConfig.defaultPrivateID)
+        #expect(listed.json("networks", 0, "netmask") as? String == "255.255.255.0")
+        #expect(
+            client.nova(.get, "/v2.1/os-networks/\(NetworkConfig.defaultPrivateID)").json("network", "cidr") as? String
+                == "10.0.0.0/24")
+        #expect(client.nova(.get, "/v2.1/os-networks", version: "2.36").status == 404)
+    }
+}

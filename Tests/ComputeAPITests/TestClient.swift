@@ -25,7 +25,7 @@ struct TestClient {
 
     init(
         networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024,
-        quotaDefaults: QuotaLimits = .unlimited, quotas: any QuotaSource = NoQuotaOverrides(),
+        quotaDefaults: QuotaLimits = .unlimited, quotas: any QuotaSource = MemoryQuotaOverrides(),
         identitySettings: Identity.Settings = .init(passwordIterations: 1_000), clock: any Clock = SystemClock()
     ) {
         identity = Identity(store: MemoryIdentityStore(), settings: identitySettings, clock: clock)

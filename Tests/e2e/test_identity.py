@@ -143,6 +143,17 @@ def test_an_application_credential_cloud_works(service, people, tmp_path):
     cli.json("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.tiny", "--wait", name)
     assert name in {s["Name"] for s in cli.json("server", "list")}
     cli.run("server", "delete", "--wait", name)
+    # openstacksdk with the same credential.
+    conn = openstack.connect(auth_type="v3applicationcredential", auth={
+        "auth_url": auth_url(service), "application_credential_id": credential,
+        "application_credential_secret": secret}, cacert=str(service.tls_dir / "fullchain.pem"),
+        load_yaml_config=False, load_envvars=False)
+    try:
+        assert conn.current_project_id == "demo"
+        assert conn.get_flavor("m1.tiny").ram == 512
+        assert [n.name for n in conn.network.networks()] == ["private"]
+    finally:
+        conn.close()
     # A wrong secret is refused, and says nothing of the right one.
     wrong = clouds_yaml(service, tmp_path, {"ci": ("v3applicationcredential", {
         "application_credential_id": credential, "application_credential_secret": ("1" if secret[0] == "0" else "0") + secret[1:]})})

@@ -128,7 +128,7 @@ def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
         assert refused.returncode != 0
         assert "schema is version 0" in refused.stderr + refused.stdout and "db upgrade" in refused.stderr + refused.stdout
         first = run("db", "upgrade", "--database", fresh.url).stdout
-        assert "from schema version 0 to 1" in first
+        assert "from schema version 0 to 2" in first
         assert "nothing to do" in run("db", "upgrade", "--database", fresh.url).stdout
         fresh.sql("INSERT INTO schema_version (version) VALUES (99)")
         newer = run("serve", "--database", fresh.url, "--socket", str(tmp_path / "s.sock"), check=False)
@@ -148,6 +148,7 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         files.start()
         member = files.make_token("web", "dev", "member")
         files.cli("quota", "set", "--project", "web", "--instances", "7")
+        password = files.cli("user", "create", "--project", "web", "--name", "ada").strip()
         made = files.post("/servers", {"server": {"name": "multi", "flavor": "m1.small",
                                                   "image": "cirros-0.3.4-x86_64-uec", "network": "private",
                                                   "min_count": 3}})
@@ -161,7 +162,8 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
 
         exported = tmp_path / "export"
         out = run("export", "--data-dir", str(files.data), "--to", str(exported)).stdout
-        assert "exported 3 servers, 6 flavors, 2 tokens and 2 quota overrides" in out
+        assert ("exported 3 servers, 6 flavors, 2 tokens, 2 quota overrides, 1 users, 1 projects and 0 application"
+                " credentials") in out
         run("import", "--from", str(exported), "--database", database.url)
         again = run("import", "--from", str(exported), "--database", database.url, check=False)
         assert again.returncode == 1 and "--replace" in again.stderr
@@ -174,6 +176,11 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
             assert moved.snapshot() == before
             assert moved.get("/servers", headers={"X-Auth-Token": member}).status == 200
             assert "web: instances 7" in moved.cli("quota", "show")
+            # Users moved too: ada signs in with her password on the database.
+            signed = moved.post("/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+                "user": {"name": "ada", "domain": {"id": "default"}, "password": password}}}}},
+                headers={"X-Auth-Token": None})
+            assert signed.status == 201 and signed.json["token"]["project"]["id"] == "web"
             # Addresses moved with their servers: the next one is the next free.
             new = moved.create_server("after-move").json["server"]
             assert new["addresses"]["private"][0]["addr"] == "10.0.0.5"
@@ -182,7 +189,7 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
 
         back = tmp_path / "back"
         run("export", "--database", database.url, "--to", str(back))
-        for kind in ("servers", "tokens", "quotas"):
+        for kind in ("servers", "tokens", "quotas", "users", "projects"):
             for path in (exported / kind).iterdir():
                 assert json.loads((back / kind / path.name).read_text()) == json.loads(path.read_text()), path
         # A flavor's file is named by a key of the files' own (flavor ids may be `..`): the

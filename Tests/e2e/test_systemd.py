@@ -194,6 +194,17 @@ def test_the_readme_session_and_the_worst_requests_under_the_full_sandbox(machin
         statuses[label] = status
         assert status == expected, (label, status, reply[:300])
         assert "application/json" in reply_headers.get("content-type", ""), (label, reply[:200])
+    # The identity API writes under the sandbox too: a user the CLI makes signs in (PBKDF2, a
+    # session file written and fsync'd), creates a server with the token, and revokes it.
+    password = m.run("alliance-compute", "user", "create", "--data-dir", "/var/lib/alliance-compute", "--project",
+                     "web", "--name", "ada").stdout.strip()
+    status, headers, body = https("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {
+        "methods": ["password"], "password": {"user": {"name": "ada", "domain": {"id": "default"}, "password": password}}}}})
+    assert status == 201, body
+    token = headers["x-subject-token"]
+    assert https("POST", "/servers", {"server": {"name": "by-ada", "flavor": "m1.tiny", "image": "cirros"}}, token)[0] == 200
+    assert https("DELETE", "/identity/v3/auth/tokens", token=token, headers={"X-Subject-Token": token})[0] == 204
+    assert https("GET", "/servers", token=token)[0] == 401
     assert m.show("alliance-compute.service", "NRestarts") == restarts, "no request crashed the worker"
     assert m.show("alliance-compute.service", "ActiveState") == "active"
     assert_no_refusals(m)

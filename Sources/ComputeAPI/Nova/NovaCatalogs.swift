@@ -24,6 +24,25 @@ extension NovaAPI {
                 return Self.document("network") { w in ServiceEndpoints.network(network, n.caller.projectID, into: &w) }
             }
         }
+        // Nova's proxy of the networks (`os-networks`, gone at 2.36): what clients without a
+        // network service (tempest with Neutron off) find a network's id by its `label` with.
+        route(&router, .get, "/os-networks", .novaNetworks) { n, _ in
+            guard n.version < Microversion(36) else { throw APIError.notFound() }
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("networks")
+            w.beginArray()
+            for network in inventory.networks { NovaView.novaNetwork(network, into: &w) }
+            w.endArray()
+            w.endObject()
+            return .json(.ok, w.bytes)
+        }
+        route(&router, .get, "/os-networks/{id}", .novaNetworks) { n, p in
+            guard n.version < Microversion(36), let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
+                throw ComputeError.notFound("Network \(p["id"]) could not be found.")
+            }
+            return Self.document("network") { w in NovaView.novaNetwork(network, into: &w) }
+        }
         // For `openstack quota show PROJECT`: members find their own project, admins any; to a
         // member another project does not exist.
         route(&router, .get, "/projects/{id}", .projects) { n, p in

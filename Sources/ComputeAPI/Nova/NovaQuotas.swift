@@ -11,6 +11,17 @@ extension NovaAPI {
         route(&router, .get, "/os-quota-sets/{project}/defaults", .quotaDefaults) { n, p in
             try quotaSet(n, p["project"], form: .defaults)
         }
+        route(&router, .put, "/os-quota-sets/{project}", .quotaUpdate) { n, p in
+            let change = try n.decodeBody(QuotaSetUpdate.self)
+            let limits = try inventory.setQuota(
+                QuotaOverride(project: p["project"], instances: change.instances, cores: change.cores, ram: change.ram))
+            let usage = try inventory.quota(projectID: p["project"]).usage
+            return try quotaDocument(n, nil, limits, usage, form: .limits)
+        }
+        route(&router, .delete, "/os-quota-sets/{project}", .quotaDelete) { _, p in
+            try inventory.resetQuota(projectID: p["project"])
+            return .empty(.accepted)
+        }
         route(&router, .get, "/limits", .limits) { n, _ in try limits(n) }
         // Neutron's quotas: projects here create no networks, ports, routers or security
         // groups, so every limit is 0.
@@ -27,6 +38,28 @@ extension NovaAPI {
         }
     }
 
+    /// What Nova reports in every quota set beside the three resources enforced here, at its
+    /// defaults, until the microversion that dropped each: metadata items are this service's
+    /// real limit; there are no floating or fixed IPs, injected files, key pairs, security
+    /// groups or server groups to count, so none is in use.
+    static let reportedQuotas: [(name: String, value: Int, until: Microversion?)] = [
+        ("metadata_items", Validation.maxMetadataPairs, nil), ("key_pairs", 100, nil), ("server_groups", 10, nil),
+        ("server_group_members", 10, nil), ("floating_ips", 10, Microversion(36)), ("fixed_ips", -1, Microversion(36)),
+        ("security_groups", 10, Microversion(36)), ("security_group_rules", 20, Microversion(36)),
+        ("injected_files", 5, Microversion(57)), ("injected_file_content_bytes", 10_240, Microversion(57)),
+        ("injected_file_path_bytes", 255, Microversion(57)),
+    ]
+
+    /// The same in `limits.absolute`, under its own names.
+    static let reportedLimits: [(name: String, value: Int, until: Microversion?)] = [
+        ("maxServerMeta", Validation.maxMetadataPairs, nil), ("maxTotalKeypairs", 100, nil), ("maxServerGroups", 10, nil),
+        ("maxServerGroupMembers", 10, nil), ("totalServerGroupsUsed", 0, nil), ("maxTotalFloatingIps", 10, Microversion(36)),
+        ("totalFloatingIpsUsed", 0, Microversion(36)), ("maxSecurityGroups", 10, Microversion(36)),
+        ("maxSecurityGroupRules", 20, Microversion(36)), ("totalSecurityGroupsUsed", 0, Microversion(36)),
+        ("maxImageMeta", 128, Microversion(39)), ("maxPersonality", 5, Microversion(57)),
+        ("maxPersonalitySize", 10_240, Microversion(57)),
+    ]
+
     enum QuotaForm {
         /// The project's limits.
         case limits
@@ -41,13 +74,22 @@ extension NovaAPI {
     func quotaSet(_ n: NovaContext, _ projectID: String, form: QuotaForm) throws -> APIResponse {
         var (limits, usage) = try inventory.quota(projectID: projectID)
         if form == .defaults { limits = inventory.quotaDefaults }
-        return Self.document("quota_set", capacity: 256) { w in
+        return try quotaDocument(n, projectID, limits, usage, form: form)
+    }
+
+    /// `{"quota_set": …}` at the request's microversion; with `id` unless it answers a change.
+    func quotaDocument(
+        _ n: NovaContext, _ projectID: String?, _ limits: QuotaLimits, _ usage: QuotaUsage, form: QuotaForm
+    ) throws -> APIResponse {
+        Self.document("quota_set", capacity: 512) { w in
             w.beginObject()
-            w.field("id", projectID)
-            for (name, limit, used) in [
+            if let projectID { w.field("id", projectID) }
+            let enforced = [
                 ("instances", limits.instances, usage.instances), ("cores", limits.cores, usage.cores),
-                ("ram", limits.ram, usage.ram), ("metadata_items", Validation.maxMetadataPairs, 0),
-            ] {
+                ("ram", limits.ram, usage.ram),
+            ]
+            let reported = Self.reportedQuotas.filter { $0.until.map { n.version < $0 } ?? true }.map { ($0.name, $0.value, 0) }
+            for (name, limit, used) in enforced + reported {
                 w.key(name)
                 switch form {
                 case .limits, .defaults: w.int(limit)
@@ -78,10 +120,13 @@ extension NovaAPI {
             w.field("maxTotalInstances", limits.instances)
             w.field("maxTotalCores", limits.cores)
             w.field("maxTotalRAMSize", limits.ram)
-            w.field("maxServerMeta", Validation.maxMetadataPairs)
             w.field("totalInstancesUsed", usage.instances)
             w.field("totalCoresUsed", usage.cores)
             w.field("totalRAMUsed", usage.ram)
+            for limit in Self.reportedLimits where limit.until.map({ n.version < $0 }) ?? true {
+                w.key(limit.name)
+                w.int(limit.value)
+            }
             w.endObject()
             w.endObject()
         }

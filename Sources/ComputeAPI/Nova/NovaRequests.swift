@@ -276,3 +276,29 @@ extension StrictObject {
         return try integer(key) ?? 0
     }
 }
+
+/// `PUT /os-quota-sets/{project}`: `{"quota_set": {"instances": 20, "cores": 40, "ram": …}}`
+/// (`force` as Nova takes it). The other resources Nova lists are reported at fixed values here
+/// and cannot be changed: naming one is a 400 rather than a change silently dropped.
+struct QuotaSetUpdate: Decodable {
+    var instances: Int?
+    var cores: Int?
+    var ram: Int?
+
+    init(from decoder: any Decoder) throws {
+        let body = try StrictObject(decoder, allowed: ["quota_set"])
+        let reported = NovaAPI.reportedQuotas.map(\.name)
+        let set = try body.requiredObject("quota_set", allowed: ["instances", "cores", "ram", "force"] + reported)
+        for name in reported where set.contains(name) {
+            throw ComputeError.invalidField(
+                "quota_set.\(name)", "only instances, cores and ram are limits this service keeps per project.")
+        }
+        _ = try set.boolean("force")
+        (instances, cores, ram) = (try set.integer("instances"), try set.integer("cores"), try set.integer("ram"))
+        for (name, value) in [("instances", instances), ("cores", cores), ("ram", ram)] {
+            if let value, value < -1 || value > Int(Int32.max) {
+                throw ComputeError.invalidField("quota_set.\(name)", "must be -1 (unlimited) or from 0 to \(Int32.max).")
+            }
+        }
+    }
+}

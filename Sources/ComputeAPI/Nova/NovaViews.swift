@@ -206,6 +206,22 @@ enum NovaView {
         w.endObject()
     }
 
+    /// A network as Nova's `os-networks` proxy shows it (nova-network's fields).
+    static func novaNetwork(_ network: NetworkConfig, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", network.id)
+        w.field("label", network.name)
+        w.field("cidr", network.cidr)
+        w.field("gateway", IPv4Address(network.network.value + 1).description)
+        w.field("dhcp_start", network.firstHost.description)
+        w.field("netmask", IPv4Address(network.prefixLength == 0 ? 0 : ~UInt32(0) << (32 - network.prefixLength)).description)
+        w.field("broadcast", IPv4Address(network.lastHost.value + 1).description)
+        w.field("cidr_v6", nil)
+        w.field("project_id", nil)
+        w.field("multi_host", false)
+        w.endObject()
+    }
+
     /// A Keystone v3 project: projects here are the names tokens and servers carry.
     static func project(_ id: String, links: NovaLinks, into w: inout JSONWriter) {
         w.beginObject()
