@@ -74,6 +74,8 @@ extension Policy {
     static let serversUpdate = Policy("os_compute_api:servers:update", .member)
     static let serversDelete = Policy("os_compute_api:servers:delete", .member)
     static let serversActions = Policy("os_compute_api:servers:{stop,start,reboot}", .member)
+    static let metadataRead = Policy("os_compute_api:server-metadata:{index,show}", .token)
+    static let metadataChange = Policy("os_compute_api:server-metadata:{create,update,update_all,delete}", .member)
     static let flavorsIndex = Policy("os_compute_api:flavors:index", .token)
     static let flavorsShow = Policy("os_compute_api:flavors:show", .token)
     static let flavorsCreate = Policy("os_compute_api:os-flavor-manage:create", .admin)

@@ -190,6 +190,22 @@ public final class Inventory: Sendable {
         }
     }
 
+    /// Changes a server's metadata in one read-modify-write (Nova's metadata API: merge, replace,
+    /// set or delete one key); `change` sees the metadata as stored now, and runs again if the
+    /// server changed meanwhile, so concurrent changes of different keys are all kept. More than
+    /// 128 pairs is Nova's 403 (the `metadata_items` quota).
+    public func changeMetadata(
+        of reference: Reference, caller: Caller, _ change: (inout [String: String]) throws(ComputeError) -> Void
+    ) throws(ComputeError) -> Server {
+        try changeServer(reference, caller: caller) { server throws(ComputeError) in
+            try change(&server.metadata)
+            guard server.metadata.count <= Validation.maxMetadataPairs else {
+                throw .forbidden("Quota exceeded for metadata_items: a server has at most \(Validation.maxMetadataPairs) pairs.")
+            }
+            try Validation.metadata(server.metadata, field: "metadata")
+        }
+    }
+
     /// Stops, starts or reboots a server; 409 when its status does not allow the action.
     public func perform(_ action: ServerAction, on reference: Reference, caller: Caller) throws(ComputeError) -> Server {
         try changeServer(reference, caller: caller) { server throws(ComputeError) in

@@ -131,6 +131,11 @@ private let cirros = Image.defaults[1].id
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "security_groups": [], "tags": []}"#, "2.1", 202),
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "security_groups": [{"name": "web"}]}"#, "2.1", 400),
             (#"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "tags": ["x"]}"#, "2.1", 400),
+            (
+                #"{"name": "a", "imageRef": "IMG", "flavorRef": "1", "metadata": {"#
+                    + (0..<129).map { #""k\#($0)": "v""# }
+                    .joined(separator: ", ") + "}}", "2.1", 403
+            ),
         ] as [(String, String, Int)])
     func createBodies(server: String, version: String, status: Int) {
         let client = TestClient()
@@ -141,6 +146,7 @@ private let cirros = Image.defaults[1].id
         let response = client.nova(.post, "/v2.1/servers", body, version: version)
         #expect(response.status == status, "\(response.text)")
         if status == 400 { #expect(response.fault?.name == "badRequest") }
+        if status == 403 { #expect(response.fault?.message.hasPrefix("Quota exceeded for metadata_items") == true) }
     }
 
     @Test func createdServersMatchTheirRequest() throws {

@@ -273,3 +273,42 @@ func checkLinks(_ links: Any?, _ context: String) {
         #expect(client.nova(.get, "/v2.1/os-networks", version: "2.36").status == 404)
     }
 }
+
+/// `/servers/{id}/metadata[/{key}]`, as Nova answers it.
+@Suite struct NovaMetadataTests {
+    @Test func listMergeReplaceShowSetAndDeleteOneKey() {
+        var client = TestClient()
+        client.token = "member-a"
+        let id = client.novaServer("meta")
+        let path = "/v2.1/servers/\(id)/metadata"
+        #expect(client.nova(.get, path).json("metadata") as? [String: String] == [:])
+        #expect(
+            client.nova(.post, path, #"{"metadata": {"a": "1", "b": "2"}}"#).json("metadata") as? [String: String] == [
+                "a": "1", "b": "2",
+            ])
+        #expect(
+            client.nova(.post, path, #"{"metadata": {"b": "3", "c": "4"}}"#).json("metadata") as? [String: String] == [
+                "a": "1", "b": "3", "c": "4",
+            ])
+        #expect(client.nova(.put, path, #"{"metadata": {"d": "5"}}"#).json("metadata") as? [String: String] == ["d": "5"])
+        #expect(client.nova(.get, path + "/d").json("meta") as? [String: String] == ["d": "5"])
+        #expect(client.nova(.get, path + "/x").status == 404)
+        #expect(client.nova(.put, path + "/e", #"{"meta": {"e": "6"}}"#).json("meta") as? [String: String] == ["e": "6"])
+        #expect(client.nova(.put, path + "/e", #"{"meta": {"f": "6"}}"#).fault?.message == "Request body and URI mismatch")
+        #expect(client.nova(.put, path + "/e", #"{"meta": {"e": "6", "f": "7"}}"#).status == 400)
+        #expect(client.nova(.delete, path + "/d").status == 204)
+        #expect(client.nova(.delete, path + "/d").status == 404)
+        // The server's own view agrees, on both APIs.
+        #expect(client.nova(.get, "/v2.1/servers/\(id)").json("server", "metadata") as? [String: String] == ["e": "6"])
+        #expect(client.get("/servers/\(id)").json("server", "metadata") as? [String: String] == ["e": "6"])
+        // Over 128 pairs is the metadata_items quota's 403.
+        let many = (0..<129).map { #""k\#($0)": "v""# }.joined(separator: ", ")
+        #expect(client.nova(.post, path, #"{"metadata": {\#(many)}}"#).status == 403)
+        // Another project's server does not exist; a reader only looks.
+        client.token = "member-b"
+        #expect(client.nova(.get, path).status == 404)
+        client.token = "reader-a"
+        #expect(client.nova(.get, path).status == 200)
+        #expect(client.nova(.delete, path + "/e").status == 403)
+    }
+}

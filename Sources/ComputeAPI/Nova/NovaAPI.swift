@@ -32,6 +32,7 @@ struct NovaAPI: Sendable {
             Self.document("version") { w in NovaView.version(links: Self.links(context), mediaTypes: true, into: &w) }
         }
         registerServers(into: &router)
+        registerMetadata(into: &router)
         registerFlavors(into: &router)
         registerQuotas(into: &router)
         registerCatalogs(into: &router)

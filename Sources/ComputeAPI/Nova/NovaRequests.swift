@@ -66,6 +66,12 @@ struct NovaServerCreateRequest: Decodable {
             }
         }
 
+        // More metadata than a server may have is Nova's quota refusal (403), not a 400.
+        if let metadata = try server.stringMap("metadata"), metadata.count > Validation.maxMetadataPairs {
+            throw ComputeError.forbidden(
+                "Quota exceeded for metadata_items: a server has at most \(Validation.maxMetadataPairs) pairs.")
+        }
+
         // Server tags are not kept here; openstacksdk sends an empty list with every create.
         if let tags = try server.decode([String].self, "tags"), !tags.isEmpty {
             throw ComputeError.invalidField("server.tags", "server tags are not supported by this service.")

@@ -1,0 +1,79 @@
+import ComputeCore
+import HTTPTypes
+
+/// Nova's server metadata API: `/servers/{id}/metadata` (list, merge with POST, replace with
+/// PUT) and `/servers/{id}/metadata/{key}` (show, set, delete one). Each change is one
+/// read-modify-write of the server, so it holds on every store and never loses a concurrent one.
+extension NovaAPI {
+    func registerMetadata(into router: inout Router<RequestContext>) {
+        route(&router, .get, "/servers/{id}/metadata", .metadataRead) { n, p in
+            Self.metadataDocument("metadata", try inventory.server(.id(p["id"]), caller: n.caller).metadata)
+        }
+        route(&router, .post, "/servers/{id}/metadata", .metadataChange) { n, p in
+            let body = try n.decodeBody(MetadataBody.self)
+            let server = try inventory.changeMetadata(of: .id(p["id"]), caller: n.caller) { metadata in
+                metadata.merge(body.items) { _, new in new }
+            }
+            return Self.metadataDocument("metadata", server.metadata)
+        }
+        route(&router, .put, "/servers/{id}/metadata", .metadataChange) { n, p in
+            let body = try n.decodeBody(MetadataBody.self)
+            let server = try inventory.changeMetadata(of: .id(p["id"]), caller: n.caller) { metadata in
+                metadata = body.items
+            }
+            return Self.metadataDocument("metadata", server.metadata)
+        }
+        route(&router, .get, "/servers/{id}/metadata/{key}", .metadataRead) { n, p in
+            let server = try inventory.server(.id(p["id"]), caller: n.caller)
+            guard let value = server.metadata[p["key"]] else { throw ComputeError.notFound("Metadata item was not found") }
+            return Self.metadataDocument("meta", [p["key"]: value])
+        }
+        route(&router, .put, "/servers/{id}/metadata/{key}", .metadataChange) { n, p in
+            let body = try n.decodeBody(MetaItemBody.self)
+            guard body.items.count == 1, let (key, value) = body.items.first else {
+                throw ComputeError.invalidInput("Request body contains too many items: one key and its value.")
+            }
+            guard key == p["key"] else { throw ComputeError.invalidInput("Request body and URI mismatch") }
+            _ = try inventory.changeMetadata(of: .id(p["id"]), caller: n.caller) { metadata in metadata[key] = value }
+            return Self.metadataDocument("meta", [key: value])
+        }
+        route(&router, .delete, "/servers/{id}/metadata/{key}", .metadataChange) { n, p in
+            _ = try inventory.changeMetadata(of: .id(p["id"]), caller: n.caller) { metadata throws(ComputeError) in
+                guard metadata.removeValue(forKey: p["key"]) != nil else {
+                    throw .notFound("Metadata item was not found")
+                }
+            }
+            return .empty(.noContent)
+        }
+    }
+
+    static func metadataDocument(_ key: StaticString, _ items: [String: String]) -> APIResponse {
+        document(key) { w in w.stringDictionary(items) }
+    }
+}
+
+/// `{"metadata": {"key": "value", …}}`.
+struct MetadataBody: Decodable {
+    var items: [String: String]
+
+    init(from decoder: any Decoder) throws {
+        let body = try StrictObject(decoder, allowed: ["metadata"])
+        guard let items = try body.stringMap("metadata") else {
+            throw ComputeError.invalidField("metadata", "'metadata' is a required property.")
+        }
+        self.items = items
+    }
+}
+
+/// `{"meta": {"key": "value"}}`.
+struct MetaItemBody: Decodable {
+    var items: [String: String]
+
+    init(from decoder: any Decoder) throws {
+        let body = try StrictObject(decoder, allowed: ["meta"])
+        guard let items = try body.stringMap("meta") else {
+            throw ComputeError.invalidField("meta", "'meta' is a required property.")
+        }
+        self.items = items
+    }
+}
