@@ -26,6 +26,14 @@ public final class MemoryIdentityStore: IdentityStore {
         contents.withLock { c in c.records[Record.collection, default: [:]][record.id] = record }
     }
 
+    public func replace<Record: IdentityRecord>(_ old: Record, with new: Record) throws(ComputeError) -> Bool {
+        contents.withLock { c in
+            guard c.records[Record.collection]?[old.id] as? Record == old else { return false }
+            c.records[Record.collection]![new.id] = new
+            return true
+        }
+    }
+
     public func remove<Record: IdentityRecord>(_ type: Record.Type, id: String) throws(ComputeError) -> Bool {
         contents.withLock { c in c.records[Record.collection]?.removeValue(forKey: id) != nil }
     }

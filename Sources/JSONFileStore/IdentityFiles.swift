@@ -54,6 +54,14 @@ public final class IdentityFiles: IdentityStore {
         }
     }
 
+    /// Compared with the file as it is now (this worker's changes are serialised by
+    /// `Identity`; the CLI's are seen through the directory's change time).
+    public func replace<Record: IdentityRecord>(_ old: Record, with new: Record) throws(ComputeError) -> Bool {
+        guard Self.isName(old.id), watched(Record.self).items[old.id] == old else { return false }
+        try save(new)
+        return true
+    }
+
     public func remove<Record: IdentityRecord>(_ type: Record.Type, id: String) throws(ComputeError) -> Bool {
         guard Self.isName(id) else { return false }
         return try writing {

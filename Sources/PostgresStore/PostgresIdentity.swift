@@ -67,6 +67,31 @@ public final class PostgresIdentity: IdentityStore {
         }
     }
 
+    /// One `UPDATE … WHERE record = old`: the database compares, so a change another host made
+    /// since this one read (its cache not yet told) makes it false, and the cache is dropped so
+    /// the next read sees the change.
+    public func replace<Record: IdentityRecord>(_ old: Record, with new: Record) throws(ComputeError) -> Bool {
+        let (before, after) = (try Self.json(old), try Self.json(new))
+        defer { store.feed.changed(Self.table(Record.collection)) }
+        return try store.run("change an identity record", writing: true) { c throws(PostgresError) in
+            try c.execute(
+                "UPDATE \(Self.table(Record.collection)) SET record = $2::jsonb WHERE id = $1 AND record = $3::jsonb",
+                [old.id, after, before]
+            ).affected == 1
+        } onStatement: { error in
+            guard error.isUniqueViolation else { return nil }
+            return Self.nameInUse(Record.collection, (new as? any NamedIdentityRecord)?.name ?? new.id)
+        }
+    }
+
+    private static func json(_ record: some Encodable) throws(ComputeError) -> String {
+        do {
+            return String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        } catch {
+            throw .invalidInput("The record cannot be stored: \(error).")
+        }
+    }
+
     public func remove<Record: IdentityRecord>(_ type: Record.Type, id: String) throws(ComputeError) -> Bool {
         defer { store.feed.changed(Self.table(Record.collection)) }
         return try store.run("remove an identity record", writing: true) { c throws(PostgresError) in

@@ -191,6 +191,16 @@ import Testing
         #expect(signed.status == 201 && signed.json("token", "application_credential", "id") as? String == id)
         let wrong = anonymous.post("/identity/v3/auth/tokens", body.replacingOccurrences(of: secret, with: "x" + secret))
         #expect(wrong.status == 401 && !String(decoding: wrong.body, as: UTF8.self).contains(secret))
+        // A token from the credential cannot mint another (nor delete one).
+        var program = client
+        program.token = signed.headers[Self.subject]
+        #expect(program.get("/v2.1/servers").status == 200)
+        let minted = program.post(
+            "/identity/v3/users/\(adaID)/application_credentials", #"{"application_credential": {"name": "more"}}"#)
+        #expect(minted.status == 403)
+        #expect(program.delete("/identity/v3/users/\(adaID)/application_credentials/\(id)").status == 403)
+        // A user that does not exist has no projects to list.
+        #expect(client.get("/identity/v3/users/\(String(repeating: "0", count: 32))/projects").status == 404)
     }
 
     @Test func theCatalogsServicesAnswerWhereItSays() throws {

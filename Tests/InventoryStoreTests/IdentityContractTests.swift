@@ -203,4 +203,69 @@ final class IdentityFixture: Sendable {
         try f.identity.deleteProject(id: project.id)
         #expect(try f.identity.store.record(ProjectRecord.self, id: project.id) == nil)
     }
+
+    /// Withdrawn access stays withdrawn: a role taken away and a weaker one given, a user
+    /// disabled and enabled again, a disabled project; each ends the tokens issued before.
+    @Test(arguments: StoreKind.all)
+    func withdrawnAccessDoesNotComeBack(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member(role: .admin)
+        let (secret, credential) = try f.identity.createApplicationCredential(
+            user: user.id, project: "demo", role: nil, name: "ci", description: nil, expires: nil)
+        _ = secret
+        let admin = try f.signIn().token
+        f.clock.advance(seconds: 1)
+        #expect(try f.identity.revoke(.admin, user: user.id, project: "demo"))
+        try f.identity.grant(.reader, user: user.id, project: "demo")
+        #expect(try f.identity.caller(forToken: admin) == nil)
+        #expect(try f.identity.store.record(ApplicationCredentialRecord.self, id: credential.id) == nil)
+        let reader = try f.signIn().token
+        #expect(try f.identity.caller(forToken: reader)?.role == .reader)
+        f.clock.advance(seconds: 1)
+        _ = try f.identity.updateUser(id: user.id, Identity.UserChange(enabled: false))
+        _ = try f.identity.updateUser(id: user.id, Identity.UserChange(enabled: true))
+        #expect(try f.identity.caller(forToken: reader) == nil)
+        let again = try f.signIn().token
+        _ = try f.identity.updateProject(id: "demo", name: nil, description: nil, enabled: false)
+        #expect(try f.identity.caller(forToken: again) == nil)
+        #expect(throws: IdentityError.unauthorized("Project demo is disabled.")) { try f.signIn() }
+    }
+
+    /// A token re-scoped from one whose application credential expires never outlives it.
+    @Test(arguments: StoreKind.all)
+    func reScopedTokensKeepTheEarliestExpiry(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member()
+        let (secret, credential) = try f.identity.createApplicationCredential(
+            user: user.id, project: "demo", role: nil, name: "ci", description: nil, expires: f.clock.now().adding(seconds: 5400))
+        let first = try f.identity.signIn(
+            [.applicationCredential(id: credential.id, name: nil, user: nil, secret: secret)], scope: nil)
+        f.clock.advance(seconds: 3000)
+        let renewed = try f.identity.signIn([.token(first.token)], scope: nil)
+        #expect(renewed.details.record.expiresAt == first.details.record.expiresAt)
+    }
+
+    /// Two hosts change one user at once (a password reset on one, a grant on the other, before
+    /// either hears of the other's): both changes are kept, and a deleted user stays deleted.
+    @Test(arguments: StoreKind.all.filter { $0 != .memory })
+    func concurrentChangesOnTwoHostsAreBothKept(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let user = try f.member()
+        let other = try #require(try f.reopened())
+        // Both hosts have read (and cached) what they change.
+        _ = try other.store.record(UserRecord.self, id: user.id)
+        _ = try f.identity.store.record(UserRecord.self, id: user.id)
+        _ = try other.createProject(name: "second", id: "second")
+        f.clock.advance(seconds: 1)
+        _ = try other.updateUser(id: user.id, Identity.UserChange(password: "after the reset"))
+        try f.identity.grant(.member, user: user.id, project: "second")
+        let stored = try #require(try other.store.all(UserRecord.self).first { $0.id == user.id })
+        #expect(stored.roles == ["demo": .member, "second": .member])
+        #expect(stored.password?.matches("after the reset") == true)
+        try other.deleteUser(id: user.id)
+        #expect(throws: IdentityError.notFound("Could not find user: \(user.id).")) {
+            try f.identity.grant(.reader, user: user.id, project: "demo")
+        }
+        #expect(try other.store.record(UserRecord.self, id: user.id) == nil)
+    }
 }

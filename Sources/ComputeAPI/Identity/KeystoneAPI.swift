@@ -129,6 +129,8 @@ struct KeystoneAPI: Sendable {
     /// The projects `userID` holds a role on (records, or the project's id as its name).
     func projects(ofUser userID: String, _ c: RequestContext) throws(IdentityError) -> APIResponse {
         let user = try stored { () throws(ComputeError) in try identity.store.record(UserRecord.self, id: userID) }
+        // A static token's user is no record: its one project is the token's.
+        guard user != nil || userID == c.caller.userID else { throw .notFound("Could not find user: \(userID).") }
         let ids = user.map { Array($0.roles.keys).sorted() } ?? [c.caller.projectID]
         var projects: [ProjectRecord] = []
         for id in ids {

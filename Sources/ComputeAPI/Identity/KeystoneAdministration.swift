@@ -167,10 +167,8 @@ extension KeystoneAPI {
             guard c.caller.userID == p["user"] else {
                 throw IdentityError.forbidden("Application credentials are made by their user, with that user's token.")
             }
+            try refuseApplicationCredentialTokens(c)
             let body = try c.decodeBody(ApplicationCredentialBody.self).applicationCredential
-            guard body.secret == nil else {
-                throw IdentityError.badRequest("The secret is made by the service (256 random bits); do not send one.")
-            }
             let roles = try (body.roles ?? []).map { r throws(IdentityError) in try Self.role(r.id ?? r.name ?? "") }
             let expires = try body.expiresAt.map { text throws(IdentityError) in
                 guard let instant = Timestamp(iso8601: text) else {
@@ -179,9 +177,11 @@ extension KeystoneAPI {
                 return instant
             }
             // Made for the project of the token that asks (as Keystone does).
+            // At most the role of the token that asks (its user may hold more elsewhere).
+            let asked = Role.strongest(roles) ?? c.caller.role
             let (secret, record) = try identity.createApplicationCredential(
-                user: p["user"], project: c.caller.projectID, role: Role.strongest(roles), name: body.name,
-                description: body.description, expires: expires)
+                user: p["user"], project: c.caller.projectID, role: Role.weakest([asked, c.caller.role]), name: body.name,
+                description: body.description, expires: expires, secret: body.secret)
             return Self.document("application_credential", status: .created) { w in
                 KeystoneView.applicationCredential(record, secret: secret, base: Self.base(c), into: &w)
             }
@@ -197,9 +197,20 @@ extension KeystoneAPI {
                 KeystoneView.applicationCredential(record, secret: nil, base: Self.base(c), into: &w)
             }
         }
-        router.add(.delete, collection + "/{credential}", .identityApplicationCredentials) { _, p in
+        router.add(.delete, collection + "/{credential}", .identityApplicationCredentials) { c, p in
+            try refuseApplicationCredentialTokens(c)
             try identity.deleteApplicationCredential(id: p["credential"], user: p["user"])
             return .empty(.noContent)
+        }
+    }
+
+    /// A token obtained with an application credential may not make or delete application
+    /// credentials (Keystone's restricted credentials): it could otherwise mint one with more
+    /// than it was given, or outlive its own deletion.
+    func refuseApplicationCredentialTokens(_ c: RequestContext) throws(IdentityError) {
+        guard let token = ComputeService.token(in: c.request.headerFields) else { return }
+        if try stored({ () throws(ComputeError) in try identity.details(ofToken: token) })?.applicationCredential != nil {
+            throw .forbidden("A token from an application credential cannot make or delete application credentials.")
         }
     }
 

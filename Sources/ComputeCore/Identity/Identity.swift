@@ -83,6 +83,8 @@ public final class Identity: Authenticator {
     let settings: Settings
     let clock: any Clock
     let throttle: SignInThrottle
+    /// Checked instead when a sign-in names no user with a password (at the same work factor).
+    let decoy: PasswordHash
     /// Serialises this host's read-modify-write changes of identity records.
     let writer = Locked(())
     private let lastPurge = Locked(Timestamp(microsecondsSinceEpoch: 0))
@@ -96,6 +98,7 @@ public final class Identity: Authenticator {
         self.settings = settings
         self.clock = clock
         throttle = SignInThrottle(settings: settings, report: report)
+        decoy = PasswordHash(password: Secrets.hex(Secrets.random(16)), iterations: settings.passwordIterations)
     }
 
     /// Failed sign-ins and lockouts since start (reported by `/healthz`).
@@ -131,9 +134,11 @@ public final class Identity: Authenticator {
         var project: ProjectRecord? = nil
         if !record.project.isEmpty {
             // The role is the one held when the token was issued (as Keystone's tokens carry
-            // it), but one taken away since ends the token.
-            guard user.roles[record.project] != nil else { return nil }
+            // it); the role held now must still imply it (and a revoke ended it anyway: see
+            // `UserRecord.tokensRevoked`), and the project must be enabled.
+            guard user.roles[record.project]?.implied.contains(record.role) == true else { return nil }
             project = try store.record(ProjectRecord.self, id: record.project) ?? Self.implicitProject(record.project)
+            guard project?.enabled == true else { return nil }
         }
         return TokenDetails(record: record, user: user, project: project, applicationCredential: credential)
     }
@@ -175,8 +180,9 @@ public final class Identity: Authenticator {
             }
             role = credential.map { Role.weakest([$0.role, held])! } ?? held
         }
+        // Never past the application credential's expiry, nor the token it was re-scoped from.
         var expires = now.adding(seconds: settings.tokenLifetimeSeconds)
-        if let limit = credential?.expiresAt ?? from?.expiresAt, limit < expires { expires = limit }
+        for limit in [credential?.expiresAt, from?.expiresAt].compactMap({ $0 }) where limit < expires { expires = limit }
         let (token, record) = TokenRecord.issue(
             project: project?.id ?? "", user: user.id, role: role, methods: methods.map(\.name), audit: from?.audit,
             applicationCredential: credential?.id, created: now, expires: expires)
@@ -197,9 +203,13 @@ public final class Identity: Authenticator {
         switch method {
         case .password(let reference, let password):
             let user = try throttle.guarded(userID: find(reference), at: now) { () throws(IdentityError) -> UserRecord in
-                guard let user = try lookUp(UserRecord.self, reference), user.enabled, let hash = user.password,
-                    hash.matches(password)
-                else { throw .unauthorized("The request you have made requires authentication.") }
+                let user = try lookUp(UserRecord.self, reference)
+                // A user that does not exist (or has no password) costs the same hashing as one
+                // that does, so the time taken does not tell which names exist.
+                let hash = user?.password ?? decoy
+                guard hash.matches(password), let user, user.enabled, user.password != nil else {
+                    throw .unauthorized("The request you have made requires authentication.")
+                }
                 return user
             }
             return (user, nil, nil)
@@ -236,7 +246,7 @@ public final class Identity: Authenticator {
             if case .project(let reference) = scope, try lookUp(ProjectRecord.self, reference)?.id != credential.project {
                 throw .unauthorized("An application credential can only be used for its own project.")
             }
-            return try project(id: credential.project)
+            return try enabled(try project(id: credential.project))
         }
         switch scope {
         case .unscoped: return nil
@@ -249,10 +259,17 @@ public final class Identity: Authenticator {
             if case .id(let id) = reference, user.roles[id] != nil { return Self.implicitProject(id) }
             throw .unauthorized("Could not find project: \(Self.describe(reference)).")
         case nil:
-            if let from, !from.project.isEmpty { return try project(id: from.project) }
+            if let from, !from.project.isEmpty { return try enabled(try project(id: from.project)) }
+            // The default project, if the user has a role there and it is enabled; else unscoped.
             guard let id = user.defaultProject, user.roles[id] != nil else { return nil }
-            return try project(id: id)
+            let project = try project(id: id)
+            return project.enabled ? project : nil
         }
+    }
+
+    private func enabled(_ project: ProjectRecord) throws(IdentityError) -> ProjectRecord {
+        guard project.enabled else { throw .unauthorized("Project \(project.id) is disabled.") }
+        return project
     }
 
     private func project(id: String) throws(IdentityError) -> ProjectRecord {

@@ -46,8 +46,7 @@ extension Identity {
     public func updateProject(
         id: String, name: String?, description: String?, enabled: Bool?
     ) throws(IdentityError) -> ProjectRecord {
-        try changing { () throws(IdentityError) in
-            guard var project = try lookUp(ProjectRecord.self, .id(id)) else { throw .notFound("Could not find project: \(id).") }
+        try changingRecord(ProjectRecord.self, id, notFound: "Could not find project: \(id).") { project throws(IdentityError) in
             if let name, name != project.name {
                 try Self.checkName(name, field: "name")
                 guard try lookUp(ProjectRecord.self, .name(name, domain: .id(Domain.id))) == nil else {
@@ -57,8 +56,6 @@ extension Identity {
             }
             if let description { project.description = description }
             if let enabled { project.enabled = enabled }
-            try stored { () throws(ComputeError) in try store.save(project) }
-            return project
         }
     }
 
@@ -68,10 +65,13 @@ extension Identity {
             guard try stored({ () throws(ComputeError) in try store.remove(ProjectRecord.self, id: id) }) else {
                 throw .notFound("Could not find project: \(id).")
             }
-            for var user in try stored({ () throws(ComputeError) in try store.all(UserRecord.self) })
-            where user.roles[id] != nil {
-                user.roles[id] = nil
-                try stored { () throws(ComputeError) in try store.save(user) }
+        }
+        // Then the roles on it, each user one change (a user deleted meanwhile is skipped).
+        for user in try stored({ () throws(ComputeError) in try store.all(UserRecord.self) }) where user.roles[id] != nil {
+            do {
+                _ = try changingUser(user.id) { (user: inout UserRecord) throws(IdentityError) in user.roles[id] = nil }
+            } catch {
+                guard case .notFound = error else { throw error }
             }
         }
     }
@@ -113,7 +113,10 @@ extension Identity {
             }
             if let hash { user.setPassword(hash, at: clock.now()) }
             if let project = change.defaultProject { user.defaultProject = project }
-            if let enabled = change.enabled { user.enabled = enabled }
+            if let enabled = change.enabled {
+                if user.enabled && !enabled { user.revokeTokens(at: clock.now()) }
+                user.enabled = enabled
+            }
             if let email = change.email { user.email = email }
             if let description = change.description { user.description = description }
         }
@@ -160,7 +163,21 @@ extension Identity {
         var held = false
         _ = try changingUser(user) { (user: inout UserRecord) throws(IdentityError) in
             held = user.roles[project] == role
-            if held { user.roles[project] = nil }
+            if held {
+                user.roles[project] = nil
+                user.revokeTokens(at: clock.now())
+            }
+        }
+        // Its application credentials on that project go with the role, as in Keystone.
+        if held {
+            try changing { () throws(IdentityError) in
+                for credential in try stored({ () throws(ComputeError) in try store.all(ApplicationCredentialRecord.self) })
+                where credential.user == user && credential.project == project {
+                    _ = try stored { () throws(ComputeError) in
+                        try store.remove(ApplicationCredentialRecord.self, id: credential.id)
+                    }
+                }
+            }
         }
         return held
     }
@@ -170,9 +187,16 @@ extension Identity {
     /// A new application credential of `user` on `project` with at most the role the user
     /// holds there; the secret is returned once and kept only as its SHA-256.
     public func createApplicationCredential(
-        user: String, project: String, role: Role?, name: String, description: String?, expires: Timestamp?
+        user: String, project: String, role: Role?, name: String, description: String?, expires: Timestamp?,
+        secret given: String? = nil
     ) throws(IdentityError) -> (secret: String, record: ApplicationCredentialRecord) {
         try Self.checkName(name, field: "application_credential.name")
+        // A secret of the client's own is kept as its SHA-256 like a made one, so it must be as
+        // hard to guess: at least 32 characters.
+        if let given, given.utf8.count < 32 || given.utf8.count > 255 {
+            throw .badRequest(
+                "Invalid input for field 'application_credential.secret': 32 to 255 characters (or none: the service makes one).")
+        }
         return try changing { () throws(IdentityError) in
             guard let owner = try lookUp(UserRecord.self, .id(user)) else { throw .notFound("Could not find user: \(user).") }
             guard let held = owner.roles[project] else {
@@ -185,7 +209,7 @@ extension Identity {
             if let role, Role.weakest([role, held]) != role {
                 throw .forbidden("User \(user) does not hold the role \(role.rawValue) on project \(project).")
             }
-            let secret = Secrets.hex(Secrets.random(32))
+            let secret = given ?? Secrets.hex(Secrets.random(32))
             let record = ApplicationCredentialRecord(
                 id: Self.newID(), name: name, user: user, project: project, role: role ?? held,
                 secretSHA256: Secrets.sha256(secret.utf8), description: description, expires: expires, created: clock.now())
@@ -220,11 +244,22 @@ extension Identity {
     private func changingUser(
         _ id: String, _ change: (inout UserRecord) throws(IdentityError) -> Void
     ) throws(IdentityError) -> UserRecord {
+        try changingRecord(UserRecord.self, id, notFound: "Could not find user: \(id).", change)
+    }
+
+    /// Reads a record, changes it, and writes it only over what was read (`IdentityStore.replace`),
+    /// reading again when another host (or the CLI) changed it meanwhile.
+    func changingRecord<Record: NamedIdentityRecord>(
+        _ type: Record.Type, _ id: String, notFound: String, _ change: (inout Record) throws(IdentityError) -> Void
+    ) throws(IdentityError) -> Record {
         try changing { () throws(IdentityError) in
-            guard var user = try lookUp(UserRecord.self, .id(id)) else { throw .notFound("Could not find user: \(id).") }
-            try change(&user)
-            try stored { () throws(ComputeError) in try store.save(user) }
-            return user
+            for _ in 0..<5 {
+                guard let old = try lookUp(type, .id(id)) else { throw .notFound(notFound) }
+                var new = old
+                try change(&new)
+                if try stored({ () throws(ComputeError) in try store.replace(old, with: new) }) { return new }
+            }
+            throw .conflict("The record \(id) kept changing while this change was being made. Try again.")
         }
     }
 }

@@ -33,6 +33,9 @@ public struct UserRecord: IdentityRecord {
     public var password: PasswordHash?
     /// When the password was last set: tokens issued before then no longer work.
     public var passwordSet: String?
+    /// When the user was last disabled or lost a role: tokens issued before then no longer
+    /// work (re-enabling or granting again does not bring them back).
+    public var tokensRevoked: String?
     public var enabled: Bool = true
     public var description: String?
     public var email: String?
@@ -42,6 +45,7 @@ public struct UserRecord: IdentityRecord {
         case format, id, name, domain, roles, password, enabled, description, email, created
         case defaultProject = "default_project"
         case passwordSet = "password_set"
+        case tokensRevoked = "tokens_revoked"
     }
 
     public init(id: String, name: String, roles: [String: Role], created: Timestamp) {
@@ -58,10 +62,15 @@ public struct UserRecord: IdentityRecord {
         passwordSet = now.iso8601Microseconds
     }
 
-    /// Whether a token issued at `issued` predates the current password.
+    /// Ends every token issued before `now`.
+    public mutating func revokeTokens(at now: Timestamp) { tokensRevoked = now.iso8601Microseconds }
+
+    /// Whether a token issued at `issued` predates the current password, or a revocation.
     public func outlives(tokenIssuedAt issued: Timestamp?) -> Bool {
-        guard let passwordSet, let set = Timestamp(canonical: passwordSet) else { return false }
-        return issued.map { $0 < set } ?? true
+        [passwordSet, tokensRevoked].contains { instant in
+            guard let instant, let cut = Timestamp(canonical: instant) else { return false }
+            return issued.map { $0 < cut } ?? true
+        }
     }
 }
 
@@ -137,6 +146,10 @@ public protocol IdentityStore: Sendable {
     /// Creates or replaces the record with its id. Names are unique per domain (users,
     /// projects) or per user (application credentials): a clash is a `.conflict`.
     func save<Record: IdentityRecord>(_ record: Record) throws(ComputeError)
+    /// Replaces `old` with `new` (same id) only while the stored record is still `old`: false
+    /// when it changed or went away meanwhile (on any host), so a change made over a stale read
+    /// is never written, and a deleted record is never brought back. Names as in `save`.
+    func replace<Record: IdentityRecord>(_ old: Record, with new: Record) throws(ComputeError) -> Bool
     /// False when there was no such record.
     func remove<Record: IdentityRecord>(_ type: Record.Type, id: String) throws(ComputeError) -> Bool
 
