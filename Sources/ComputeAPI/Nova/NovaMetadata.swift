@@ -10,14 +10,14 @@ extension NovaAPI {
             Self.metadataDocument("metadata", try inventory.server(.id(p["id"]), caller: n.caller).metadata)
         }
         route(&router, .post, "/servers/{id}/metadata", .metadataChange) { n, p in
-            let body = try n.decodeBody(MetadataBody.self)
+            let body = try n.decodeBody(MetadataBody<AllItems>.self)
             let server = try inventory.changeMetadata(of: .id(p["id"]), caller: n.caller) { metadata in
                 metadata.merge(body.items) { _, new in new }
             }
             return Self.metadataDocument("metadata", server.metadata)
         }
         route(&router, .put, "/servers/{id}/metadata", .metadataChange) { n, p in
-            let body = try n.decodeBody(MetadataBody.self)
+            let body = try n.decodeBody(MetadataBody<AllItems>.self)
             let server = try inventory.changeMetadata(of: .id(p["id"]), caller: n.caller) { metadata in
                 metadata = body.items
             }
@@ -29,7 +29,7 @@ extension NovaAPI {
             return Self.metadataDocument("meta", [p["key"]: value])
         }
         route(&router, .put, "/servers/{id}/metadata/{key}", .metadataChange) { n, p in
-            let body = try n.decodeBody(MetaItemBody.self)
+            let body = try n.decodeBody(MetadataBody<OneItem>.self)
             guard body.items.count == 1, let (key, value) = body.items.first else {
                 throw ComputeError.invalidInput("Request body contains too many items: one key and its value.")
             }
@@ -52,28 +52,20 @@ extension NovaAPI {
     }
 }
 
-/// `{"metadata": {"key": "value", …}}`.
-struct MetadataBody: Decodable {
+/// `{"metadata": {"key": "value", …}}` (`MetadataBody<AllItems>`) or `{"meta": {"key":
+/// "value"}}` (`MetadataBody<OneItem>`).
+struct MetadataBody<Member: MetadataMember>: Decodable {
     var items: [String: String]
 
     init(from decoder: any Decoder) throws {
-        let body = try StrictObject(decoder, allowed: ["metadata"])
-        guard let items = try body.stringMap("metadata") else {
-            throw ComputeError.invalidField("metadata", "'metadata' is a required property.")
+        let body = try StrictObject(decoder, allowed: [Member.name])
+        guard let items = try body.stringMap(Member.name) else {
+            throw ComputeError.invalidField(Member.name, "'\(Member.name)' is a required property.")
         }
         self.items = items
     }
 }
 
-/// `{"meta": {"key": "value"}}`.
-struct MetaItemBody: Decodable {
-    var items: [String: String]
-
-    init(from decoder: any Decoder) throws {
-        let body = try StrictObject(decoder, allowed: ["meta"])
-        guard let items = try body.stringMap("meta") else {
-            throw ComputeError.invalidField("meta", "'meta' is a required property.")
-        }
-        self.items = items
-    }
-}
+protocol MetadataMember { static var name: String { get } }
+enum AllItems: MetadataMember { static let name = "metadata" }
+enum OneItem: MetadataMember { static let name = "meta" }
