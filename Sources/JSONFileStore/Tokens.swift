@@ -9,26 +9,11 @@ public import ComputeCore
     import Foundation
 #endif
 
-/// The tokens of a data directory (`tokens/`): created, listed and revoked by the CLI,
-/// checked by the worker.
-public final class TokenStore: Authenticator {
+/// The CLI's tokens of a data directory (`tokens/`): created, listed and revoked by `token
+/// create|list|revoke`. The worker checks them through `IdentityFiles`, beside the tokens the
+/// identity API issues.
+public enum TokenStore {
     static let subdirectory = "tokens"
-    private let files: WatchedDirectory<TokenRecord>
-    private let clock: any Clock
-
-    public init(
-        dataDirectory: String, clock: any Clock = SystemClock(), report: @escaping @Sendable ([String]) -> Void = { _ in }
-    ) {
-        files = WatchedDirectory(dataDirectory: dataDirectory, subdirectory: Self.subdirectory, report: report)
-        self.clock = clock
-    }
-
-    /// The caller a token stands for: its record exists, has not expired, and the SHA-256 of
-    /// the secret matches (compared in constant time).
-    public func caller(forToken token: String) -> Caller? {
-        guard let presented = PresentedToken(token), let record = files.items[presented.id] else { return nil }
-        return record.caller(presenting: presented, at: clock.now())
-    }
 
     /// Makes a token and stores its hash; the token is returned once and kept nowhere.
     public static func create(

@@ -8,37 +8,31 @@ import Logging
 #endif
 
 /// Tokens and quota overrides in the database, so every API host sees one set at once: what
-/// the worker authenticates with and takes quotas from when PostgreSQL is its store, and what
-/// the CLI's `token` and `quota` commands change with `--database`.
+/// the worker checks tokens against (through `PostgresIdentity`) and takes quotas from when
+/// PostgreSQL is its store, and what the CLI's `token` and `quota` commands change with
+/// `--database`.
 ///
 /// Checking a token and reading a project's quota happen on every request: both are cached,
 /// and dropped when the database's notification of a change reaches this host (the store's
 /// `ChangeFeed`), so a revoke made on any host is refused here milliseconds after its commit
 /// (the notification's trip; the host that made the change drops its cache before it commits).
 /// Made with `PostgresStore.access()`.
-public final class PostgresAccess: Authenticator, QuotaSource {
+public final class PostgresAccess: QuotaSource {
     private let pool: ConnectionPool
-    private let clock: any Clock
     private let logger: Logger
     private let tokens: ChangeCache<TokenRecord?>
     private let overrides: ChangeCache<QuotaOverride?>
     private let feed: ChangeFeed
 
-    init(pool: ConnectionPool, feed: ChangeFeed, clock: any Clock, logger: Logger) {
+    init(pool: ConnectionPool, feed: ChangeFeed, logger: Logger) {
         self.pool = pool
         self.feed = feed
-        self.clock = clock
         self.logger = logger
         tokens = ChangeCache(table: "tokens", feed: feed)
         overrides = ChangeCache(table: "quota_overrides", feed: feed)
     }
 
     // MARK: Tokens
-
-    public func caller(forToken token: String) throws(ComputeError) -> Caller? {
-        guard let presented = PresentedToken(token) else { return nil }
-        return try self.token(id: presented.id)?.caller(presenting: presented, at: clock.now())
-    }
 
     /// The token record with `id`, cached until the table changes.
     func token(id: String) throws(ComputeError) -> TokenRecord? {

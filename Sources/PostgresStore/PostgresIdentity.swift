@@ -139,7 +139,7 @@ public final class PostgresIdentity: IdentityStore {
 extension PostgresStore {
     /// Users, projects, application credentials and issued tokens of this database, sharing
     /// the store's connections and change feed.
-    public func identity(clock: any Clock = SystemClock()) -> PostgresIdentity {
-        PostgresIdentity(store: self, access: access(clock: clock))
+    public func identity() -> PostgresIdentity {
+        PostgresIdentity(store: self, access: access())
     }
 }

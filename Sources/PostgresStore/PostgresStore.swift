@@ -59,8 +59,8 @@ public final class PostgresStore: InventoryStore {
 
     /// Tokens and quota overrides of this database, for the worker: sharing the store's
     /// connections and change feed.
-    public func access(clock: any Clock = SystemClock()) -> PostgresAccess {
-        PostgresAccess(pool: pool, feed: feed, clock: clock, logger: logger)
+    public func access() -> PostgresAccess {
+        PostgresAccess(pool: pool, feed: feed, logger: logger)
     }
 
     private static func schemaMismatch(_ current: Int) -> PostgresError {

@@ -37,7 +37,7 @@ final class IdentityFixture: Sendable {
             try StoreFixture.sql("CREATE SCHEMA \(name)")
             url = StoreKind.testDatabaseURL! + "&options=-c%20search_path%3D\(name)"
             _ = try PostgresStore.upgrade(url: url!)
-            store = try PostgresStore(url: url!, networks: [], logger: quiet).identity(clock: clock)
+            store = try PostgresStore(url: url!, networks: [], logger: quiet).identity()
             schema = name
         }
         (self.directory, self.schema, databaseURL) = (directory, schema, url)
@@ -56,7 +56,7 @@ final class IdentityFixture: Sendable {
         case .jsonFiles:
             return Identity(store: try IdentityFiles(dataDirectory: directory!), settings: Self.settings, clock: clock)
         case .postgres:
-            let store = try PostgresStore(url: databaseURL!, networks: [], logger: quiet).identity(clock: clock)
+            let store = try PostgresStore(url: databaseURL!, networks: [], logger: quiet).identity()
             return Identity(store: store, settings: Self.settings, clock: clock)
         }
     }

@@ -11,14 +11,21 @@ final class ManualClock: Clock {
     func now() -> Timestamp { current.withLock { $0 } }
 }
 
+/// How the worker checks the tokens of a data directory: the identity rules over its files.
+func workerTokens(
+    _ directory: String, clock: any Clock = SystemClock(), report: @escaping @Sendable ([String]) -> Void = { _ in }
+) throws -> Identity {
+    Identity(store: try IdentityFiles(dataDirectory: directory, report: report), clock: clock)
+}
+
 @Suite struct TokenStoreTests {
     @Test func aCreatedTokenAuthenticatesUntilRevoked() throws {
         let dir = TemporaryDirectory(created: true)
-        let store = TokenStore(dataDirectory: dir.path)
-        #expect(store.caller(forToken: "x") == nil, "no tokens directory yet")
+        let store = try workerTokens(dir.path)
+        #expect(try store.caller(forToken: "x") == nil, "no tokens directory yet")
         let (token, record) = try TokenStore.create(
             dataDirectory: dir.path, project: "web", user: "ci", role: .member, expires: nil)
-        #expect(store.caller(forToken: token) == Caller(projectID: "web", userID: "ci", role: .member), "seen at once")
+        #expect(try store.caller(forToken: token) == Caller(projectID: "web", userID: "ci", role: .member), "seen at once")
         // Only the hash is stored: the secret appears in no file.
         let secret = String(token.split(separator: ".")[1])
         let file = try String(contentsOfFile: dir.file("tokens/\(record.id).json"), encoding: .utf8)
@@ -26,11 +33,11 @@ final class ManualClock: Clock {
         let mode = try FileManager.default.attributesOfItem(atPath: dir.file("tokens/\(record.id).json"))[.posixPermissions]
         #expect(mode as? Int == 0o600)
         // A wrong secret of the right id, a truncated token, another id: all refused.
-        #expect(store.caller(forToken: "\(record.id).\(String(repeating: "0", count: 64))") == nil)
-        #expect(store.caller(forToken: String(token.dropLast())) == nil)
-        #expect(store.caller(forToken: "000000000000.\(secret)") == nil)
+        #expect(try store.caller(forToken: "\(record.id).\(String(repeating: "0", count: 64))") == nil)
+        #expect(try store.caller(forToken: String(token.dropLast())) == nil)
+        #expect(try store.caller(forToken: "000000000000.\(secret)") == nil)
         #expect(try TokenStore.revoke(dataDirectory: dir.path, id: record.id))
-        #expect(store.caller(forToken: token) == nil, "revoked at once")
+        #expect(try store.caller(forToken: token) == nil, "revoked at once")
         #expect(try !TokenStore.revoke(dataDirectory: dir.path, id: record.id))
     }
 
@@ -40,10 +47,10 @@ final class ManualClock: Clock {
         let (token, _) = try TokenStore.create(
             dataDirectory: dir.path, project: "p", user: "u", role: .admin,
             expires: Timestamp(microsecondsSinceEpoch: clock.now().microsecondsSinceEpoch + 60_000_000))
-        let store = TokenStore(dataDirectory: dir.path, clock: clock)
-        #expect(store.caller(forToken: token)?.role == .admin)
+        let store = try workerTokens(dir.path, clock: clock)
+        #expect(try store.caller(forToken: token)?.role == .admin)
         clock.current.withLock { $0.microsecondsSinceEpoch += 60_000_000 }
-        #expect(store.caller(forToken: token) == nil)
+        #expect(try store.caller(forToken: token) == nil)
         #expect(try TokenStore.list(dataDirectory: dir.path).records.first?.isExpired(at: clock.now()) == true)
     }
 
@@ -58,9 +65,9 @@ final class ManualClock: Clock {
         try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: record.sha256, with: "zz")
             .write(toFile: file, atomically: true, encoding: .utf8)
         let reports = Locked<[String]>([])
-        let store = TokenStore(dataDirectory: dir.path, report: { problems in reports.withLock { $0 += problems } })
-        #expect(store.caller(forToken: token) != nil)
-        #expect(store.caller(forToken: tampered) == nil)
+        let store = try workerTokens(dir.path, report: { problems in reports.withLock { $0 += problems } })
+        #expect(try store.caller(forToken: token) != nil)
+        #expect(try store.caller(forToken: tampered) == nil)
         #expect(reports.withLock { $0.contains { $0.contains("bad.json") } })
         #expect(reports.withLock { $0.contains { $0.contains("\(record.id).json") } })
     }
@@ -96,7 +103,7 @@ final class ManualClock: Clock {
     /// deploy/test).
     @Test func lookupsRaceWithChanges() throws {
         let dir = TemporaryDirectory(created: true)
-        let store = TokenStore(dataDirectory: dir.path)
+        let store = try workerTokens(dir.path)
         let (token, _) = try TokenStore.create(dataDirectory: dir.path, project: "p", user: "u", role: .member, expires: nil)
         let failures = Locked(0)
         let path = dir.path
@@ -108,7 +115,7 @@ final class ManualClock: Clock {
                     {
                         _ = try? TokenStore.revoke(dataDirectory: path, id: record.id)
                     }
-                } else if store.caller(forToken: token) == nil {
+                } else if (try? store.caller(forToken: token)) ?? nil == nil {
                     failures.withLock { $0 += 1 }
                 }
             }

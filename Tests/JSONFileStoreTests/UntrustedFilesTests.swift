@@ -51,7 +51,7 @@ import Testing
         let (records, problems) = try TokenStore.list(dataDirectory: dir.path)
         #expect(records.isEmpty)
         #expect(problems == ["\(dir.path)/tokens/\(record.id).json is not used: a symbolic link, not a file of its own"])
-        #expect(TokenStore(dataDirectory: dir.path).caller(forToken: token) == nil)
+        #expect(try workerTokens(dir.path).caller(forToken: token) == nil)
     }
 
     @Test func aMissingDataDirectoryIsAnErrorForEveryCommand() {

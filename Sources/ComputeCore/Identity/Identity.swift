@@ -106,9 +106,11 @@ public final class Identity: Authenticator {
 
     // MARK: Authenticator
 
+    /// The caller a valid, project-scoped token stands for (its secret checked once, in
+    /// `details`); an unscoped token reaches no project.
     public func caller(forToken token: String) throws(ComputeError) -> Caller? {
-        guard let details = try details(ofToken: token) else { return nil }
-        return details.record.caller(presenting: PresentedToken(token)!, at: clock.now())
+        guard let record = try details(ofToken: token)?.record, !record.project.isEmpty else { return nil }
+        return Caller(projectID: record.project, userID: record.user, role: record.role)
     }
 
     /// The token's record and what stands behind it, if it is valid now; nil when it is

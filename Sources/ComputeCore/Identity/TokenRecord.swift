@@ -118,13 +118,6 @@ public struct TokenRecord: Codable, Sendable, Equatable {
     public func admits(_ token: PresentedToken, at now: Timestamp) -> Bool {
         token.id == id && !isExpired(at: now) && Secrets.equal(Secrets.sha256(token.secret.utf8), digest)
     }
-
-    /// The caller this record stands for, if `token` is its id and secret and it has not
-    /// expired at `now`; never for an unscoped token (it reaches no project).
-    public func caller(presenting token: PresentedToken, at now: Timestamp) -> Caller? {
-        guard !project.isEmpty, admits(token, at: now) else { return nil }
-        return Caller(projectID: project, userID: user, role: role)
-    }
 }
 
 /// A token as a request presents it (`X-Auth-Token: <id>.<secret>`), split; nil when it does
