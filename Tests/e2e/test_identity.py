@@ -3,24 +3,17 @@ with auth_url, username, password and project (and one with an application crede
 with the local CA, through nginx to the worker. Users are made the way an operator makes them:
 `alliance-compute user create`. No mocks: python-openstackclient, openstacksdk and (in
 test_ansible.py) Ansible's openstack.cloud modules talk to the service."""
-import json
 import os
 import pathlib
-import subprocess
-import sys
 import uuid
 
 import openstack
 import pytest
 
-OPENSTACK = pathlib.Path(sys.executable).parent / "openstack"
+from test_openstack_clients import CLI as TokenCLI, unique
 
 # openstacksdk warns about its own internals (RemovedInSDK50Warning…): nothing here to act on.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:openstack.*")
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def make_user(service, name, role="member", project="demo"):
@@ -51,21 +44,12 @@ def password_auth(user, password, project="demo"):
                          "user_domain_name": "Default", "project_domain_name": "Default"})
 
 
-class CLI:
-    """`openstack --os-cloud NAME …` with the clouds.yaml given."""
+class CLI(TokenCLI):
+    """`openstack --os-cloud NAME …` with the clouds.yaml given (running it as the token client does)."""
 
     def __init__(self, config, cloud):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         self.env.update(OS_CLIENT_CONFIG_FILE=str(config), OS_CLOUD=cloud)
-
-    def run(self, *args, check=True):
-        result = subprocess.run([str(OPENSTACK), *args], env=self.env, capture_output=True, text=True, timeout=120)
-        if check:
-            assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr}"
-        return result
-
-    def json(self, *args):
-        return json.loads(self.run(*args, "-f", "json").stdout)
 
 
 @pytest.fixture(scope="module")
