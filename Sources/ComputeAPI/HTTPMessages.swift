@@ -95,3 +95,34 @@ public struct APIResponse: Sendable {
         APIResponse(status: status)
     }
 }
+
+extension APIResponse {
+    /// `{"<key>": …}`, the value written by `write`: the one shape every single-item answer
+    /// of the OpenStack surfaces takes (Nova, Keystone, Glance, Neutron).
+    static func document(
+        _ key: StaticString, status: HTTPResponse.Status = .ok, capacity: Int = 512, _ write: (inout JSONWriter) -> Void
+    ) -> APIResponse {
+        var w = JSONWriter(capacity: capacity)
+        w.beginObject()
+        w.key(key)
+        write(&w)
+        w.endObject()
+        return .json(status, w.bytes)
+    }
+
+    /// `{"<key>": [item…]}`, then whatever `after` adds to the object (Keystone's `links`).
+    static func list<Item>(
+        _ key: String, _ items: [Item], itemBytes: Int = 512, _ write: (Item, inout JSONWriter) -> Void,
+        after: (inout JSONWriter) -> Void = { _ in }
+    ) -> APIResponse {
+        var w = JSONWriter(capacity: 128 + items.count * itemBytes)
+        w.beginObject()
+        w.key(key)
+        w.beginArray()
+        for item in items { write(item, &w) }
+        w.endArray()
+        after(&w)
+        w.endObject()
+        return .json(.ok, w.bytes)
+    }
+}

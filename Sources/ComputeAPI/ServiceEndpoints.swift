@@ -25,23 +25,23 @@ struct ServiceEndpoints: Sendable {
         router.add(.get, "/network", .networkVersions) { c, _ in Self.versions(c, "v2.0", "/network/v2.0/", status: .ok) }
         router.add(.get, "/network/v2.0/networks", .networksV2) { c, _ in
             let networks = try Self.filtered(inventory.networks, c, id: \.id, name: \.name)
-            return Self.list("networks", networks) { n, w in Self.network(n, c.caller.projectID, into: &w) }
+            return APIResponse.list("networks", networks) { n, w in Self.network(n, c.caller.projectID, into: &w) }
         }
         router.add(.get, "/network/v2.0/networks/{id}", .networksV2) { c, p in
             guard let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
                 throw ComputeError.notFound("Network \(p["id"]) could not be found.")
             }
-            return Self.one("network") { w in Self.network(network, c.caller.projectID, into: &w) }
+            return APIResponse.document("network") { w in Self.network(network, c.caller.projectID, into: &w) }
         }
         router.add(.get, "/network/v2.0/subnets", .subnetsV2) { c, _ in
             let networks = try Self.filtered(inventory.networks, c, id: Self.subnetID, name: \.name)
-            return Self.list("subnets", networks) { n, w in Self.subnet(n, c.caller.projectID, into: &w) }
+            return APIResponse.list("subnets", networks) { n, w in Self.subnet(n, c.caller.projectID, into: &w) }
         }
         router.add(.get, "/network/v2.0/subnets/{id}", .subnetsV2) { c, p in
             guard let network = inventory.networks.first(where: { Self.subnetID($0) == p["id"] }) else {
                 throw ComputeError.notFound("Subnet \(p["id"]) could not be found.")
             }
-            return Self.one("subnet") { w in Self.subnet(network, c.caller.projectID, into: &w) }
+            return APIResponse.document("subnet") { w in Self.subnet(network, c.caller.projectID, into: &w) }
         }
         router.add(.get, "/network/v2.0/ports", .portsV2) { c, _ in
             let query = try QueryParameters(c.request.query)
@@ -56,7 +56,7 @@ struct ServiceEndpoints: Sendable {
                 server.address != nil
                     && network.map { id in inventory.networks.first { $0.id == id }?.name == server.network } ?? true
             }
-            return Self.list("ports", servers) { s, w in port(s, into: &w) }
+            return APIResponse.list("ports", servers) { s, w in port(s, into: &w) }
         }
     }
 
@@ -118,26 +118,6 @@ struct ServiceEndpoints: Sendable {
         // Every network here is shared and internal: asking for external ones finds none.
         if try query.value("router:external").map({ $0.lowercased() == "true" }) == true { networks = [] }
         return networks
-    }
-
-    static func list<Item>(_ key: String, _ items: [Item], _ write: (Item, inout JSONWriter) -> Void) -> APIResponse {
-        var w = JSONWriter(capacity: 128 + items.count * 512)
-        w.beginObject()
-        w.key(key)
-        w.beginArray()
-        for item in items { write(item, &w) }
-        w.endArray()
-        w.endObject()
-        return .json(.ok, w.bytes)
-    }
-
-    static func one(_ key: String, _ write: (inout JSONWriter) -> Void) -> APIResponse {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key(key)
-        write(&w)
-        w.endObject()
-        return .json(.ok, w.bytes)
     }
 
     static func subnetID(_ network: NetworkConfig) -> String { "\(network.id)-subnet" }

@@ -23,7 +23,7 @@ struct KeystoneAPI: Sendable {
             return .json(.multipleChoices, w.bytes)
         }
         router.add(.get, "/identity/v3", .identityVersions) { c, _ in
-            Self.document("version") { w in KeystoneView.version(base: Self.base(c), into: &w) }
+            APIResponse.document("version") { w in KeystoneView.version(base: Self.base(c), into: &w) }
         }
         registerTokens(into: &router)
         registerProjects(into: &router)
@@ -36,32 +36,16 @@ struct KeystoneAPI: Sendable {
 
     static func base(_ c: RequestContext) -> String { c.request.baseURL ?? "http://localhost" }
 
-    static func document(
-        _ key: String, status: HTTPResponse.Status = .ok, _ write: (inout JSONWriter) -> Void
-    ) -> APIResponse {
-        var w = JSONWriter(capacity: 1024)
-        w.beginObject()
-        w.key(key)
-        write(&w)
-        w.endObject()
-        return .json(status, w.bytes)
-    }
-
+    /// A Keystone collection: `{"<key>": […], "links": {"next": null, "previous": null, "self": null}}`.
     static func list<Item>(_ key: String, _ items: [Item], _ write: (Item, inout JSONWriter) -> Void) -> APIResponse {
-        var w = JSONWriter(capacity: 256 + items.count * 256)
-        w.beginObject()
-        w.key(key)
-        w.beginArray()
-        for item in items { write(item, &w) }
-        w.endArray()
-        w.key("links")
-        w.beginObject()
-        w.field("next", nil)
-        w.field("previous", nil)
-        w.field("self", nil)
-        w.endObject()
-        w.endObject()
-        return .json(.ok, w.bytes)
+        APIResponse.list(key, items, itemBytes: 256, write) { w in
+            w.key("links")
+            w.beginObject()
+            w.field("next", nil)
+            w.field("previous", nil)
+            w.field("self", nil)
+            w.endObject()
+        }
     }
 
     func stored<T>(_ body: () throws(ComputeError) -> T) throws(IdentityError) -> T {
@@ -77,7 +61,7 @@ struct KeystoneAPI: Sendable {
             let issued = try identity.signIn(methods, scope: scope)
             let query = try QueryParameters(c.request.query)
             let withCatalog = !query.pairs.contains { $0.name == "nocatalog" }
-            var response = Self.document("token", status: .created) { w in
+            var response = APIResponse.document("token", status: .created) { w in
                 KeystoneView.token(issued.details, catalog: withCatalog ? Self.base(c) : nil, into: &w)
             }
             response.headerFields[Self.subjectToken] = issued.token
@@ -87,7 +71,7 @@ struct KeystoneAPI: Sendable {
             let details = try subject(c)
             let query = try QueryParameters(c.request.query)
             let withCatalog = !query.pairs.contains { $0.name == "nocatalog" }
-            var response = Self.document("token") { w in
+            var response = APIResponse.document("token") { w in
                 KeystoneView.token(details, catalog: withCatalog ? Self.base(c) : nil, into: &w)
             }
             response.headerFields[Self.subjectToken] = c.request.headerFields[Self.subjectToken]

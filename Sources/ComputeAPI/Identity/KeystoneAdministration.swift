@@ -18,7 +18,7 @@ extension KeystoneAPI {
             guard let name = body.name else { throw IdentityError.badRequest("'name' is a required property.") }
             let project = try identity.createProject(
                 name: name, description: body.description ?? "", enabled: body.enabled ?? true)
-            return Self.document("project", status: .created) { w in
+            return APIResponse.document("project", status: .created) { w in
                 KeystoneView.project(project, base: Self.base(c), into: &w)
             }
         }
@@ -28,13 +28,13 @@ extension KeystoneAPI {
             // A project without a record is still the caller's own (its id is its name).
             guard let project = project ?? (c.caller.projectID == id ? ProjectRecord(id: id, name: id, created: .zero) : nil)
             else { throw IdentityError.notFound("Could not find project: \(id).") }
-            return Self.document("project") { w in KeystoneView.project(project, base: Self.base(c), into: &w) }
+            return APIResponse.document("project") { w in KeystoneView.project(project, base: Self.base(c), into: &w) }
         }
         router.add(.patch, "/identity/v3/projects/{project}", .identityProjectsChange) { c, p in
             let body = try c.decodeBody(ProjectCreateBody.self).project
             let project = try identity.updateProject(
                 id: p["project"], name: body.name, description: body.description, enabled: body.enabled)
-            return Self.document("project") { w in KeystoneView.project(project, base: Self.base(c), into: &w) }
+            return APIResponse.document("project") { w in KeystoneView.project(project, base: Self.base(c), into: &w) }
         }
         router.add(.delete, "/identity/v3/projects/{project}", .identityProjectsChange) { _, p in
             try identity.deleteProject(id: p["project"])
@@ -56,12 +56,12 @@ extension KeystoneAPI {
             let user = try identity.createUser(
                 name: name, password: body.password, defaultProject: body.defaultProjectID, enabled: body.enabled ?? true,
                 email: body.email, description: body.description)
-            return Self.document("user", status: .created) { w in KeystoneView.user(user, base: Self.base(c), into: &w) }
+            return APIResponse.document("user", status: .created) { w in KeystoneView.user(user, base: Self.base(c), into: &w) }
         }
         router.add(.get, "/identity/v3/users/{user}", .identityUsersShow) { c, p in
             guard let user = try stored({ () throws(ComputeError) in try identity.store.record(UserRecord.self, id: p["user"]) })
             else { throw IdentityError.notFound("Could not find user: \(p["user"]).") }
-            return Self.document("user") { w in KeystoneView.user(user, base: Self.base(c), into: &w) }
+            return APIResponse.document("user") { w in KeystoneView.user(user, base: Self.base(c), into: &w) }
         }
         router.add(.patch, "/identity/v3/users/{user}", .identityUsersChange) { c, p in
             let body = try c.decodeBody(UserBody.self).user
@@ -69,7 +69,7 @@ extension KeystoneAPI {
                 name: body.name, password: body.password, defaultProject: body.defaultProjectID.map { .some($0) },
                 enabled: body.enabled, email: body.email.map { .some($0) }, description: body.description.map { .some($0) })
             let user = try identity.updateUser(id: p["user"], change)
-            return Self.document("user") { w in KeystoneView.user(user, base: Self.base(c), into: &w) }
+            return APIResponse.document("user") { w in KeystoneView.user(user, base: Self.base(c), into: &w) }
         }
         router.add(.delete, "/identity/v3/users/{user}", .identityUsersChange) { _, p in
             try identity.deleteUser(id: p["user"])
@@ -94,7 +94,7 @@ extension KeystoneAPI {
         }
         router.add(.get, "/identity/v3/roles/{role}", .identityRoles) { c, p in
             let role = try Self.role(p["role"])
-            return Self.document("role") { w in KeystoneView.role(role, base: Self.base(c), into: &w) }
+            return APIResponse.document("role") { w in KeystoneView.role(role, base: Self.base(c), into: &w) }
         }
         router.add(.get, "/identity/v3/domains", .identityDomains) { c, _ in
             let query = try QueryParameters(c.request.query)
@@ -103,7 +103,7 @@ extension KeystoneAPI {
         }
         router.add(.get, "/identity/v3/domains/{domain}", .identityDomains) { c, p in
             guard p["domain"] == Domain.id else { throw IdentityError.notFound("Could not find domain: \(p["domain"]).") }
-            return Self.document("domain") { w in KeystoneView.domainDocument(base: Self.base(c), into: &w) }
+            return APIResponse.document("domain") { w in KeystoneView.domainDocument(base: Self.base(c), into: &w) }
         }
         let grant = "/identity/v3/projects/{project}/users/{user}/roles/{role}"
         router.add(.put, grant, .identityGrants) { _, p in
@@ -182,7 +182,7 @@ extension KeystoneAPI {
             let (secret, record) = try identity.createApplicationCredential(
                 user: p["user"], project: c.caller.projectID, role: Role.weakest([asked, c.caller.role]), name: body.name,
                 description: body.description, expires: expires, secret: body.secret)
-            return Self.document("application_credential", status: .created) { w in
+            return APIResponse.document("application_credential", status: .created) { w in
                 KeystoneView.applicationCredential(record, secret: secret, base: Self.base(c), into: &w)
             }
         }
@@ -193,7 +193,7 @@ extension KeystoneAPI {
             guard let record, record.user == p["user"] else {
                 throw IdentityError.notFound("Could not find application credential: \(p["credential"]).")
             }
-            return Self.document("application_credential") { w in
+            return APIResponse.document("application_credential") { w in
                 KeystoneView.applicationCredential(record, secret: nil, base: Self.base(c), into: &w)
             }
         }

@@ -29,7 +29,7 @@ struct NovaAPI: Sendable {
     func register(into router: inout Router<RequestContext>) {
         router.add(.get, "/", .versions) { context, _ in versions(context) }
         router.add(.get, "/v2.1", .versions) { context, _ in
-            Self.document("version") { w in NovaView.version(links: Self.links(context), mediaTypes: true, into: &w) }
+            APIResponse.document("version") { w in NovaView.version(links: Self.links(context), mediaTypes: true, into: &w) }
         }
         registerServers(into: &router)
         registerMetadata(into: &router)
@@ -69,16 +69,6 @@ struct NovaAPI: Sendable {
         w.beginArray()
         NovaView.version(links: Self.links(context), mediaTypes: false, into: &w)
         w.endArray()
-        w.endObject()
-        return .json(.ok, w.bytes)
-    }
-
-    /// 200 `{"<key>": …}`, the value written by `write`.
-    static func document(_ key: StaticString, capacity: Int = 512, _ write: (inout JSONWriter) -> Void) -> APIResponse {
-        var w = JSONWriter(capacity: capacity)
-        w.beginObject()
-        w.key(key)
-        write(&w)
         w.endObject()
         return .json(.ok, w.bytes)
     }

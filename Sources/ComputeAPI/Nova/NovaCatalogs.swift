@@ -21,7 +21,7 @@ extension NovaAPI {
                 guard let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
                     throw ComputeError.notFound("Network \(p["id"]) could not be found.")
                 }
-                return Self.document("network") { w in ServiceEndpoints.network(network, n.caller.projectID, into: &w) }
+                return APIResponse.document("network") { w in ServiceEndpoints.network(network, n.caller.projectID, into: &w) }
             }
         }
         // Nova's proxy of the networks (`os-networks`, gone at 2.36): what clients without a
@@ -41,7 +41,7 @@ extension NovaAPI {
             guard n.version < Microversion(36), let network = inventory.networks.first(where: { $0.id == p["id"] }) else {
                 throw ComputeError.notFound("Network \(p["id"]) could not be found.")
             }
-            return Self.document("network") { w in NovaView.novaNetwork(network, into: &w) }
+            return APIResponse.document("network") { w in NovaView.novaNetwork(network, into: &w) }
         }
         // For `openstack quota show PROJECT`: members find their own project, admins any; to a
         // member another project does not exist.
@@ -49,7 +49,7 @@ extension NovaAPI {
             guard n.caller.canReach(projectID: p["id"]) else {
                 throw ComputeError.notFound("Could not find project: \(p["id"]).")
             }
-            return Self.document("project") { w in NovaView.project(p["id"], links: n.links, into: &w) }
+            return APIResponse.document("project") { w in NovaView.project(p["id"], links: n.links, into: &w) }
         }
         route(&router, .get, "/projects", .projects) { n, _ in
             let name = try n.query().value("name")

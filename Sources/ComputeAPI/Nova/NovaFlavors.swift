@@ -114,7 +114,7 @@ extension NovaAPI {
     }
 
     func flavorDocument(_ flavor: Flavor, _ n: NovaContext) -> APIResponse {
-        Self.document("flavor", capacity: 600) { w in
+        APIResponse.document("flavor", capacity: 600) { w in
             NovaView.flavor(flavor, detailed: true, version: n.version, links: n.links, into: &w)
         }
     }

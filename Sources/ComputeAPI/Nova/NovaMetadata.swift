@@ -48,7 +48,7 @@ extension NovaAPI {
     }
 
     static func metadataDocument(_ key: StaticString, _ items: [String: String]) -> APIResponse {
-        document(key) { w in w.stringDictionary(items) }
+        APIResponse.document(key) { w in w.stringDictionary(items) }
     }
 }
 

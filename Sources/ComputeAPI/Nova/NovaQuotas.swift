@@ -26,7 +26,7 @@ extension NovaAPI {
         // Neutron's quotas: projects here create no networks, ports, routers or security
         // groups, so every limit is 0.
         route(&router, .get, "/v2.0/quotas/{project}", .networkQuotas) { _, _ in
-            Self.document("quota") { w in
+            APIResponse.document("quota") { w in
                 w.beginObject()
                 for resource: StaticString in [
                     "network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule",
@@ -81,7 +81,7 @@ extension NovaAPI {
     func quotaDocument(
         _ n: NovaContext, _ projectID: String?, _ limits: QuotaLimits, _ usage: QuotaUsage, form: QuotaForm
     ) throws -> APIResponse {
-        Self.document("quota_set", capacity: 512) { w in
+        APIResponse.document("quota_set", capacity: 512) { w in
             w.beginObject()
             if let projectID { w.field("id", projectID) }
             let enforced = [
@@ -110,7 +110,7 @@ extension NovaAPI {
         let projectID = try n.query().value("tenant_id") ?? n.caller.projectID
         if projectID != n.caller.projectID { try n.context.authorize(.limitsOtherProject) }
         let (limits, usage) = try inventory.quota(projectID: projectID)
-        return Self.document("limits", capacity: 256) { w in
+        return APIResponse.document("limits", capacity: 256) { w in
             w.beginObject()
             w.key("rate")
             w.beginArray()

@@ -126,7 +126,7 @@ extension NovaAPI {
     }
 
     func serverDocument(_ server: Server, shape: NovaView.ServerShape, _ n: NovaContext) -> APIResponse {
-        Self.document("server", capacity: 1600) { w in
+        APIResponse.document("server", capacity: 1600) { w in
             NovaView.server(server, shape: shape, version: n.version, links: n.links, into: &w)
         }
     }
