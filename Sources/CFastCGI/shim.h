@@ -5,3 +5,7 @@
 
 // The accept loop waits in epoll (EPOLLEXCLUSIVE); Swift's Glibc module leaves this header out.
 #include <sys/epoll.h>
+
+// A TCP port of our own stops admitting new connections at shutdown with a socket filter
+// (struct sock_filter, sock_fprog); Swift's Glibc module leaves this header out too.
+#include <linux/filter.h>

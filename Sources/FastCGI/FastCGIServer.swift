@@ -198,11 +198,23 @@ public final class FastCGIServer: Sendable {
         }
         let name = received == SIGTERM ? "SIGTERM" : "SIGINT"
         if listener.stopsListeningAtShutdown {
-            // A TCP port of our own: connections already queued are served, then the port is
-            // closed, so new ones are refused and nginx sends them, unsent, to another host.
-            // Queued ones reset at exit would be POSTs nginx may not send again.
+            // A TCP port of our own: new connection attempts are dropped (and refused once the
+            // port is closed: nginx sends them, unsent, to another host); connections already
+            // made are taken until none has arrived for 20 ms (a handshake under way finishes
+            // within a round trip), then the port is closed. Queued ones reset at exit would be
+            // POSTs nginx may not send again. Without the filter, the queue never empties
+            // while nginx keeps connecting, and the deadline resets what is queued then.
+            if !listener.dropNewConnectionAttempts() {
+                logger.warning(
+                    "\(name): could not stop new connections before closing \(listener.description): \(String(cString: strerror(errno)))"
+                )
+            }
             let deadline = Date().addingTimeInterval(configuration.drainTimeoutSeconds)
-            while listener.queuedConnections > 0, Date() < deadline { usleep(1_000) }
+            var quietSince = Date()
+            while Date() < deadline, Date().timeIntervalSince(quietSince) < 0.02 {
+                if listener.queuedConnections > 0 { quietSince = Date() }
+                usleep(1_000)
+            }
             stopping.store(true, ordering: .sequentiallyConsistent)
             _ = shutdown(listener.fd, Int32(SHUT_RD))
             logger.info("\(name): \(listener.description) closed; draining requests in progress")

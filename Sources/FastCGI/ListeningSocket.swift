@@ -1,3 +1,5 @@
+import CFastCGI
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -21,8 +23,8 @@ public struct ListeningSocket: Sendable {
     public let description: String
     /// Set when we created the socket file, so we remove it on exit (only if it is still ours).
     private let createdFile: (path: String, device: UInt64, inode: UInt64)?
-    /// A TCP port this process opened (no one else holds it): at shutdown it stops listening
-    /// once its queued connections are taken, so new ones are refused rather than reset. An
+    /// A TCP port this process opened (no one else holds it): at shutdown it stops admitting new
+    /// connections, takes the queued ones, then closes, so new ones are refused rather than reset. An
     /// inherited socket is never closed: systemd's copy of it must keep working.
     public let stopsListeningAtShutdown: Bool
 
@@ -43,6 +45,31 @@ public struct ListeningSocket: Sendable {
         // For a listening socket, tcpi_unacked is its accept queue's length (what ss shows as Recv-Q).
         guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return 0 }
         return Int(info.tcpi_unacked)
+    }
+
+    /// Makes the kernel drop new connection attempts (a TCP SYN without ACK) on this port, while
+    /// connections it has already completed stay queued and handshakes under way still finish.
+    /// A client's dropped SYN is sent again after a second, by when the port is closed and
+    /// refuses it: nginx then sends that request, never sent to us, to another host. Closing
+    /// the port with connections still arriving would reset ones nginx has already written a
+    /// request to, and a POST nginx may not send twice. False if the kernel refused the filter.
+    public func dropNewConnectionAttempts() -> Bool {
+        // Classic BPF over the TCP header: load the flags byte (offset 13); SYN alone -> drop
+        // (keep 0 bytes), anything else -> keep the whole packet.
+        let flagsOffset: UInt32 = 13
+        let syn: UInt32 = 0x02
+        let synOrAck: UInt32 = 0x12
+        var program: [sock_filter] = [
+            sock_filter(code: UInt16(BPF_LD | BPF_B | BPF_ABS), jt: 0, jf: 0, k: flagsOffset),
+            sock_filter(code: UInt16(BPF_ALU | BPF_AND | BPF_K), jt: 0, jf: 0, k: synOrAck),
+            sock_filter(code: UInt16(BPF_JMP | BPF_JEQ | BPF_K), jt: 0, jf: 1, k: syn),
+            sock_filter(code: UInt16(BPF_RET | BPF_K), jt: 0, jf: 0, k: 0),
+            sock_filter(code: UInt16(BPF_RET | BPF_K), jt: 0, jf: 0, k: UInt32.max),
+        ]
+        return program.withUnsafeMutableBufferPointer { instructions in
+            var filter = sock_fprog(len: UInt16(instructions.count), filter: instructions.baseAddress)
+            return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &filter, socklen_t(MemoryLayout<sock_fprog>.size)) == 0
+        }
     }
 
     /// Creates a unix socket at `path`, mode 0660 (group `group` if given), never
