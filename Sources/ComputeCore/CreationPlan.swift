@@ -13,6 +13,7 @@ public struct CreationPlan: Sendable {
     public var keyName: String?
     /// The network to take addresses from, nil for none.
     public var network: String?
+    public var access: ServerAccess
     public var metadata: [String: String]
     public var minCount: Int
     public var maxCount: Int
@@ -27,7 +28,8 @@ public struct CreationPlan: Sendable {
 
     public init(
         projectID: String, userID: String, name: String, flavor: FlavorSnapshot, image: Image, description: String?,
-        keyName: String?, network: String?, metadata: [String: String], minCount: Int, maxCount: Int,
+        keyName: String?, network: String?, access: ServerAccess = .unset, metadata: [String: String], minCount: Int,
+        maxCount: Int,
         limits: QuotaLimits, callerIsAdmin: Bool, ids: [String], reservationID: String, created: Timestamp
     ) {
         precondition(ids.count == maxCount && 1 <= minCount && minCount <= maxCount, "a plan has an id per server")
@@ -38,6 +40,7 @@ public struct CreationPlan: Sendable {
         self.image = image
         self.description = description
         self.keyName = keyName
+        self.access = access
         self.network = network
         self.metadata = metadata
         self.minCount = minCount
@@ -91,7 +94,7 @@ public struct CreationPlan: Sendable {
             Server(
                 id: ids[index], name: name, projectID: projectID, userID: userID, flavor: flavor, image: image.name,
                 imageID: image.id, description: description, keyName: keyName, network: network,
-                address: addresses[index], metadata: metadata, reservationID: reservationID, launchIndex: index,
+                address: addresses[index], access: access, metadata: metadata, reservationID: reservationID, launchIndex: index,
                 created: created, updated: created)
         }
     }

@@ -11,6 +11,8 @@ public struct ServerDraft: Sendable, Equatable {
     public var description: String?
     public var keyName: String?
     public var network: NetworkChoice
+    /// Checked by whoever parsed them (`ServerAccess.ipv4(_:field:)` and the others).
+    public var access: ServerAccess
     public var metadata: [String: String]
     public var minCount: Int
     public var maxCount: Int
@@ -31,8 +33,8 @@ public struct ServerDraft: Sendable, Equatable {
     /// Checks every field; `fields` maps each to the name the client used (for error messages).
     public init(
         name: String, flavorReference: Reference, image: Reference, description: String? = nil,
-        keyName: String? = nil, network: NetworkChoice = .automatic, metadata: [String: String] = [:], minCount: Int = 1,
-        maxCount: Int? = nil, fields: FieldNames = FieldNames()
+        keyName: String? = nil, network: NetworkChoice = .automatic, access: ServerAccess = .unset,
+        metadata: [String: String] = [:], minCount: Int = 1, maxCount: Int? = nil, fields: FieldNames = FieldNames()
     ) throws(ComputeError) {
         try Validation.serverName(name, field: fields.name)
         guard !flavorReference.text.isEmpty else { throw .invalidField(fields.flavor, "must not be empty.") }
@@ -52,6 +54,7 @@ public struct ServerDraft: Sendable, Equatable {
         self.description = description
         self.keyName = keyName
         self.network = network
+        self.access = access
         self.metadata = metadata
         self.minCount = minCount
         self.maxCount = maxCount
@@ -78,9 +81,14 @@ public struct ServerUpdate: Sendable, Equatable {
     public var metadata: [String: String]?
     /// `.some(nil)` clears the description.
     public var description: String??
+    /// Each nil part stays as it is (checked by whoever parsed them).
+    public var accessIPv4: IPv4Address?
+    public var accessIPv6: String?
+    public var diskConfig: ServerAccess.DiskConfig?
 
     public init(
         name: String? = nil, metadata: [String: String]? = nil, description: String?? = nil,
+        accessIPv4: IPv4Address? = nil, accessIPv6: String? = nil, diskConfig: ServerAccess.DiskConfig? = nil,
         nameField: String = "server.new_name", metadataField: String = "server.metadata",
         descriptionField: String = "server.description"
     ) throws(ComputeError) {
@@ -90,6 +98,9 @@ public struct ServerUpdate: Sendable, Equatable {
         self.name = name
         self.metadata = metadata
         self.description = description
+        self.accessIPv4 = accessIPv4
+        self.accessIPv6 = accessIPv6
+        self.diskConfig = diskConfig
     }
 }
 

@@ -174,19 +174,24 @@ public final class Inventory: Sendable {
         }
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
-            description: draft.description, keyName: draft.keyName, network: network, metadata: draft.metadata,
+            description: draft.description, keyName: draft.keyName, network: network, access: draft.access,
+            metadata: draft.metadata,
             minCount: draft.minCount, maxCount: draft.maxCount, limits: try limits(projectID: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: clock.now())
         return try committing("create_servers") { () throws(ComputeError) in try store.create(plan) }
     }
 
-    /// Renames a server, replaces its metadata or sets its description.
+    /// Renames a server, replaces its metadata, sets its description or what Nova's clients keep
+    /// on it (access addresses, disk configuration).
     public func updateServer(_ reference: Reference, caller: Caller, with update: ServerUpdate) throws(ComputeError) -> Server {
         try changeServer(reference, caller: caller) { server throws(ComputeError) in
             if let name = update.name { server.name = name }
             if let metadata = update.metadata { server.metadata = metadata }
             if let description = update.description { server.description = description }
+            if let address = update.accessIPv4 { server.access.ipv4 = address }
+            if let address = update.accessIPv6 { server.access.ipv6 = address }
+            if let diskConfig = update.diskConfig { server.access.diskConfig = diskConfig }
         }
     }
 

@@ -92,6 +92,8 @@ public struct Server: Sendable, Equatable {
     public var network: String?
     /// Its one IPv4 address on `network`.
     public var address: IPv4Address?
+    /// Nova's accessIPv4/accessIPv6 and OS-DCF:diskConfig, as the client gave them.
+    public var access: ServerAccess
     public var metadata: [String: String]
     /// Shared by all servers of one create request (`r-` and 8 characters).
     public var reservationID: String
@@ -106,8 +108,8 @@ public struct Server: Sendable, Equatable {
     public init(
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
         flavor: FlavorSnapshot, image: String, imageID: String, description: String? = nil, keyName: String?,
-        network: String?, address: IPv4Address?, metadata: [String: String], reservationID: String, launchIndex: Int,
-        created: Timestamp, updated: Timestamp, version: Int = 1
+        network: String?, address: IPv4Address?, access: ServerAccess = .unset, metadata: [String: String],
+        reservationID: String, launchIndex: Int, created: Timestamp, updated: Timestamp, version: Int = 1
     ) {
         self.id = id
         self.name = name
@@ -121,6 +123,7 @@ public struct Server: Sendable, Equatable {
         self.keyName = keyName
         self.network = network
         self.address = address
+        self.access = access
         self.metadata = metadata
         self.reservationID = reservationID
         self.launchIndex = launchIndex

@@ -19,8 +19,10 @@ public struct RecordFormatError: Error, Sendable, Equatable, CustomStringConvert
 public enum ServerRecord {
     /// Version of the layout; bump it with a migration in `decode`. Format 2 added `image_id`
     /// and `description` (a format-1 record reads with no image id, which the store looks up
-    /// by name, and no description); format 3 added `version` (older ones read as version 1).
-    public static let format = 3
+    /// by name, and no description); format 3 added `version` (older ones read as version 1);
+    /// format 4 added `access_ipv4`, `access_ipv6` and `disk_config` (older ones read as none
+    /// and `MANUAL`).
+    public static let format = 4
 
     /// The record's bytes, ending in a newline.
     public static func encode(_ server: Server) throws -> [UInt8] {
@@ -58,6 +60,9 @@ public enum ServerRecord {
         var keyName: String?
         var network: String?
         var address: String?
+        var accessIPv4: String?
+        var accessIPv6: String?
+        var diskConfig: String?
         var metadata: [String: String]?
         var reservationID: String?
         var launchIndex: Int?
@@ -79,6 +84,9 @@ public enum ServerRecord {
             case "key_name": keyName = try s.null() ? nil : s.string()
             case "network": network = try s.null() ? nil : s.string()
             case "address": address = try s.null() ? nil : s.string()
+            case "access_ipv4": accessIPv4 = try s.null() ? nil : s.string()
+            case "access_ipv6": accessIPv6 = try s.null() ? nil : s.string()
+            case "disk_config": diskConfig = try s.string()
             case "metadata": metadata = try s.stringMap()
             case "reservation_id": reservationID = try s.string()
             case "launch_index": launchIndex = try s.int()
@@ -103,6 +111,13 @@ public enum ServerRecord {
             imageID: format == 1 ? "" : try required(imageID, "image_id"), description: description,
             keyName: keyName, network: network,
             address: try address.map { a throws(RecordScanner.Failure) in try required(IPv4Address(a), "address") },
+            access: ServerAccess(
+                ipv4: try accessIPv4.map { a throws(RecordScanner.Failure) in try required(IPv4Address(a), "access_ipv4") },
+                ipv6: try accessIPv6.map { a throws(RecordScanner.Failure) in
+                    try required(ServerAccess.canonicalIPv6(a), "access_ipv6")
+                },
+                diskConfig: format < 4
+                    ? .manual : try required(diskConfig.flatMap(ServerAccess.DiskConfig.init(rawValue:)), "disk_config")),
             metadata: try required(metadata, "metadata"), reservationID: try required(reservationID, "reservation_id"),
             launchIndex: try required(launchIndex, "launch_index"),
             created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
@@ -152,6 +167,9 @@ public enum ServerRecord {
             case projectID = "project_id"
             case userID = "user_id"
             case keyName = "key_name"
+            case accessIPv4 = "access_ipv4"
+            case accessIPv6 = "access_ipv6"
+            case diskConfig = "disk_config"
             case reservationID = "reservation_id"
             case launchIndex = "launch_index"
         }
@@ -171,6 +189,9 @@ public enum ServerRecord {
             try c.encode(server.keyName, forKey: .keyName)
             try c.encode(server.network, forKey: .network)
             try c.encode(server.address?.description, forKey: .address)
+            try c.encode(server.access.ipv4?.description, forKey: .accessIPv4)
+            try c.encode(server.access.ipv6, forKey: .accessIPv6)
+            try c.encode(server.access.diskConfig.rawValue, forKey: .diskConfig)
             try c.encode(server.metadata, forKey: .metadata)
             try c.encode(server.reservationID, forKey: .reservationID)
             try c.encode(server.launchIndex, forKey: .launchIndex)

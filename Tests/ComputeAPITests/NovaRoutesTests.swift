@@ -212,7 +212,41 @@ private let cirros = Image.defaults[1].id
         let cleared = client.nova(.put, "/v2.1/servers/\(id)", #"{"server": {"description": null}}"#, version: "2.19")
         #expect(cleared.status == 200)
         #expect(cleared.json("server", "description") is NSNull)
-        #expect(client.nova(.put, "/v2.1/servers/\(id)", #"{"server": {"accessIPv4": "1.2.3.4"}}"#).status == 400)
+    }
+
+    @Test func accessAddressesAndDiskConfigAreKeptAndShown() throws {
+        let client = TestClient()
+        let created = client.nova(
+            .post, "/v2.1/servers",
+            #"{"server": {"name": "vm", "imageRef": "\#(Image.defaults[0].id)", "flavorRef": "1", "accessIPv4": "1.1.1.1", "#
+                + #""accessIPv6": "0000:0000:0000:0000:0000:babe:220.12.22.2", "OS-DCF:diskConfig": "AUTO"}}"#)
+        #expect(created.status == 202)
+        #expect(created.json("server", "OS-DCF:diskConfig") as? String == "AUTO")
+        let id = try #require(created.json("server", "id") as? String)
+        let shown = client.nova(.get, "/v2.1/servers/\(id)")
+        #expect(shown.json("server", "accessIPv4") as? String == "1.1.1.1")
+        #expect(shown.json("server", "accessIPv6") as? String == "::babe:dc0c:1602", "canonical, as Nova shows it")
+        #expect(shown.json("server", "OS-DCF:diskConfig") as? String == "AUTO")
+
+        let updated = client.nova(
+            .put, "/v2.1/servers/\(id)", #"{"server": {"accessIPv4": "192.0.2.9", "OS-DCF:diskConfig": "MANUAL"}}"#)
+        #expect(updated.status == 200)
+        #expect(updated.json("server", "accessIPv4") as? String == "192.0.2.9")
+        #expect(updated.json("server", "accessIPv6") as? String == "::babe:dc0c:1602", "what the update left out stays")
+        #expect(updated.json("server", "OS-DCF:diskConfig") as? String == "MANUAL")
+
+        for (field, value) in [
+            ("accessIPv4", "1.1.1.1.1"), ("accessIPv4", "::1"), ("accessIPv4", ""), ("accessIPv6", "1.2.3.4"),
+            ("accessIPv6", "fe80::1%eth0"), ("accessIPv6", "2001:db8::/64"), ("OS-DCF:diskConfig", "auto"),
+        ] {
+            let refused = client.nova(.put, "/v2.1/servers/\(id)", #"{"server": {"\#(field)": "\#(value)"}}"#)
+            #expect(refused.status == 400, "\(field) \(value)")
+            #expect((refused.json("badRequest", "message") as? String)?.contains(field) == true, "the message names it")
+        }
+        #expect(client.nova(.get, "/v2.1/servers/\(id)").json("server", "accessIPv4") as? String == "192.0.2.9")
+        let unset = client.novaServer("plain")
+        #expect(client.nova(.get, "/v2.1/servers/\(unset)").json("server", "accessIPv4") as? String == "")
+        #expect(client.nova(.get, "/v2.1/servers/\(unset)").json("server", "OS-DCF:diskConfig") as? String == "MANUAL")
     }
 
     @Test func listingPagesWithAbsoluteNextLinksAndFilters() throws {

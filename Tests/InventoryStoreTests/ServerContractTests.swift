@@ -30,6 +30,19 @@ import Testing
     }
 
     @Test(arguments: StoreKind.all)
+    func accessAddressesAndDiskConfigAreStoredAndChanged(kind: StoreKind) throws {
+        let f = try StoreFixture(kind)
+        var draft = try f.draft("a")
+        draft.access = ServerAccess(ipv4: IPv4Address("192.0.2.1"), ipv6: "2001:db8::1", diskConfig: .auto)
+        let created = try f.inventory.createServers(draft, caller: f.caller)[0]
+        #expect(created.access == draft.access)
+        #expect(try f.restarted().inventory.server("a", caller: f.caller).access == draft.access)
+        _ = try f.inventory.updateServer(.idOrName("a"), caller: f.caller, with: ServerUpdate(accessIPv6: "2001:db8::2"))
+        let expected = ServerAccess(ipv4: IPv4Address("192.0.2.1"), ipv6: "2001:db8::2", diskConfig: .auto)
+        #expect(try f.restarted().inventory.server("a", caller: f.caller).access == expected, "the rest is kept")
+    }
+
+    @Test(arguments: StoreKind.all)
     func unknownFlavorOrNetworkIsInvalidInput(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let flavors = try f.inventory.flavors(visibleTo: f.caller).map(\.name)

@@ -18,10 +18,11 @@ struct NovaServerCreateRequest: Decodable {
                 throw ComputeError.invalidInput("Scheduler hints are not supported by this service: it has one host.")
             }
         }
-        var allowed = [
-            "name", "imageRef", "flavorRef", "networks", "block_device_mapping_v2", "metadata", "key_name", "min_count",
-            "max_count", "return_reservation_id", "adminPass", "security_groups", "tags",
-        ]
+        var allowed =
+            [
+                "name", "imageRef", "flavorRef", "networks", "block_device_mapping_v2", "metadata", "key_name", "min_count",
+                "max_count", "return_reservation_id", "adminPass", "security_groups", "tags",
+            ] + NovaServerAccessFields.names
         if version >= Microversion(19) { allowed.append("description") }
         let server = try body.requiredObject("server", allowed: allowed)
 
@@ -95,7 +96,8 @@ struct NovaServerCreateRequest: Decodable {
         draft = try ServerDraft(
             name: server.requiredString("name"), flavorReference: .id(Self.lastPathSegment(server.requiredString("flavorRef"))),
             image: .id(image), description: server.nullableString("description"), keyName: server.string("key_name"),
-            network: network, metadata: server.stringMap("metadata") ?? [:], minCount: server.integer("min_count") ?? 1,
+            network: network, access: NovaServerAccessFields(server).access,
+            metadata: server.stringMap("metadata") ?? [:], minCount: server.integer("min_count") ?? 1,
             maxCount: server.integer("max_count"), fields: Self.fieldNames)
         returnReservationID = try server.boolean("return_reservation_id") ?? false
         adminPass = try server.string("adminPass")
@@ -162,13 +164,35 @@ struct NovaServerUpdateRequest: Decodable {
 
     init(from decoder: any Decoder) throws {
         let body = try StrictObject(decoder, allowed: ["server"])
-        let allowed = decoder.microversion >= Microversion(19) ? ["name", "description"] : ["name"]
-        let server = try body.requiredObject("server", allowed: allowed)
+        let allowed = (decoder.microversion >= Microversion(19) ? ["name", "description"] : ["name"])
+        let server = try body.requiredObject("server", allowed: allowed + NovaServerAccessFields.names)
         let description: String?? = server.contains("description") ? .some(try server.nullableString("description")) : nil
+        let access = try NovaServerAccessFields(server)
         update = try ServerUpdate(
-            name: server.string("name"), description: description, nameField: "server.name",
-            descriptionField: "server.description")
+            name: server.string("name"), description: description, accessIPv4: access.ipv4, accessIPv6: access.ipv6,
+            diskConfig: access.diskConfig, nameField: "server.name", descriptionField: "server.description")
     }
+}
+
+/// `accessIPv4`, `accessIPv6` and `OS-DCF:diskConfig`, which create and update both take; each
+/// nil when the body leaves it out.
+struct NovaServerAccessFields {
+    static let names = ["accessIPv4", "accessIPv6", "OS-DCF:diskConfig"]
+
+    var ipv4: IPv4Address?
+    var ipv6: String?
+    var diskConfig: ServerAccess.DiskConfig?
+
+    init(_ server: StrictObject) throws {
+        ipv4 = try server.string("accessIPv4").map { try ServerAccess.ipv4($0, field: "server.accessIPv4") }
+        ipv6 = try server.string("accessIPv6").map { try ServerAccess.ipv6($0, field: "server.accessIPv6") }
+        diskConfig = try server.string("OS-DCF:diskConfig").map {
+            try ServerAccess.diskConfig($0, field: "server.OS-DCF:diskConfig")
+        }
+    }
+
+    /// For a new server: what is left out is unset.
+    var access: ServerAccess { ServerAccess(ipv4: ipv4, ipv6: ipv6, diskConfig: diskConfig ?? .manual) }
 }
 
 /// `POST /servers/{id}/action`: exactly one action.

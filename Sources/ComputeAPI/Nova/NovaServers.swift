@@ -104,7 +104,7 @@ extension NovaAPI {
         w.field("id", first.id)
         n.links.write("servers", first.id, into: &w)
         w.field("adminPass", request.adminPass ?? Self.generatedPassword())
-        w.field("OS-DCF:diskConfig", "MANUAL")
+        w.field("OS-DCF:diskConfig", first.access.diskConfig.rawValue)
         w.key("security_groups")
         w.beginArray()
         w.beginObject()

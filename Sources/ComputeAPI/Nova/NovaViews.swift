@@ -69,10 +69,10 @@ enum NovaView {
                 w.field("OS-EXT-IPS-MAC:mac_addr", macAddress(address))
             }
         }
-        w.field("accessIPv4", "")
-        w.field("accessIPv6", "")
+        w.field("accessIPv4", server.access.ipv4?.description ?? "")
+        w.field("accessIPv6", server.access.ipv6 ?? "")
         links.write("servers", server.id, into: &w)
-        w.field("OS-DCF:diskConfig", "MANUAL")
+        w.field("OS-DCF:diskConfig", server.access.diskConfig.rawValue)
         if server.status == .active || server.status == .build { w.field("progress", 0) }
         if detailKeys {
             w.field("key_name", server.keyName)
