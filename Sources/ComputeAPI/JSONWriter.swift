@@ -135,6 +135,12 @@ public struct JSONWriter: Sendable {
         endObject()
     }
 
+    public mutating func stringArray(_ values: [String]) {
+        beginArray()
+        for value in values { string(value) }
+        endArray()
+    }
+
     /// A `key: value` pair, for the common case.
     public mutating func field(_ name: StaticString, _ value: String?) {
         key(name)

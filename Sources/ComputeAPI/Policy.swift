@@ -76,6 +76,8 @@ extension Policy {
     static let serversActions = Policy("os_compute_api:servers:{stop,start,reboot}", .member)
     static let metadataRead = Policy("os_compute_api:server-metadata:{index,show}", .token)
     static let metadataChange = Policy("os_compute_api:server-metadata:{create,update,update_all,delete}", .member)
+    static let tagsRead = Policy("os_compute_api:os-server-tags:{index,show}", .token)
+    static let tagsChange = Policy("os_compute_api:os-server-tags:{update,update_all,delete,delete_all}", .member)
     static let flavorsIndex = Policy("os_compute_api:flavors:index", .token)
     static let flavorsShow = Policy("os_compute_api:flavors:show", .token)
     static let flavorsCreate = Policy("os_compute_api:os-flavor-manage:create", .admin)

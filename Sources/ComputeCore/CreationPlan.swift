@@ -15,6 +15,7 @@ public struct CreationPlan: Sendable {
     public var network: String?
     public var access: ServerAccess
     public var metadata: [String: String]
+    public var tags: [String]
     public var minCount: Int
     public var maxCount: Int
     /// The project's limits when the request came in (configuration, not records).
@@ -28,8 +29,8 @@ public struct CreationPlan: Sendable {
 
     public init(
         projectID: String, userID: String, name: String, flavor: FlavorSnapshot, image: Image, description: String?,
-        keyName: String?, network: String?, access: ServerAccess = .unset, metadata: [String: String], minCount: Int,
-        maxCount: Int,
+        keyName: String?, network: String?, access: ServerAccess = .unset, metadata: [String: String],
+        tags: [String] = [], minCount: Int, maxCount: Int,
         limits: QuotaLimits, callerIsAdmin: Bool, ids: [String], reservationID: String, created: Timestamp
     ) {
         precondition(ids.count == maxCount && 1 <= minCount && minCount <= maxCount, "a plan has an id per server")
@@ -41,6 +42,7 @@ public struct CreationPlan: Sendable {
         self.description = description
         self.keyName = keyName
         self.access = access
+        self.tags = tags
         self.network = network
         self.metadata = metadata
         self.minCount = minCount
@@ -94,7 +96,8 @@ public struct CreationPlan: Sendable {
             Server(
                 id: ids[index], name: name, projectID: projectID, userID: userID, flavor: flavor, image: image.name,
                 imageID: image.id, description: description, keyName: keyName, network: network,
-                address: addresses[index], access: access, metadata: metadata, reservationID: reservationID, launchIndex: index,
+                address: addresses[index], access: access, metadata: metadata, tags: tags, reservationID: reservationID,
+                launchIndex: index,
                 created: created, updated: created)
         }
     }

@@ -14,6 +14,8 @@ public struct ServerDraft: Sendable, Equatable {
     /// Checked by whoever parsed them (`ServerAccess.ipv4(_:field:)` and the others).
     public var access: ServerAccess
     public var metadata: [String: String]
+    /// Checked and sorted by whoever parsed them (`ServerTags.normalized`).
+    public var tags: [String] = []
     public var minCount: Int
     public var maxCount: Int
 

@@ -175,7 +175,7 @@ public final class Inventory: Sendable {
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
             description: draft.description, keyName: draft.keyName, network: network, access: draft.access,
-            metadata: draft.metadata,
+            metadata: draft.metadata, tags: draft.tags,
             minCount: draft.minCount, maxCount: draft.maxCount, limits: try limits(projectID: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: clock.now())
@@ -208,6 +208,20 @@ public final class Inventory: Sendable {
                 throw .forbidden("Quota exceeded for metadata_items: a server has at most \(Validation.maxMetadataPairs) pairs.")
             }
             try Validation.metadata(server.metadata, field: "metadata")
+        }
+    }
+
+    /// Changes a server's tags in one read-modify-write (Nova's tags API: replace, add, remove
+    /// one or all); `change` sees the tags as stored now and runs again if the server changed
+    /// meanwhile. More than `ServerTags.maxCount` is a 400.
+    public func changeTags(
+        of reference: Reference, caller: Caller, _ change: (inout Set<String>) throws(ComputeError) -> Void
+    ) throws(ComputeError) -> Server {
+        try changeServer(reference, caller: caller) { server throws(ComputeError) in
+            var tags = Set(server.tags)
+            try change(&tags)
+            try ServerTags.checkCount(tags.count)
+            server.tags = tags.sorted()
         }
     }
 

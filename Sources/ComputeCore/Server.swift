@@ -95,6 +95,8 @@ public struct Server: Sendable, Equatable {
     /// Nova's accessIPv4/accessIPv6 and OS-DCF:diskConfig, as the client gave them.
     public var access: ServerAccess
     public var metadata: [String: String]
+    /// Nova's server tags, sorted, each once (`ServerTags`).
+    public var tags: [String]
     /// Shared by all servers of one create request (`r-` and 8 characters).
     public var reservationID: String
     /// The server's position within its create request, from 0.
@@ -109,7 +111,7 @@ public struct Server: Sendable, Equatable {
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
         flavor: FlavorSnapshot, image: String, imageID: String, description: String? = nil, keyName: String?,
         network: String?, address: IPv4Address?, access: ServerAccess = .unset, metadata: [String: String],
-        reservationID: String, launchIndex: Int, created: Timestamp, updated: Timestamp, version: Int = 1
+        tags: [String] = [], reservationID: String, launchIndex: Int, created: Timestamp, updated: Timestamp, version: Int = 1
     ) {
         self.id = id
         self.name = name
@@ -125,6 +127,7 @@ public struct Server: Sendable, Equatable {
         self.address = address
         self.access = access
         self.metadata = metadata
+        self.tags = tags
         self.reservationID = reservationID
         self.launchIndex = launchIndex
         self.created = created

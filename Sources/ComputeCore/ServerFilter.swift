@@ -17,6 +17,8 @@ public struct ServerFilter: Sendable, Equatable {
     public var changedSince: Timestamp?
     /// Changed at or before this instant (Nova's `changes-before`).
     public var changedBefore: Timestamp?
+    /// Nova's `tags`, `tags-any`, `not-tags` and `not-tags-any`.
+    public var tags = ServerTags.Filter()
 
     public init(
         projectID: String?, name: String? = nil, status: ServerStatus? = nil, flavor: String? = nil, reservationID: String? = nil
@@ -38,6 +40,7 @@ public struct ServerFilter: Sendable, Equatable {
         if let imageID, server.imageID != imageID { return false }
         if let changedSince, server.updated < changedSince { return false }
         if let changedBefore, changedBefore < server.updated { return false }
+        if !tags.isEmpty, !tags.matches(server.tags) { return false }
         return true
     }
 }

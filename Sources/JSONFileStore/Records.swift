@@ -20,8 +20,8 @@ public enum ServerRecord {
     /// Version of the layout; bump it with a migration in `decode`. Format 2 added `image_id`
     /// and `description` (a format-1 record reads with no image id, which the store looks up
     /// by name, and no description); format 3 added `version` (older ones read as version 1);
-    /// format 4 added `access_ipv4`, `access_ipv6` and `disk_config` (older ones read as none
-    /// and `MANUAL`).
+    /// format 4 added `access_ipv4`, `access_ipv6`, `disk_config` and `tags` (older ones read
+    /// as none, `MANUAL` and no tags).
     public static let format = 4
 
     /// The record's bytes, ending in a newline.
@@ -64,6 +64,7 @@ public enum ServerRecord {
         var accessIPv6: String?
         var diskConfig: String?
         var metadata: [String: String]?
+        var tags: [String]?
         var reservationID: String?
         var launchIndex: Int?
         var created: String?
@@ -88,6 +89,7 @@ public enum ServerRecord {
             case "access_ipv6": accessIPv6 = try s.null() ? nil : s.string()
             case "disk_config": diskConfig = try s.string()
             case "metadata": metadata = try s.stringMap()
+            case "tags": tags = Set(try s.stringArray()).sorted()
             case "reservation_id": reservationID = try s.string()
             case "launch_index": launchIndex = try s.int()
             case "created": created = try s.string()
@@ -118,7 +120,8 @@ public enum ServerRecord {
                 },
                 diskConfig: format < 4
                     ? .manual : try required(diskConfig.flatMap(ServerAccess.DiskConfig.init(rawValue:)), "disk_config")),
-            metadata: try required(metadata, "metadata"), reservationID: try required(reservationID, "reservation_id"),
+            metadata: try required(metadata, "metadata"), tags: format < 4 ? [] : try required(tags, "tags"),
+            reservationID: try required(reservationID, "reservation_id"),
             launchIndex: try required(launchIndex, "launch_index"),
             created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
             updated: try required(updated.flatMap(Timestamp.init(canonical:)), "updated"),
@@ -162,7 +165,8 @@ public enum ServerRecord {
         init(_ server: Server) { self.server = server }
 
         enum CodingKeys: String, CodingKey {
-            case format, id, name, status, flavor, image, description, network, address, metadata, created, updated, version
+            case format, id, name, status, flavor, image, description, network, address, metadata, tags, created, updated
+            case version
             case imageID = "image_id"
             case projectID = "project_id"
             case userID = "user_id"
@@ -193,6 +197,7 @@ public enum ServerRecord {
             try c.encode(server.access.ipv6, forKey: .accessIPv6)
             try c.encode(server.access.diskConfig.rawValue, forKey: .diskConfig)
             try c.encode(server.metadata, forKey: .metadata)
+            try c.encode(server.tags, forKey: .tags)
             try c.encode(server.reservationID, forKey: .reservationID)
             try c.encode(server.launchIndex, forKey: .launchIndex)
             try c.encode(server.created, forKey: .created)

@@ -236,6 +236,13 @@ public final class PostgresStore: InventoryStore {
         if let imageID = filter.imageID { condition("image_id = ?", imageID) }
         if let since = filter.changedSince { condition("updated_us >= ?", "\(since.microsecondsSinceEpoch)") }
         if let before = filter.changedBefore { condition("updated_us <= ?", "\(before.microsecondsSinceEpoch)") }
+        // Tags live only in the record: a listing filtered by them reads each candidate's jsonb.
+        let hasAny =
+            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(?::jsonb) AS asked(tag) WHERE (record->'tags') @> jsonb_build_array(asked.tag))"
+        if let all = filter.tags.all { condition("(record->'tags') @> ?::jsonb", Self.jsonArray(all)) }
+        if let any = filter.tags.any { condition(hasAny, Self.jsonArray(any)) }
+        if let notAll = filter.tags.notAll { condition("NOT ((record->'tags') @> ?::jsonb)", Self.jsonArray(notAll)) }
+        if let notAny = filter.tags.notAny { condition("NOT " + hasAny, Self.jsonArray(notAny)) }
         if let after {
             condition(
                 "(created_us, launch_index, id) < (?, ?, ?)", "\(after.created.microsecondsSinceEpoch)",
@@ -248,6 +255,11 @@ public final class PostgresStore: InventoryStore {
             """
         let page = try run("list servers") { c throws(PostgresError) in try servers(try c.execute(sql, parameters)) }
         return ServerPage(servers: page, resumeAfter: page.count == limit ? page.last?.order : nil)
+    }
+
+    /// `["a","b"]`: tags as a jsonb parameter.
+    private static func jsonArray(_ items: [String]) -> String {
+        (try? JSONEncoder().encode(items)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     }
 
     public func create(_ plan: CreationPlan) throws(ComputeError) -> [Server] {

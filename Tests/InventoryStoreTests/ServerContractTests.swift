@@ -43,6 +43,29 @@ import Testing
     }
 
     @Test(arguments: StoreKind.all)
+    func tagsAreStoredChangedAndFilterListings(kind: StoreKind) throws {
+        let f = try StoreFixture(kind)
+        var draft = try f.draft("ab")
+        draft.tags = ["a", "b"]
+        _ = try f.inventory.createServers(draft, caller: f.caller)
+        try f.create("none")
+        _ = try f.inventory.changeTags(of: .idOrName("none"), caller: f.caller) { tags in tags = ["c", "quote\"d"] }
+        let restarted = try f.restarted().inventory
+        #expect(try restarted.server("ab", caller: f.caller).tags == ["a", "b"])
+        #expect(try restarted.server("none", caller: f.caller).tags == ["c", "quote\"d"])
+        func names(_ tags: ServerTags.Filter) throws -> Set<String> {
+            var filter = ServerFilter(projectID: f.caller.projectID)
+            filter.tags = tags
+            return Set(try f.inventory.servers(matching: filter, limit: 10, marker: nil).map(\.name))
+        }
+        #expect(try names(ServerTags.Filter(all: ["a", "b"])) == ["ab"])
+        #expect(try names(ServerTags.Filter(all: ["a", "c"])) == [])
+        #expect(try names(ServerTags.Filter(any: ["b", "quote\"d"])) == ["ab", "none"])
+        #expect(try names(ServerTags.Filter(notAll: ["a", "b"])) == ["none"])
+        #expect(try names(ServerTags.Filter(notAny: ["c"])) == ["ab"])
+    }
+
+    @Test(arguments: StoreKind.all)
     func unknownFlavorOrNetworkIsInvalidInput(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
         let flavors = try f.inventory.flavors(visibleTo: f.caller).map(\.name)

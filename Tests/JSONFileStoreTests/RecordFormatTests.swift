@@ -16,6 +16,7 @@ import Testing
             image: "cirros-0.3.4-x86_64-uec", imageID: Image.defaults[0].id, description: "web tier", keyName: keyName,
             network: "private", address: IPv4Address("10.0.0.2"),
             access: ServerAccess(ipv4: IPv4Address("192.0.2.7"), ipv6: "2001:db8::7", diskConfig: .auto), metadata: metadata,
+            tags: ["a", "b c"],
             reservationID: "r-abcdefgh", launchIndex: 3,
             created: Timestamp(microsecondsSinceEpoch: 1_795_928_696_123_456),
             updated: Timestamp(microsecondsSinceEpoch: 1_795_928_700_000_001), version: 4)
@@ -33,6 +34,7 @@ import Testing
         noKey.address = nil
         noKey.network = nil
         noKey.access = .unset
+        noKey.tags = []
         #expect(try ServerRecord.decode(ServerRecord.encode(noKey)) == noKey)
     }
 
@@ -135,7 +137,9 @@ import Testing
             "updated":"2026-11-29T05:11:36.000000Z"}
             """
         let server = try ServerRecord.decode(Array(record.utf8))
-        #expect(server.imageID == "" && server.description == nil && server.version == 1 && server.access == .unset)
+        #expect(
+            server.imageID == "" && server.description == nil && server.version == 1 && server.access == .unset
+                && server.tags.isEmpty)
         let store = InMemoryStore(
             records: LoadedRecords(servers: [server], isNew: false), networks: [.defaultPrivate], images: Image.defaults,
             persistence: MemoryPersistence())

@@ -33,6 +33,7 @@ struct NovaAPI: Sendable {
         }
         registerServers(into: &router)
         registerMetadata(into: &router)
+        registerTags(into: &router)
         registerFlavors(into: &router)
         registerQuotas(into: &router)
         registerCatalogs(into: &router)

@@ -73,9 +73,10 @@ struct NovaServerCreateRequest: Decodable {
                 "Quota exceeded for metadata_items: a server has at most \(Validation.maxMetadataPairs) pairs.")
         }
 
-        // Server tags are not kept here; openstacksdk sends an empty list with every create.
-        if let tags = try server.decode([String].self, "tags"), !tags.isEmpty {
-            throw ComputeError.invalidField("server.tags", "server tags are not supported by this service.")
+        // Tags on create came with 2.52; openstacksdk sends an empty list with every create.
+        let tags = try server.decode([String].self, "tags") ?? []
+        guard tags.isEmpty || version >= Microversion(52) else {
+            throw ComputeError.invalidField("server.tags", "tags on create need microversion 2.52 or later.")
         }
 
         let bootImage = try server.decode([BlockDeviceMapping].self, "block_device_mapping_v2").map {
@@ -99,6 +100,7 @@ struct NovaServerCreateRequest: Decodable {
             network: network, access: NovaServerAccessFields(server).access,
             metadata: server.stringMap("metadata") ?? [:], minCount: server.integer("min_count") ?? 1,
             maxCount: server.integer("max_count"), fields: Self.fieldNames)
+        draft.tags = try ServerTags.normalized(tags, field: "server.tags")
         returnReservationID = try server.boolean("return_reservation_id") ?? false
         adminPass = try server.string("adminPass")
     }

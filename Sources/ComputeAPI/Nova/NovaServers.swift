@@ -30,14 +30,14 @@ extension NovaAPI {
     /// Nova's list filters that this service does not implement: refused, never ignored (an
     /// ignored filter would list servers the client asked to leave out).
     static let unsupportedServerFilters: Set<String> = [
-        "ip", "ip6", "tags", "tags-any", "not-tags", "not-tags-any", "locked", "availability_zone", "config_drive",
+        "ip", "ip6", "locked", "availability_zone", "config_drive",
         "key_name", "created_at", "launched_at", "terminated_at", "power_state", "task_state", "vm_state", "progress",
         "user_id", "host", "project_id", "tenant_id", "soft_deleted", "node", "hostname", "uuid",
         "access_ip_v4", "access_ip_v6", "auto_disk_config",
     ]
     static let serverListParameters: Set<String> = [
         "name", "status", "changes-since", "changes-before", "flavor", "image", "reservation_id", "limit", "marker",
-        "deleted", "sort_key", "sort_dir", "all_tenants",
+        "deleted", "sort_key", "sort_dir", "all_tenants", "tags", "tags-any", "not-tags", "not-tags-any",
     ]
 
     func listServers(_ n: NovaContext, detailed: Bool) throws -> APIResponse {
@@ -48,6 +48,9 @@ extension NovaAPI {
         filter.flavor = try query.value("flavor").map(NovaServerCreateRequest.lastPathSegment)
         filter.imageID = try query.value("image").map(NovaServerCreateRequest.lastPathSegment)
         filter.reservationID = try query.value("reservation_id")
+        filter.tags = ServerTags.Filter(
+            all: try Self.tagList(query, "tags"), any: try Self.tagList(query, "tags-any"),
+            notAll: try Self.tagList(query, "not-tags"), notAny: try Self.tagList(query, "not-tags-any"))
         filter.changedSince = try Self.instant(query, "changes-since")
         if n.version >= Microversion(66) { filter.changedBefore = try Self.instant(query, "changes-before") }
         if let since = filter.changedSince, let before = filter.changedBefore, before < since {

@@ -96,8 +96,7 @@ enum NovaView {
         if v >= Microversion(19) { w.field("description", server.description) }
         if v >= Microversion(26) {
             w.key("tags")
-            w.beginArray()
-            w.endArray()
+            w.stringArray(server.tags)
         }
         if v >= Microversion(63) {
             w.key("trusted_image_certificates")
