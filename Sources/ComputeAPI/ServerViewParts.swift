@@ -6,8 +6,16 @@ extension JSONWriter {
     /// without an address; `details` adds fields to the address object.
     mutating func addresses(of server: Server, details: (inout JSONWriter, IPv4Address) -> Void = { _, _ in }) {
         key("addresses")
+        addressesByNetwork(of: server, only: nil, details: details)
+    }
+
+    /// `{"<network>": [{"version": 4, "addr": …}]}`: the server's networks (only the one named
+    /// `only`, when given) and their addresses.
+    mutating func addressesByNetwork(
+        of server: Server, only: String?, details: (inout JSONWriter, IPv4Address) -> Void = { _, _ in }
+    ) {
         beginObject()
-        if let network = server.network, let address = server.address {
+        if let network = server.network, let address = server.address, only.map({ $0 == network }) ?? true {
             key(network)
             beginArray()
             beginObject()

@@ -34,6 +34,7 @@ struct NovaAPI: Sendable {
         registerServers(into: &router)
         registerMetadata(into: &router)
         registerTags(into: &router)
+        registerServerDetails(into: &router)
         registerFlavors(into: &router)
         registerQuotas(into: &router)
         registerCatalogs(into: &router)

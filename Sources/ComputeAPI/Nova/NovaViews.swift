@@ -77,7 +77,7 @@ enum NovaView {
         if detailKeys {
             w.field("key_name", server.keyName)
             w.field("config_drive", "")
-            w.field("OS-EXT-AZ:availability_zone", "nova")
+            w.field("OS-EXT-AZ:availability_zone", NovaAPI.availabilityZone)
             w.field("OS-EXT-STS:vm_state", server.status.vmState)
             w.field("OS-EXT-STS:task_state", server.status.taskState)
             w.field("OS-EXT-STS:power_state", server.status.powerState)
