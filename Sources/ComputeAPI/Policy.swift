@@ -73,7 +73,7 @@ extension Policy {
     static let serversShow = Policy("os_compute_api:servers:show", .token)
     static let serversUpdate = Policy("os_compute_api:servers:update", .member)
     static let serversDelete = Policy("os_compute_api:servers:delete", .member)
-    static let serversActions = Policy("os_compute_api:servers:{stop,start,reboot}", .member)
+    static let serversActions = Policy("os_compute_api:servers:{stop,start,reboot,rebuild}", .member)
     static let metadataRead = Policy("os_compute_api:server-metadata:{index,show}", .token)
     static let metadataChange = Policy("os_compute_api:server-metadata:{create,update,update_all,delete}", .member)
     static let addressesRead = Policy("os_compute_api:ips:{index,show}", .token)

@@ -104,6 +104,28 @@ public struct ServerUpdate: Sendable, Equatable {
         self.accessIPv6 = accessIPv6
         self.diskConfig = diskConfig
     }
+
+    /// Sets on `server` what this update gives.
+    public func apply(to server: inout Server) {
+        if let name { server.name = name }
+        if let metadata { server.metadata = metadata }
+        if let description { server.description = description }
+        if let accessIPv4 { server.access.ipv4 = accessIPv4 }
+        if let accessIPv6 { server.access.ipv6 = accessIPv6 }
+        if let diskConfig { server.access.diskConfig = diskConfig }
+    }
+}
+
+/// Nova's `rebuild` action: the server gets a new image (its disk would be made again from
+/// it), and optionally a new name, metadata (replacing it), description and access fields.
+public struct ServerRebuild: Sendable, Equatable {
+    public var image: Reference
+    public var update: ServerUpdate
+
+    public init(image: Reference, update: ServerUpdate) {
+        self.image = image
+        self.update = update
+    }
 }
 
 /// A new flavor, checked field by field.

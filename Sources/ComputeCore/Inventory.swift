@@ -154,12 +154,7 @@ public final class Inventory: Sendable {
                 "Flavor \(draft.flavorReference.text) could not be found."
                     + draft.flavorReference.choices(try flavors(visibleTo: caller), of: "flavor", id: \.id, name: \.name))
         }
-        let images = self.images
-        guard let image = draft.image.resolve(in: images, id: \.id, name: \.name) else {
-            throw .invalidInput(
-                "Image \(draft.image.text) could not be found." + draft.image.choices(images, of: "image", id: \.id, name: \.name)
-            )
-        }
+        let image = try resolveImage(draft.image)
         let network: String?
         switch draft.network {
         case .none: network = nil
@@ -185,14 +180,34 @@ public final class Inventory: Sendable {
     /// Renames a server, replaces its metadata, sets its description or what Nova's clients keep
     /// on it (access addresses, disk configuration).
     public func updateServer(_ reference: Reference, caller: Caller, with update: ServerUpdate) throws(ComputeError) -> Server {
-        try changeServer(reference, caller: caller) { server throws(ComputeError) in
-            if let name = update.name { server.name = name }
-            if let metadata = update.metadata { server.metadata = metadata }
-            if let description = update.description { server.description = description }
-            if let address = update.accessIPv4 { server.access.ipv4 = address }
-            if let address = update.accessIPv6 { server.access.ipv6 = address }
-            if let diskConfig = update.diskConfig { server.access.diskConfig = diskConfig }
+        try changeServer(reference, caller: caller) { server in update.apply(to: &server) }
+    }
+
+    /// Rebuilds a server from an image in the catalog (Nova's table: from ACTIVE, SHUTOFF or
+    /// ERROR; a stopped server stays stopped, one in ERROR is ACTIVE again), with the rebuild's
+    /// other changes. There is no disk to write: the server records its new image.
+    public func rebuildServer(_ reference: Reference, caller: Caller, with rebuild: ServerRebuild) throws(ComputeError) -> Server
+    {
+        let image = try resolveImage(rebuild.image)
+        return try changeServer(reference, caller: caller) { server throws(ComputeError) in
+            guard [.active, .shutoff, .error].contains(server.status) else {
+                throw .conflict("Cannot 'rebuild' instance \(server.id) while it is in vm_state \(server.status.vmState)")
+            }
+            rebuild.update.apply(to: &server)
+            server.image = image.name
+            server.imageID = image.id
+            if server.status == .error { server.status = .active }
         }
+    }
+
+    /// An image of the catalog, or the client's 400 listing the choices.
+    private func resolveImage(_ reference: Reference) throws(ComputeError) -> Image {
+        let images = self.images
+        guard let image = reference.resolve(in: images, id: \.id, name: \.name) else {
+            throw .invalidInput(
+                "Image \(reference.text) could not be found." + reference.choices(images, of: "image", id: \.id, name: \.name))
+        }
+        return image
     }
 
     /// Changes a server's metadata in one read-modify-write (Nova's metadata API: merge, replace,

@@ -48,6 +48,9 @@ ca_certificates_file = {ca}
 api_v2 = False
 
 [compute]
+# The microversions the service speaks: without them tempest skips every test of a later one.
+min_microversion = 2.1
+max_microversion = 2.100
 image_ref = {image}
 image_ref_alt = {image_alt}
 flavor_ref = 1

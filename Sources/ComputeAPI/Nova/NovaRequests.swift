@@ -199,7 +199,13 @@ struct NovaServerAccessFields {
 
 /// `POST /servers/{id}/action`: exactly one action.
 struct NovaServerActionRequest: Decodable {
-    var action: ServerAction
+    enum Action {
+        case power(ServerAction)
+        /// With the `adminPass` the client chose, if it did.
+        case rebuild(ServerRebuild, adminPass: String?)
+    }
+
+    var action: Action
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
@@ -207,18 +213,48 @@ struct NovaServerActionRequest: Decodable {
             throw ComputeError.invalidInput("The action body must hold exactly one action.")
         }
         switch key.stringValue {
-        case "os-stop": action = .stop
-        case "os-start": action = .start
+        case "os-stop": action = .power(.stop)
+        case "os-start": action = .power(.start)
         case "reboot":
             let reboot = try StrictObject(container.superDecoder(forKey: key), allowed: ["type"])
             switch try reboot.requiredString("type").uppercased() {
-            case "SOFT": action = .reboot(hard: false)
-            case "HARD": action = .reboot(hard: true)
+            case "SOFT": action = .power(.reboot(hard: false))
+            case "HARD": action = .power(.reboot(hard: true))
             default: throw ComputeError.invalidField("reboot.type", "must be 'SOFT' or 'HARD'.")
             }
+        case "rebuild":
+            action = try Self.rebuild(container.superDecoder(forKey: key))
         default:
             throw ComputeError.invalidInput("There is no such action: \(key.stringValue.prefix(64))")
         }
+    }
+}
+
+extension NovaServerActionRequest {
+    /// `{"rebuild": {"imageRef": …, "name"?, "metadata"?, "adminPass"?, "description"? (2.19),
+    /// "accessIPv4"?, "accessIPv6"?, "OS-DCF:diskConfig"?, "preserve_ephemeral"?}}`. What needs
+    /// a guest or a feature this service lacks (personality, user_data, key_name, trusted
+    /// certificates, hostname) is refused, not ignored.
+    static func rebuild(_ decoder: any Decoder) throws -> Action {
+        var allowed = ["imageRef", "name", "metadata", "adminPass", "preserve_ephemeral"] + NovaServerAccessFields.names
+        if decoder.microversion >= Microversion(19) { allowed.append("description") }
+        let body = try StrictObject(decoder, allowed: allowed)
+        guard let image = try body.string("imageRef").map(NovaServerCreateRequest.lastPathSegment), !image.isEmpty else {
+            throw ComputeError.invalidField("rebuild.imageRef", "'imageRef' is a required property.")
+        }
+        _ = try body.boolean("preserve_ephemeral")  // nothing to preserve: no disks are written
+        let metadata = try body.stringMap("metadata")
+        if let metadata, metadata.count > Validation.maxMetadataPairs {
+            throw ComputeError.forbidden(
+                "Quota exceeded for metadata_items: a server has at most \(Validation.maxMetadataPairs) pairs.")
+        }
+        let description: String?? = body.contains("description") ? .some(try body.nullableString("description")) : nil
+        let access = try NovaServerAccessFields(body)
+        let update = try ServerUpdate(
+            name: body.string("name"), metadata: metadata, description: description, accessIPv4: access.ipv4,
+            accessIPv6: access.ipv6, diskConfig: access.diskConfig, nameField: "rebuild.name",
+            metadataField: "rebuild.metadata", descriptionField: "rebuild.description")
+        return .rebuild(ServerRebuild(image: .id(image), update: update), adminPass: try body.string("adminPass"))
     }
 }
 

@@ -21,9 +21,18 @@ extension NovaAPI {
             return .empty(.noContent)
         }
         route(&router, .post, "/servers/{id}/action", .serversActions) { n, p in
-            let request = try n.decodeBody(NovaServerActionRequest.self)
-            _ = try inventory.perform(request.action, on: .id(p["id"]), caller: n.caller)
-            return .empty(.accepted)
+            switch try n.decodeBody(NovaServerActionRequest.self).action {
+            case .power(let action):
+                _ = try inventory.perform(action, on: .id(p["id"]), caller: n.caller)
+                return .empty(.accepted)
+            case .rebuild(let rebuild, let adminPass):
+                let server = try inventory.rebuildServer(.id(p["id"]), caller: n.caller, with: rebuild)
+                return APIResponse.document("server", status: .accepted, capacity: 1600) { w in
+                    NovaView.server(
+                        server, shape: .rebuild, version: n.version, links: n.links,
+                        adminPass: adminPass ?? Self.generatedPassword(), into: &w)
+                }
+            }
         }
     }
 

@@ -35,12 +35,16 @@ enum NovaView {
         case show
         /// `PUT /servers/{id}`: below 2.75 the basic view without the detail-only keys.
         case update
+        /// The `rebuild` action's answer: the update's view, with `key_name` from 2.54,
+        /// `user_data` from 2.57 and the `adminPass` that was set.
+        case rebuild
     }
 
     static func server(
-        _ server: Server, shape: ServerShape, version v: Microversion, links: NovaLinks, into w: inout JSONWriter
+        _ server: Server, shape: ServerShape, version v: Microversion, links: NovaLinks, adminPass: String? = nil,
+        into w: inout JSONWriter
     ) {
-        let detailKeys = shape != .update || v >= Microversion(75)
+        let detailKeys = (shape != .update && shape != .rebuild) || v >= Microversion(75)
         w.beginObject()
         w.field("id", server.id)
         w.field("name", server.name)
@@ -113,6 +117,11 @@ enum NovaView {
             w.key("scheduler_hints")
             w.beginObject()
             w.endObject()
+        }
+        if shape == .rebuild {
+            if !detailKeys && v >= Microversion(54) { w.field("key_name", server.keyName) }
+            if v >= Microversion(57) { w.field("user_data", nil) }
+            w.field("adminPass", adminPass)
         }
         w.endObject()
     }
