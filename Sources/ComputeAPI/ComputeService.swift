@@ -90,7 +90,7 @@ public final class ComputeService: Sendable {
         self.statistics = statistics
         var router = Router<RequestContext>()
         AllianceV1(inventory: inventory, views: ServerViews()).register(into: &router)
-        NovaAPI(inventory: inventory).register(into: &router)
+        NovaAPI(inventory: inventory, identity: configuration.identity).register(into: &router)
         ServiceEndpoints(inventory: inventory).register(into: &router)
         if let identity = configuration.identity { KeystoneAPI(identity: identity).register(into: &router) }
         let health = HealthEndpoint(

@@ -80,6 +80,8 @@ extension Policy {
     static let serverPasswordRead = Policy("os_compute_api:os-server-password:show", .token)
     static let serverPasswordClear = Policy("os_compute_api:os-server-password:clear", .member)
     static let availabilityZones = Policy("os_compute_api:os-availability-zone:list", .token)
+    static let keypairsRead = Policy("os_compute_api:os-keypairs:{index,show}", .token)
+    static let keypairsChange = Policy("os_compute_api:os-keypairs:{create,delete}", .member)
     static let tagsRead = Policy("os_compute_api:os-server-tags:{index,show}", .token)
     static let tagsChange = Policy("os_compute_api:os-server-tags:{update,update_all,delete,delete_all}", .member)
     static let flavorsIndex = Policy("os_compute_api:flavors:index", .token)

@@ -20,10 +20,12 @@ public struct StoreContents: Sendable {
     public var users: [UserRecord]
     public var projects: [ProjectRecord]
     public var applicationCredentials: [ApplicationCredentialRecord]
+    public var keypairs: [KeypairRecord]
 
     public init(
         servers: [Server], flavors: [Flavor], tokens: [TokenRecord], quotas: [QuotaOverride], users: [UserRecord] = [],
-        projects: [ProjectRecord] = [], applicationCredentials: [ApplicationCredentialRecord] = []
+        projects: [ProjectRecord] = [], applicationCredentials: [ApplicationCredentialRecord] = [],
+        keypairs: [KeypairRecord] = []
     ) {
         self.servers = servers
         self.flavors = flavors
@@ -32,6 +34,7 @@ public struct StoreContents: Sendable {
         self.users = users
         self.projects = projects
         self.applicationCredentials = applicationCredentials
+        self.keypairs = keypairs
     }
 
     public var recordCount: Int {
@@ -65,7 +68,7 @@ extension JSONFileStore {
             tokens: try TokenStore.list(dataDirectory: directory).records,
             quotas: Array(try QuotaFiles.overrides(dataDirectory: directory).items.values),
             users: try identity(UserRecord.self), projects: try identity(ProjectRecord.self),
-            applicationCredentials: try identity(ApplicationCredentialRecord.self))
+            applicationCredentials: try identity(ApplicationCredentialRecord.self), keypairs: try identity(KeypairRecord.self))
     }
 
     /// Writes `contents` as a new data directory at `directory` (which must not exist, or be
@@ -115,6 +118,7 @@ extension JSONFileStore {
         try identity(contents.users)
         try identity(contents.projects)
         try identity(contents.applicationCredentials)
+        try identity(contents.keypairs)
         for name in ["intents", "damaged"] {
             posix.close(try posix.openDirectory(parent: root, name: name, path: "\(directory)/\(name)", create: true).fd)
         }

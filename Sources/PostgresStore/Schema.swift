@@ -104,6 +104,13 @@ enum Schema {
             AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_application_credentials
             FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
         """,
+        // 3: Nova's key pairs, a user's own (names unique per user, as the database keeps them).
+        """
+        CREATE TABLE identity_keypairs (id text PRIMARY KEY, record jsonb NOT NULL);
+        CREATE UNIQUE INDEX identity_keypairs_name ON identity_keypairs ((record->>'user'), (record->>'name'));
+        CREATE TRIGGER identity_keypairs_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_keypairs
+            FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
+        """,
     ]
 
     /// The version the database is at: 0 before the first upgrade. Reads only.

@@ -59,8 +59,9 @@ extension PostgresStore {
                 bytes throws in try JSONDecoder().decode(type, from: Data(bytes))
             }
         }
-        let (users, projects, credentials) = (
-            try identity(UserRecord.self), try identity(ProjectRecord.self), try identity(ApplicationCredentialRecord.self)
+        let (users, projects, credentials, keypairs) = (
+            try identity(UserRecord.self), try identity(ProjectRecord.self), try identity(ApplicationCredentialRecord.self),
+            try identity(KeypairRecord.self)
         )
         progress(decoded)
         let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
@@ -71,7 +72,7 @@ extension PostgresStore {
         }
         return StoreContents(
             servers: servers, flavors: flavors, tokens: tokens, quotas: quotas, users: users, projects: projects,
-            applicationCredentials: credentials)
+            applicationCredentials: credentials, keypairs: keypairs)
     }
 
     /// Writes `contents` into the database in one transaction (`alliance-compute import`): all
@@ -156,6 +157,7 @@ extension PostgresStore {
             try identity(contents.users)
             try identity(contents.projects)
             try identity(contents.applicationCredentials)
+            try identity(contents.keypairs)
             try c.execute(
                 "INSERT INTO store_meta (key, value) VALUES ('initialized', $1) ON CONFLICT (key) DO NOTHING",
                 [SystemClock().now().iso8601Seconds])

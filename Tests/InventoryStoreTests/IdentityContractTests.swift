@@ -81,6 +81,31 @@ final class IdentityFixture: Sendable {
 /// credential are, and that each store keeps them (and forgets them) the same way.
 @Suite struct IdentityContractTests {
     @Test(arguments: StoreKind.all)
+    func keypairsAreEachUsersOwnAndTheirNamesUnique(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfKfnionbRzWsWLjtoVTyfE8eX2Kc0BqVGoyXEeH7Dx ada@example"
+        let (made, _) = try f.identity.createKeypair(user: "u1", name: "k", publicKey: key)
+        _ = try f.identity.createKeypair(user: "u2", name: "k", publicKey: key)
+        #expect(throws: ComputeError.conflict("Key pair 'k' already exists.")) {
+            try f.identity.createKeypair(user: "u1", name: "k", publicKey: key)
+        }
+        if let other = try f.reopened() {
+            #expect(try other.keypair(user: "u1", name: "k") == made, "another host (or a restart) sees it")
+            // Two hosts that each checked the name before either saved: the store refuses the second.
+            let duplicate = KeypairRecord(
+                id: "second", name: "k", user: "u1", key: try SSHPublicKey(key), created: f.clock.now())
+            if kind == .postgres {
+                #expect(throws: ComputeError.conflict("Key pair 'k' already exists.")) { try other.store.save(duplicate) }
+            }
+        }
+        try f.identity.deleteKeypair(user: "u1", name: "k")
+        #expect(try f.identity.keypairs(user: "u1").isEmpty && f.identity.keypairs(user: "u2").count == 1)
+        #expect(throws: ComputeError.notFound("Keypair k not found for user u1")) {
+            try f.identity.deleteKeypair(user: "u1", name: "k")
+        }
+    }
+
+    @Test(arguments: StoreKind.all)
     func aUserSignsInAndTheTokenStandsForThemUntilRevoked(kind: StoreKind) throws {
         let f = try IdentityFixture(kind)
         let user = try f.member()

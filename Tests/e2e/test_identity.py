@@ -5,6 +5,7 @@ with the local CA, through nginx to the worker. Users are made the way an operat
 test_ansible.py) Ansible's openstack.cloud modules talk to the service."""
 import os
 import pathlib
+import subprocess
 import uuid
 
 import openstack
@@ -83,6 +84,35 @@ def test_a_password_cloud_works_for_the_cli_unchanged(service, people):
     assert [n["Name"] for n in cli.json("network", "list")] == ["private"]
     cli.run("server", "delete", "--wait", name)
     assert name not in {s["Name"] for s in cli.json("server", "list")}
+
+
+def test_keypairs_work_for_the_cli_and_a_made_private_key_is_the_real_one(service, people, tmp_path):
+    config, _ = people
+    cli = CLI(config, "ada")
+    made = unique("made")
+    private = tmp_path / "made.pem"
+    private.write_text(cli.run("keypair", "create", made).stdout)  # the private key, shown once
+    private.chmod(0o600)
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(private)], capture_output=True, text=True, check=True).stdout
+    kept = cli.run("keypair", "show", "--public-key", made).stdout
+    assert derived.split()[:2] == kept.split()[:2], "the private key is the one whose public half is kept"
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ada", "-f", str(tmp_path / "own")], check=True)
+    own = unique("own")
+    imported = cli.json("keypair", "create", "--public-key", str(tmp_path / "own.pub"), own)
+    md5 = subprocess.run(["ssh-keygen", "-l", "-E", "md5", "-f", str(tmp_path / "own.pub")], capture_output=True,
+                         text=True, check=True).stdout.split()[1]
+    assert imported["fingerprint"] == md5.removeprefix("MD5:"), "Nova's fingerprint is ssh-keygen's MD5 one"
+
+    server = cli.json("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.small",
+                      "--key-name", own, "--wait", unique("keyed"))
+    assert server["key_name"] == own
+    refused = cli.run("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.small",
+                      "--key-name", "no-such-key", unique("keyless"), check=False)
+    assert refused.returncode != 0 and "Invalid key_name provided" in refused.stderr
+    cli.run("server", "delete", "--wait", server["id"])
+    cli.run("keypair", "delete", own, made)
+    assert not {own, made} & {pair["Name"] for pair in cli.json("keypair", "list")}
 
 
 def test_a_revoked_token_is_refused(service, people):

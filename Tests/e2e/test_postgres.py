@@ -128,7 +128,7 @@ def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
         assert refused.returncode != 0
         assert "schema is version 0" in refused.stderr + refused.stdout and "db upgrade" in refused.stderr + refused.stdout
         first = run("db", "upgrade", "--database", fresh.url).stdout
-        assert "from schema version 0 to 2" in first
+        assert "from schema version 0 to 3" in first
         assert "nothing to do" in run("db", "upgrade", "--database", fresh.url).stdout
         fresh.sql("INSERT INTO schema_version (version) VALUES (99)")
         newer = run("serve", "--database", fresh.url, "--socket", str(tmp_path / "s.sock"), check=False)

@@ -23,6 +23,8 @@ struct NovaContext {
 /// and Neutron-shaped catalogs of the configured images and networks (NovaCatalogs.swift).
 struct NovaAPI: Sendable {
     let inventory: Inventory
+    /// Where key pairs are kept (with users): none, no `/os-keypairs`, and a `key_name` is not checked.
+    let identity: Identity?
 
     static let maxLimit = 1000
 
@@ -35,6 +37,7 @@ struct NovaAPI: Sendable {
         registerMetadata(into: &router)
         registerTags(into: &router)
         registerServerDetails(into: &router)
+        if let identity { registerKeypairs(identity, into: &router) }
         registerFlavors(into: &router)
         registerQuotas(into: &router)
         registerCatalogs(into: &router)

@@ -10,6 +10,8 @@ public enum IdentityCollection: String, Sendable, CaseIterable {
     case users
     case projects
     case applicationCredentials = "application_credentials"
+    /// Nova's key pairs (`/os-keypairs`): a user's own, like application credentials.
+    case keypairs
 }
 
 /// The one domain: Keystone's `default`, named `Default`.
@@ -170,6 +172,7 @@ extension IdentityStore {
         case .users: .conflict("Duplicate entry found with name \(name) at domain ID \(Domain.id).")
         case .projects: .conflict("Duplicate entry found with name \(name) at domain ID \(Domain.id).")
         case .applicationCredentials: .conflict("Duplicate entry found with name \(name).")
+        case .keypairs: .conflict("Key pair '\(name)' already exists.")
         }
     }
 }
