@@ -101,12 +101,10 @@ extension NovaAPI {
 
     func createServers(_ n: NovaContext) throws -> APIResponse {
         let request = try n.decodeBody(NovaServerCreateRequest.self)
-        if let keyName = request.draft.keyName, let identity {
-            do {
-                _ = try identity.keypair(user: n.caller.userID, name: keyName)
-            } catch {
-                throw ComputeError.invalidInput("Invalid key_name provided.")
-            }
+        if let keyName = request.draft.keyName, let identity,
+            !(try identity.keypairs(user: n.caller.userID).contains { $0.name == keyName })
+        {
+            throw ComputeError.invalidInput("Invalid key_name provided.")
         }
         let servers = try inventory.createServers(request.draft, caller: n.caller)
         var w = JSONWriter()
