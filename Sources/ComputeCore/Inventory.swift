@@ -87,6 +87,9 @@ public final class Inventory: Sendable {
         }
     }
 
+    /// Whether a server with this id exists, in any project.
+    public func serverExists(id: String) throws(ComputeError) -> Bool { try store.server(id: id) != nil }
+
     /// A page of servers, newest first, starting after `marker` (a server id the listing could
     /// contain; anything else is a 400).
     public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {

@@ -21,11 +21,12 @@ public struct StoreContents: Sendable {
     public var projects: [ProjectRecord]
     public var applicationCredentials: [ApplicationCredentialRecord]
     public var keypairs: [KeypairRecord]
+    public var serverGroups: [ServerGroupRecord]
 
     public init(
         servers: [Server], flavors: [Flavor], tokens: [TokenRecord], quotas: [QuotaOverride], users: [UserRecord] = [],
         projects: [ProjectRecord] = [], applicationCredentials: [ApplicationCredentialRecord] = [],
-        keypairs: [KeypairRecord] = []
+        keypairs: [KeypairRecord] = [], serverGroups: [ServerGroupRecord] = []
     ) {
         self.servers = servers
         self.flavors = flavors
@@ -35,18 +36,22 @@ public struct StoreContents: Sendable {
         self.projects = projects
         self.applicationCredentials = applicationCredentials
         self.keypairs = keypairs
+        self.serverGroups = serverGroups
     }
 
     public var recordCount: Int {
         servers.count + flavors.count + tokens.count + quotas.count + identityCount
     }
 
-    public var identityCount: Int { users.count + projects.count + applicationCredentials.count }
+    public var identityCount: Int {
+        users.count + projects.count + applicationCredentials.count + keypairs.count + serverGroups.count
+    }
 
     /// What the commands print: `12 servers, 5 flavors, …`.
     public var summary: String {
         "\(servers.count) servers, \(flavors.count) flavors, \(tokens.count) tokens, \(quotas.count) quota overrides, "
-            + "\(users.count) users, \(projects.count) projects and \(applicationCredentials.count) application credentials"
+            + "\(users.count) users, \(projects.count) projects, \(applicationCredentials.count) application credentials, "
+            + "\(keypairs.count) key pairs and \(serverGroups.count) server groups"
     }
 }
 
@@ -68,7 +73,8 @@ extension JSONFileStore {
             tokens: try TokenStore.list(dataDirectory: directory).records,
             quotas: Array(try QuotaFiles.overrides(dataDirectory: directory).items.values),
             users: try identity(UserRecord.self), projects: try identity(ProjectRecord.self),
-            applicationCredentials: try identity(ApplicationCredentialRecord.self), keypairs: try identity(KeypairRecord.self))
+            applicationCredentials: try identity(ApplicationCredentialRecord.self), keypairs: try identity(KeypairRecord.self),
+            serverGroups: try identity(ServerGroupRecord.self))
     }
 
     /// Writes `contents` as a new data directory at `directory` (which must not exist, or be
@@ -119,6 +125,7 @@ extension JSONFileStore {
         try identity(contents.projects)
         try identity(contents.applicationCredentials)
         try identity(contents.keypairs)
+        try identity(contents.serverGroups)
         for name in ["intents", "damaged"] {
             posix.close(try posix.openDirectory(parent: root, name: name, path: "\(directory)/\(name)", create: true).fd)
         }

@@ -111,6 +111,13 @@ enum Schema {
         CREATE TRIGGER identity_keypairs_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_keypairs
             FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
         """,
+        // 4: Nova's server groups, a project's own (names may repeat, as in Nova).
+        """
+        CREATE TABLE identity_server_groups (id text PRIMARY KEY, record jsonb NOT NULL);
+        CREATE TRIGGER identity_server_groups_changed
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_server_groups
+            FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
+        """,
     ]
 
     /// The version the database is at: 0 before the first upgrade. Reads only.

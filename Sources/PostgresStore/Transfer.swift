@@ -59,9 +59,9 @@ extension PostgresStore {
                 bytes throws in try JSONDecoder().decode(type, from: Data(bytes))
             }
         }
-        let (users, projects, credentials, keypairs) = (
+        let (users, projects, credentials, keypairs, groups) = (
             try identity(UserRecord.self), try identity(ProjectRecord.self), try identity(ApplicationCredentialRecord.self),
-            try identity(KeypairRecord.self)
+            try identity(KeypairRecord.self), try identity(ServerGroupRecord.self)
         )
         progress(decoded)
         let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
@@ -72,7 +72,7 @@ extension PostgresStore {
         }
         return StoreContents(
             servers: servers, flavors: flavors, tokens: tokens, quotas: quotas, users: users, projects: projects,
-            applicationCredentials: credentials, keypairs: keypairs)
+            applicationCredentials: credentials, keypairs: keypairs, serverGroups: groups)
     }
 
     /// Writes `contents` into the database in one transaction (`alliance-compute import`): all
@@ -98,9 +98,14 @@ extension PostgresStore {
                             "The database already holds \(held) servers and flavors; import into an empty one, or give --replace to delete them first."
                         ))
                 }
+                // Every identity table too (key pairs and server groups were once left behind).
+                let identityTables = IdentityCollection.allCases.map { "DELETE FROM \(PostgresIdentity.table($0))" }
                 try c.run(
-                    "DELETE FROM servers; UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL; DELETE FROM flavors; DELETE FROM tokens; DELETE FROM quota_overrides; DELETE FROM identity_users; DELETE FROM identity_projects; DELETE FROM identity_application_credentials"
-                )
+                    ([
+                        "DELETE FROM servers", "UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL",
+                        "DELETE FROM flavors", "DELETE FROM tokens", "DELETE FROM quota_overrides",
+                    ] + identityTables)
+                    .joined(separator: "; "))
             }
             var written = 0
             func step() {
@@ -158,6 +163,7 @@ extension PostgresStore {
             try identity(contents.projects)
             try identity(contents.applicationCredentials)
             try identity(contents.keypairs)
+            try identity(contents.serverGroups)
             try c.execute(
                 "INSERT INTO store_meta (key, value) VALUES ('initialized', $1) ON CONFLICT (key) DO NOTHING",
                 [SystemClock().now().iso8601Seconds])

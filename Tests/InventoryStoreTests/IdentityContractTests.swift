@@ -106,6 +106,42 @@ final class IdentityFixture: Sendable {
     }
 
     @Test(arguments: StoreKind.all)
+    func serverGroupsAreKeptAndMembersJoinOverWhatWasLastStored(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let caller = Caller(projectID: "p", userID: "u")
+        let group = try f.identity.createServerGroup(name: "g", policy: .antiAffinity, maxServerPerHost: 5, caller: caller)
+        func join(_ identity: Identity, _ id: String, live: @escaping (String) -> Bool = { _ in true }) throws {
+            let joined = try identity.creatingMembers(
+                ofServerGroup: group.id, count: 1, caller: caller, isLive: { member throws(ComputeError) in live(member) },
+                create: { () throws(ComputeError) -> [String] in [id] })
+            #expect(joined == [id])
+        }
+        try join(f.identity, "s1")
+        var expected = ["s1"]
+        if let other = try f.reopened() {
+            #expect(try other.serverGroup(id: group.id, caller: caller).members == ["s1"], "another host (or a restart) sees it")
+            try join(other, "s2")
+            expected.append("s2")
+        }
+        // This host changes the group over the record as stored now, so another host's member stays.
+        try join(f.identity, "s3")
+        expected.append("s3")
+        #expect(try f.identity.serverGroup(id: group.id, caller: caller).members == expected)
+        // Members deleted since are dropped when the next one joins.
+        try join(f.identity, "s4", live: { $0 != "s1" })
+        #expect(try f.identity.serverGroup(id: group.id, caller: caller).members == Array(expected.dropFirst()) + ["s4"])
+        #expect(try f.identity.serverGroups(containing: "s4", projectID: "p") == [group.id])
+        #expect(throws: ComputeError.notFound("Server group \(group.id) could not be found.")) {
+            try f.identity.serverGroup(id: group.id, caller: Caller(projectID: "q", userID: "v"))
+        }
+        try f.identity.deleteServerGroup(id: group.id, caller: caller)
+        #expect(try f.identity.serverGroups(projectID: "p").isEmpty)
+        #expect(throws: ComputeError.invalidInput("Invalid server group: \(group.id) could not be found.")) {
+            try join(f.identity, "s5")
+        }
+    }
+
+    @Test(arguments: StoreKind.all)
     func aUserSignsInAndTheTokenStandsForThemUntilRevoked(kind: StoreKind) throws {
         let f = try IdentityFixture(kind)
         let user = try f.member()

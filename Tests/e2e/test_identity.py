@@ -115,6 +115,24 @@ def test_keypairs_work_for_the_cli_and_a_made_private_key_is_the_real_one(servic
     assert not {own, made} & {pair["Name"] for pair in cli.json("keypair", "list")}
 
 
+def test_server_groups_place_servers_for_the_cli(service, people):
+    config, _ = people
+    cli = CLI(config, "ada")
+    group = cli.json("server", "group", "create", "--policy", "anti-affinity", unique("spread"))
+    server = cli.json("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.small",
+                      "--hint", f"group={group['id']}", "--wait", unique("first"))
+    assert server["id"] in str(cli.json("server", "group", "show", group["id"])["members"])
+    # One host: a second member of an anti-affinity group has nowhere to go.
+    refused = cli.run("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.small",
+                      "--hint", f"group={group['id']}", unique("second"), check=False)
+    assert refused.returncode != 0 and "No valid host was found" in refused.stderr
+    assert group["id"] in {row["ID"] for row in cli.json("server", "group", "list")}
+    cli.run("server", "delete", "--wait", server["id"])
+    assert server["id"] not in str(cli.json("server", "group", "show", group["id"])["members"])
+    cli.run("server", "group", "delete", group["id"])
+    assert group["id"] not in {row["ID"] for row in cli.json("server", "group", "list")}
+
+
 def test_a_revoked_token_is_refused(service, people):
     config, _ = people
     cli = CLI(config, "ada")

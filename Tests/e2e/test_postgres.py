@@ -128,7 +128,7 @@ def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
         assert refused.returncode != 0
         assert "schema is version 0" in refused.stderr + refused.stdout and "db upgrade" in refused.stderr + refused.stdout
         first = run("db", "upgrade", "--database", fresh.url).stdout
-        assert "from schema version 0 to 3" in first
+        assert "from schema version 0 to 4" in first
         assert "nothing to do" in run("db", "upgrade", "--database", fresh.url).stdout
         fresh.sql("INSERT INTO schema_version (version) VALUES (99)")
         newer = run("serve", "--database", fresh.url, "--socket", str(tmp_path / "s.sock"), check=False)
@@ -156,14 +156,17 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         renamed = files.patch(f"/servers/{made.json['servers'][0]['id']}", {"server": {"new_name": "renamed"}})
         assert renamed.status == 200
         assert files.post("/flavors", {"flavor": {"name": "custom", "vcpus": 3, "ram": 3072, "disk": 30}}).status == 200
+        assert files.post("/v2.1/os-keypairs", {"keypair": {"name": "ops"}}).status == 200
+        group = files.post("/v2.1/os-server-groups", {"server_group": {"name": "web", "policies": ["affinity"]}})
+        assert group.status == 200
         before = files.snapshot()
         files.stop_nginx()
         files.stop_worker()
 
         exported = tmp_path / "export"
         out = run("export", "--data-dir", str(files.data), "--to", str(exported)).stdout
-        assert ("exported 3 servers, 6 flavors, 2 tokens, 2 quota overrides, 1 users, 1 projects and 0 application"
-                " credentials") in out
+        assert ("exported 3 servers, 6 flavors, 2 tokens, 2 quota overrides, 1 users, 1 projects, 0 application"
+                " credentials, 1 key pairs and 1 server groups") in out
         run("import", "--from", str(exported), "--database", database.url)
         again = run("import", "--from", str(exported), "--database", database.url, check=False)
         assert again.returncode == 1 and "--replace" in again.stderr
@@ -174,6 +177,8 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         moved.start()
         try:
             assert moved.snapshot() == before
+            assert moved.get("/v2.1/os-keypairs/ops").status == 200, "key pairs moved"
+            assert moved.get(f"/v2.1/os-server-groups/{group.json['server_group']['id']}").status == 200
             assert moved.get("/servers", headers={"X-Auth-Token": member}).status == 200
             assert "web: instances 7" in moved.cli("quota", "show")
             # Users moved too: ada signs in with her password on the database.

@@ -23,7 +23,8 @@ struct NovaContext {
 /// and Neutron-shaped catalogs of the configured images and networks (NovaCatalogs.swift).
 struct NovaAPI: Sendable {
     let inventory: Inventory
-    /// Where key pairs are kept (with users): none, no `/os-keypairs`, and a `key_name` is not checked.
+    /// Where key pairs and server groups are kept (with users): none, no `/os-keypairs` or
+    /// `/os-server-groups`, a `key_name` is not checked and a server joins no group.
     let identity: Identity?
 
     static let maxLimit = 1000
@@ -37,7 +38,10 @@ struct NovaAPI: Sendable {
         registerMetadata(into: &router)
         registerTags(into: &router)
         registerServerDetails(into: &router)
-        if let identity { registerKeypairs(identity, into: &router) }
+        if let identity {
+            registerKeypairs(identity, into: &router)
+            registerServerGroups(identity, into: &router)
+        }
         registerFlavors(into: &router)
         registerQuotas(into: &router)
         registerCatalogs(into: &router)

@@ -39,9 +39,10 @@ extension NovaAPI {
     }
 
     /// What Nova reports in every quota set beside the three resources enforced here, at its
-    /// defaults, until the microversion that dropped each: metadata items are this service's
-    /// real limit; there are no floating or fixed IPs, injected files, key pairs, security
-    /// groups or server groups to count, so none is in use.
+    /// defaults, until the microversion that dropped each: metadata items, key pairs and server
+    /// groups (and their members) are this service's real limits; there are no floating or
+    /// fixed IPs, injected files or security groups to count. Server groups in use are counted
+    /// (`serverGroupsInUse`); the rest show 0.
     static let reportedQuotas: [(name: String, value: Int, until: Microversion?)] = [
         ("metadata_items", Validation.maxMetadataPairs, nil), ("key_pairs", 100, nil), ("server_groups", 10, nil),
         ("server_group_members", 10, nil), ("floating_ips", 10, Microversion(36)), ("fixed_ips", -1, Microversion(36)),
@@ -53,7 +54,7 @@ extension NovaAPI {
     /// The same in `limits.absolute`, under its own names.
     static let reportedLimits: [(name: String, value: Int, until: Microversion?)] = [
         ("maxServerMeta", Validation.maxMetadataPairs, nil), ("maxTotalKeypairs", 100, nil), ("maxServerGroups", 10, nil),
-        ("maxServerGroupMembers", 10, nil), ("totalServerGroupsUsed", 0, nil), ("maxTotalFloatingIps", 10, Microversion(36)),
+        ("maxServerGroupMembers", 10, nil), ("maxTotalFloatingIps", 10, Microversion(36)),
         ("totalFloatingIpsUsed", 0, Microversion(36)), ("maxSecurityGroups", 10, Microversion(36)),
         ("maxSecurityGroupRules", 20, Microversion(36)), ("totalSecurityGroupsUsed", 0, Microversion(36)),
         ("maxImageMeta", 128, Microversion(39)), ("maxPersonality", 5, Microversion(57)),
@@ -81,14 +82,17 @@ extension NovaAPI {
     func quotaDocument(
         _ n: NovaContext, _ projectID: String?, _ limits: QuotaLimits, _ usage: QuotaUsage, form: QuotaForm
     ) throws -> APIResponse {
-        APIResponse.document("quota_set", capacity: 512) { w in
+        let groups = try form == .detail ? serverGroupsInUse(projectID ?? n.caller.projectID) : 0
+        return APIResponse.document("quota_set", capacity: 512) { w in
             w.beginObject()
             if let projectID { w.field("id", projectID) }
             let enforced = [
                 ("instances", limits.instances, usage.instances), ("cores", limits.cores, usage.cores),
                 ("ram", limits.ram, usage.ram),
             ]
-            let reported = Self.reportedQuotas.filter { $0.until.map { n.version < $0 } ?? true }.map { ($0.name, $0.value, 0) }
+            let reported = Self.reportedQuotas.filter { $0.until.map { n.version < $0 } ?? true }.map {
+                ($0.name, $0.value, $0.name == "server_groups" ? groups : 0)
+            }
             for (name, limit, used) in enforced + reported {
                 w.key(name)
                 switch form {
@@ -110,6 +114,7 @@ extension NovaAPI {
         let projectID = try n.query().value("tenant_id") ?? n.caller.projectID
         if projectID != n.caller.projectID { try n.context.authorize(.limitsOtherProject) }
         let (limits, usage) = try inventory.quota(projectID: projectID)
+        let groups = try serverGroupsInUse(projectID)
         return APIResponse.document("limits", capacity: 256) { w in
             w.beginObject()
             w.key("rate")
@@ -123,6 +128,7 @@ extension NovaAPI {
             w.field("totalInstancesUsed", usage.instances)
             w.field("totalCoresUsed", usage.cores)
             w.field("totalRAMUsed", usage.ram)
+            w.field("totalServerGroupsUsed", groups)
             for limit in Self.reportedLimits where limit.until.map({ n.version < $0 }) ?? true {
                 w.key(limit.name)
                 w.int(limit.value)
@@ -132,4 +138,7 @@ extension NovaAPI {
         }
     }
 
+    func serverGroupsInUse(_ projectID: String) throws -> Int {
+        try identity?.serverGroups(projectID: projectID).count ?? 0
+    }
 }

@@ -9,13 +9,23 @@ struct NovaServerCreateRequest: Decodable {
     var draft: ServerDraft
     var returnReservationID: Bool
     var adminPass: String?
+    /// The server group the servers join (`os:scheduler_hints` `{"group": id}`).
+    var serverGroup: String?
 
     init(from decoder: any Decoder) throws {
         let version = decoder.microversion
         let body = try StrictObject(decoder, allowed: ["server", "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"])
         for key in ["os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"] where body.contains(key) {
-            guard (try? body.object(key, allowed: [])) != nil else {
-                throw ComputeError.invalidInput("Scheduler hints are not supported by this service: it has one host.")
+            // Placement hints mean nothing on the one host there is; a group is kept.
+            guard let hints = try? body.object(key, allowed: ["group"]) else {
+                throw ComputeError.invalidInput(
+                    "Of the scheduler hints only 'group' is supported by this service: it has one host.")
+            }
+            if let group = try hints.string("group") {
+                guard Validation.isUUIDForm(group) else {
+                    throw ComputeError.invalidField("\(key).group", "'\(group.prefix(64))' is not a server group's id.")
+                }
+                serverGroup = group
             }
         }
         var allowed =

@@ -9,12 +9,12 @@ extension NovaAPI {
         route(&router, .post, "/servers", .serversCreate) { n, _ in try createServers(n) }
         route(&router, .get, "/servers/{id}", .serversShow) { n, p in
             let server = try inventory.server(.id(p["id"]), caller: n.caller)
-            return serverDocument(server, shape: .show, n)
+            return try serverDocument(server, shape: .show, n)
         }
         route(&router, .put, "/servers/{id}", .serversUpdate) { n, p in
             let request = try n.decodeBody(NovaServerUpdateRequest.self)
             let server = try inventory.updateServer(.id(p["id"]), caller: n.caller, with: request.update)
-            return serverDocument(server, shape: .update, n)
+            return try serverDocument(server, shape: .update, n)
         }
         route(&router, .delete, "/servers/{id}", .serversDelete) { n, p in
             try inventory.deleteServer(.id(p["id"]), caller: n.caller)
@@ -27,9 +27,10 @@ extension NovaAPI {
                 return .empty(.accepted)
             case .rebuild(let rebuild, let adminPass):
                 let server = try inventory.rebuildServer(.id(p["id"]), caller: n.caller, with: rebuild)
+                let groups = try serverGroups(of: server, shape: .rebuild, n)
                 return APIResponse.document("server", status: .accepted, capacity: 1600) { w in
                     NovaView.server(
-                        server, shape: .rebuild, version: n.version, links: n.links,
+                        server, shape: .rebuild, version: n.version, links: n.links, groups: groups,
                         adminPass: adminPass ?? Self.generatedPassword(), into: &w)
                 }
             }
@@ -106,7 +107,23 @@ extension NovaAPI {
         {
             throw ComputeError.invalidInput("Invalid key_name provided.")
         }
-        let servers = try inventory.createServers(request.draft, caller: n.caller)
+        let servers: [Server]
+        if let groupID = request.serverGroup {
+            guard let identity else {
+                throw ComputeError.invalidInput("Server groups are not kept by this service (it runs without users).")
+            }
+            var made: [Server] = []
+            let create = { () throws(ComputeError) -> [String] in
+                made = try inventory.createServers(request.draft, caller: n.caller)
+                return made.map(\.id)
+            }
+            _ = try identity.creatingMembers(
+                ofServerGroup: groupID, count: request.draft.maxCount, caller: n.caller,
+                isLive: { id throws(ComputeError) in try inventory.serverExists(id: id) }, create: create)
+            servers = made
+        } else {
+            servers = try inventory.createServers(request.draft, caller: n.caller)
+        }
         var w = JSONWriter()
         w.beginObject()
         if request.returnReservationID {
@@ -142,10 +159,18 @@ extension NovaAPI {
         return String((0..<12).map { _ in alphabet.randomElement(using: &generator)! })
     }
 
-    func serverDocument(_ server: Server, shape: NovaView.ServerShape, _ n: NovaContext) -> APIResponse {
-        APIResponse.document("server", capacity: 1600) { w in
-            NovaView.server(server, shape: shape, version: n.version, links: n.links, into: &w)
+    func serverDocument(_ server: Server, shape: NovaView.ServerShape, _ n: NovaContext) throws -> APIResponse {
+        let groups = try serverGroups(of: server, shape: shape, n)
+        return APIResponse.document("server", capacity: 1600) { w in
+            NovaView.server(server, shape: shape, version: n.version, links: n.links, groups: groups, into: &w)
         }
+    }
+
+    /// The groups a server view names (`server_groups` from 2.71, outside listings; the
+    /// `group` scheduler hint from 2.100): looked up only when the view shows them.
+    func serverGroups(of server: Server, shape: NovaView.ServerShape, _ n: NovaContext) throws -> [String] {
+        guard let identity, n.version >= Microversion(71), shape != .detail else { return [] }
+        return try identity.serverGroups(containing: server.id, projectID: server.projectID)
     }
 
 }

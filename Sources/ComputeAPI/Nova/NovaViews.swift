@@ -41,8 +41,8 @@ enum NovaView {
     }
 
     static func server(
-        _ server: Server, shape: ServerShape, version v: Microversion, links: NovaLinks, adminPass: String? = nil,
-        into w: inout JSONWriter
+        _ server: Server, shape: ServerShape, version v: Microversion, links: NovaLinks, groups: [String] = [],
+        adminPass: String? = nil, into w: inout JSONWriter
     ) {
         let detailKeys = (shape != .update && shape != .rebuild) || v >= Microversion(75)
         w.beginObject()
@@ -108,14 +108,14 @@ enum NovaView {
         }
         if v >= Microversion(71) && shape != .detail {
             w.key("server_groups")
-            w.beginArray()
-            w.endArray()
+            w.stringArray(groups)
         }
         if v >= Microversion(73) { w.field("locked_reason", nil) }
         if v >= Microversion(96) { w.field("pinned_availability_zone", nil) }
         if v >= Microversion(100) {
             w.key("scheduler_hints")
             w.beginObject()
+            if let group = groups.first { w.field("group", group) }
             w.endObject()
         }
         if shape == .rebuild {

@@ -12,6 +12,8 @@ public enum IdentityCollection: String, Sendable, CaseIterable {
     case applicationCredentials = "application_credentials"
     /// Nova's key pairs (`/os-keypairs`): a user's own, like application credentials.
     case keypairs
+    /// Nova's server groups (`/os-server-groups`): a project's own.
+    case serverGroups = "server_groups"
 }
 
 /// The one domain: Keystone's `default`, named `Default`.
@@ -173,6 +175,7 @@ extension IdentityStore {
         case .projects: .conflict("Duplicate entry found with name \(name) at domain ID \(Domain.id).")
         case .applicationCredentials: .conflict("Duplicate entry found with name \(name).")
         case .keypairs: .conflict("Key pair '\(name)' already exists.")
+        case .serverGroups: .conflict("Server group \(name) already exists.")
         }
     }
 }
