@@ -92,7 +92,10 @@ public final class ComputeService: Sendable {
         AllianceV1(inventory: inventory, views: ServerViews()).register(into: &router)
         NovaAPI(inventory: inventory, identity: configuration.identity).register(into: &router)
         ServiceEndpoints(inventory: inventory).register(into: &router)
-        if let identity = configuration.identity { KeystoneAPI(identity: identity).register(into: &router) }
+        if let identity = configuration.identity {
+            KeystoneAPI(identity: identity).register(into: &router)
+            NeutronSecurityGroups(inventory: inventory, identity: identity).register(into: &router)
+        }
         let health = HealthEndpoint(
             inventory: inventory, statistics: statistics, version: configuration.version, startedAt: startedAt,
             identity: configuration.identity)

@@ -87,6 +87,8 @@ extension Policy {
     static let serverGroupsShow = Policy("os_compute_api:os-server-groups:show", .token)
     static let serverGroupsCreate = Policy("os_compute_api:os-server-groups:create", .member)
     static let serverGroupsDelete = Policy("os_compute_api:os-server-groups:delete", .member)
+    static let securityGroupsRead = Policy("network:get_security_group{,_rule}", .token)
+    static let securityGroupsChange = Policy("network:{create,update,delete}_security_group{,_rule}", .member)
     static let tagsRead = Policy("os_compute_api:os-server-tags:{index,show}", .token)
     static let tagsChange = Policy("os_compute_api:os-server-tags:{update,update_all,delete,delete_all}", .member)
     static let flavorsIndex = Policy("os_compute_api:flavors:index", .token)

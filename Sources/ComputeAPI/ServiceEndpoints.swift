@@ -3,7 +3,7 @@ import HTTPTypes
 
 /// The image and network services the identity catalog lists, at the paths clients find
 /// through it: Glance v2's `/image/v2/images` and Neutron v2.0's `/network/v2.0/networks`,
-/// `/subnets` and `/ports`, read-only, over the configured images and networks and the
+/// `/subnets`, `/ports` and `/quotas`, read-only, over the configured images and networks and the
 /// servers' addresses (a port per addressed server: what openstacksdk asks for a server's
 /// addresses). Each service answers version discovery at its root.
 struct ServiceEndpoints: Sendable {
@@ -57,6 +57,18 @@ struct ServiceEndpoints: Sendable {
                     && network.map { id in inventory.networks.first { $0.id == id }?.name == server.network } ?? true
             }
             return APIResponse.list("ports", servers) { s, w in port(s, into: &w) }
+        }
+        // Neutron's quotas (`openstack quota show` asks for them): projects here create no
+        // networks, ports, routers or floating IPs, so those limits are 0; security groups and
+        // their rules have Neutron's default limits (NeutronSecurityGroups).
+        router.add(.get, "/network/v2.0/quotas/{project}", .networkQuotas) { _, _ in
+            APIResponse.document("quota") { w in
+                w.beginObject()
+                for resource: StaticString in ["network", "subnet", "port", "router", "floatingip"] { w.field(resource, 0) }
+                w.field("security_group", Identity.maxSecurityGroupsPerProject)
+                w.field("security_group_rule", Identity.maxRulesPerProject)
+                w.endObject()
+            }
         }
     }
 

@@ -16,6 +16,7 @@ public struct CreationPlan: Sendable {
     public var access: ServerAccess
     public var metadata: [String: String]
     public var tags: [String]
+    public var securityGroups: [String]?
     public var minCount: Int
     public var maxCount: Int
     /// The project's limits when the request came in (configuration, not records).
@@ -30,7 +31,7 @@ public struct CreationPlan: Sendable {
     public init(
         projectID: String, userID: String, name: String, flavor: FlavorSnapshot, image: Image, description: String?,
         keyName: String?, network: String?, access: ServerAccess = .unset, metadata: [String: String],
-        tags: [String] = [], minCount: Int, maxCount: Int,
+        tags: [String] = [], securityGroups: [String]? = nil, minCount: Int, maxCount: Int,
         limits: QuotaLimits, callerIsAdmin: Bool, ids: [String], reservationID: String, created: Timestamp
     ) {
         precondition(ids.count == maxCount && 1 <= minCount && minCount <= maxCount, "a plan has an id per server")
@@ -43,6 +44,7 @@ public struct CreationPlan: Sendable {
         self.keyName = keyName
         self.access = access
         self.tags = tags
+        self.securityGroups = securityGroups
         self.network = network
         self.metadata = metadata
         self.minCount = minCount
@@ -96,7 +98,8 @@ public struct CreationPlan: Sendable {
             Server(
                 id: ids[index], name: name, projectID: projectID, userID: userID, flavor: flavor, image: image.name,
                 imageID: image.id, description: description, keyName: keyName, network: network,
-                address: addresses[index], access: access, metadata: metadata, tags: tags, reservationID: reservationID,
+                address: addresses[index], access: access, metadata: metadata, tags: tags, securityGroups: securityGroups,
+                reservationID: reservationID,
                 launchIndex: index,
                 created: created, updated: created)
         }

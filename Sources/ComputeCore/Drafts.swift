@@ -16,6 +16,9 @@ public struct ServerDraft: Sendable, Equatable {
     public var metadata: [String: String]
     /// Checked and sorted by whoever parsed them (`ServerTags.normalized`).
     public var tags: [String] = []
+    /// The ids of the security groups the servers are in (resolved by whoever parsed the
+    /// names); nil: the project's `default` group.
+    public var securityGroups: [String]?
     public var minCount: Int
     public var maxCount: Int
 

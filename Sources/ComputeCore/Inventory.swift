@@ -173,7 +173,7 @@ public final class Inventory: Sendable {
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
             description: draft.description, keyName: draft.keyName, network: network, access: draft.access,
-            metadata: draft.metadata, tags: draft.tags,
+            metadata: draft.metadata, tags: draft.tags, securityGroups: draft.securityGroups,
             minCount: draft.minCount, maxCount: draft.maxCount, limits: try limits(projectID: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: clock.now())
@@ -256,7 +256,7 @@ public final class Inventory: Sendable {
 
     /// Reads the server, applies `change` and stores the result over the version read; made
     /// again on the new version when another change came first.
-    private func changeServer(
+    func changeServer(
         _ reference: Reference, caller: Caller, _ change: (inout Server) throws(ComputeError) -> Void
     ) throws(ComputeError) -> Server {
         try retryingStaleVersions { () throws(ComputeError) -> Server in

@@ -97,6 +97,9 @@ public struct Server: Sendable, Equatable {
     public var metadata: [String: String]
     /// Nova's server tags, sorted, each once (`ServerTags`).
     public var tags: [String]
+    /// The ids of the security groups it is in: nil for its project's `default` group alone
+    /// (what most servers are in, so it costs nothing), empty for none.
+    public var securityGroups: [String]?
     /// Shared by all servers of one create request (`r-` and 8 characters).
     public var reservationID: String
     /// The server's position within its create request, from 0.
@@ -111,7 +114,8 @@ public struct Server: Sendable, Equatable {
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
         flavor: FlavorSnapshot, image: String, imageID: String, description: String? = nil, keyName: String?,
         network: String?, address: IPv4Address?, access: ServerAccess = .unset, metadata: [String: String],
-        tags: [String] = [], reservationID: String, launchIndex: Int, created: Timestamp, updated: Timestamp, version: Int = 1
+        tags: [String] = [], securityGroups: [String]? = nil, reservationID: String, launchIndex: Int, created: Timestamp,
+        updated: Timestamp, version: Int = 1
     ) {
         self.id = id
         self.name = name
@@ -128,6 +132,7 @@ public struct Server: Sendable, Equatable {
         self.access = access
         self.metadata = metadata
         self.tags = tags
+        self.securityGroups = securityGroups
         self.reservationID = reservationID
         self.launchIndex = launchIndex
         self.created = created

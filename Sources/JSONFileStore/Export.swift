@@ -22,11 +22,13 @@ public struct StoreContents: Sendable {
     public var applicationCredentials: [ApplicationCredentialRecord]
     public var keypairs: [KeypairRecord]
     public var serverGroups: [ServerGroupRecord]
+    public var securityGroups: [SecurityGroupRecord]
 
     public init(
         servers: [Server], flavors: [Flavor], tokens: [TokenRecord], quotas: [QuotaOverride], users: [UserRecord] = [],
         projects: [ProjectRecord] = [], applicationCredentials: [ApplicationCredentialRecord] = [],
-        keypairs: [KeypairRecord] = [], serverGroups: [ServerGroupRecord] = []
+        keypairs: [KeypairRecord] = [], serverGroups: [ServerGroupRecord] = [],
+        securityGroups: [SecurityGroupRecord] = []
     ) {
         self.servers = servers
         self.flavors = flavors
@@ -37,6 +39,7 @@ public struct StoreContents: Sendable {
         self.applicationCredentials = applicationCredentials
         self.keypairs = keypairs
         self.serverGroups = serverGroups
+        self.securityGroups = securityGroups
     }
 
     public var recordCount: Int {
@@ -45,13 +48,14 @@ public struct StoreContents: Sendable {
 
     public var identityCount: Int {
         users.count + projects.count + applicationCredentials.count + keypairs.count + serverGroups.count
+            + securityGroups.count
     }
 
     /// What the commands print: `12 servers, 5 flavors, …`.
     public var summary: String {
         "\(servers.count) servers, \(flavors.count) flavors, \(tokens.count) tokens, \(quotas.count) quota overrides, "
             + "\(users.count) users, \(projects.count) projects, \(applicationCredentials.count) application credentials, "
-            + "\(keypairs.count) key pairs and \(serverGroups.count) server groups"
+            + "\(keypairs.count) key pairs, \(serverGroups.count) server groups and \(securityGroups.count) security groups"
     }
 }
 
@@ -74,7 +78,7 @@ extension JSONFileStore {
             quotas: Array(try QuotaFiles.overrides(dataDirectory: directory).items.values),
             users: try identity(UserRecord.self), projects: try identity(ProjectRecord.self),
             applicationCredentials: try identity(ApplicationCredentialRecord.self), keypairs: try identity(KeypairRecord.self),
-            serverGroups: try identity(ServerGroupRecord.self))
+            serverGroups: try identity(ServerGroupRecord.self), securityGroups: try identity(SecurityGroupRecord.self))
     }
 
     /// Writes `contents` as a new data directory at `directory` (which must not exist, or be
@@ -126,6 +130,7 @@ extension JSONFileStore {
         try identity(contents.applicationCredentials)
         try identity(contents.keypairs)
         try identity(contents.serverGroups)
+        try identity(contents.securityGroups)
         for name in ["intents", "damaged"] {
             posix.close(try posix.openDirectory(parent: root, name: name, path: "\(directory)/\(name)", create: true).fd)
         }

@@ -1,7 +1,7 @@
 public import ComputeCore
 
 /// The identity store of a data directory: `users/`, `projects/`, `application_credentials/`,
-/// `keypairs/` and `server_groups/` hold one JSON file per record (written durably, as the CLI's
+/// `keypairs/`, `server_groups/` and `security_groups/` hold one JSON file per record (written durably, as the CLI's
 /// tokens are, and read through a `WatchedDirectory`, so a `user delete` from the CLI takes
 /// effect on the next request); `tokens/` holds the CLI's tokens, and `sessions/` the tokens
 /// the identity API issues. Those are written by this worker alone, so it keeps them in
@@ -30,6 +30,8 @@ public final class IdentityFiles: IdentityStore {
             dataDirectory: dataDirectory, subdirectory: IdentityCollection.keypairs.rawValue, report: report)
         collections[.serverGroups] = WatchedDirectory<ServerGroupRecord>(
             dataDirectory: dataDirectory, subdirectory: IdentityCollection.serverGroups.rawValue, report: report)
+        collections[.securityGroups] = WatchedDirectory<SecurityGroupRecord>(
+            dataDirectory: dataDirectory, subdirectory: IdentityCollection.securityGroups.rawValue, report: report)
         self.collections = collections
         staticTokens = WatchedDirectory(dataDirectory: dataDirectory, subdirectory: TokenStore.subdirectory, report: report)
         let (loaded, problems) = try ControlDirectory.readAll(

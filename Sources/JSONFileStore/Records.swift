@@ -21,8 +21,9 @@ public enum ServerRecord {
     /// and `description` (a format-1 record reads with no image id, which the store looks up
     /// by name, and no description); format 3 added `version` (older ones read as version 1);
     /// format 4 added `access_ipv4`, `access_ipv6`, `disk_config` and `tags` (older ones read
-    /// as none, `MANUAL` and no tags).
-    public static let format = 4
+    /// as none, `MANUAL` and no tags); format 5 added `security_groups` (null, as older ones
+    /// read: the project's default group alone).
+    public static let format = 5
 
     /// The record's bytes, ending in a newline.
     public static func encode(_ server: Server) throws -> [UInt8] {
@@ -65,6 +66,7 @@ public enum ServerRecord {
         var diskConfig: String?
         var metadata: [String: String]?
         var tags: [String]?
+        var securityGroups: [String]?
         var reservationID: String?
         var launchIndex: Int?
         var created: String?
@@ -90,6 +92,7 @@ public enum ServerRecord {
             case "disk_config": diskConfig = try s.string()
             case "metadata": metadata = try s.stringMap()
             case "tags": tags = Set(try s.stringArray()).sorted()
+            case "security_groups": securityGroups = try s.null() ? nil : s.stringArray()
             case "reservation_id": reservationID = try s.string()
             case "launch_index": launchIndex = try s.int()
             case "created": created = try s.string()
@@ -121,6 +124,7 @@ public enum ServerRecord {
                 diskConfig: format < 4
                     ? .manual : try required(diskConfig.flatMap(ServerAccess.DiskConfig.init(rawValue:)), "disk_config")),
             metadata: try required(metadata, "metadata"), tags: format < 4 ? [] : try required(tags, "tags"),
+            securityGroups: securityGroups,
             reservationID: try required(reservationID, "reservation_id"),
             launchIndex: try required(launchIndex, "launch_index"),
             created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
@@ -167,6 +171,7 @@ public enum ServerRecord {
         enum CodingKeys: String, CodingKey {
             case format, id, name, status, flavor, image, description, network, address, metadata, tags, created, updated
             case version
+            case securityGroups = "security_groups"
             case imageID = "image_id"
             case projectID = "project_id"
             case userID = "user_id"
@@ -198,6 +203,7 @@ public enum ServerRecord {
             try c.encode(server.access.diskConfig.rawValue, forKey: .diskConfig)
             try c.encode(server.metadata, forKey: .metadata)
             try c.encode(server.tags, forKey: .tags)
+            try c.encode(server.securityGroups, forKey: .securityGroups)
             try c.encode(server.reservationID, forKey: .reservationID)
             try c.encode(server.launchIndex, forKey: .launchIndex)
             try c.encode(server.created, forKey: .created)

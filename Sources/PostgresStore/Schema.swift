@@ -118,6 +118,13 @@ enum Schema {
             AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_server_groups
             FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
         """,
+        // 5: Neutron's security groups with their rules, a project's own.
+        """
+        CREATE TABLE identity_security_groups (id text PRIMARY KEY, record jsonb NOT NULL);
+        CREATE TRIGGER identity_security_groups_changed
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_security_groups
+            FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
+        """,
     ]
 
     /// The version the database is at: 0 before the first upgrade. Reads only.

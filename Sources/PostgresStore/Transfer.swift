@@ -59,9 +59,9 @@ extension PostgresStore {
                 bytes throws in try JSONDecoder().decode(type, from: Data(bytes))
             }
         }
-        let (users, projects, credentials, keypairs, groups) = (
+        let (users, projects, credentials, keypairs, groups, securityGroups) = (
             try identity(UserRecord.self), try identity(ProjectRecord.self), try identity(ApplicationCredentialRecord.self),
-            try identity(KeypairRecord.self), try identity(ServerGroupRecord.self)
+            try identity(KeypairRecord.self), try identity(ServerGroupRecord.self), try identity(SecurityGroupRecord.self)
         )
         progress(decoded)
         let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
@@ -72,7 +72,8 @@ extension PostgresStore {
         }
         return StoreContents(
             servers: servers, flavors: flavors, tokens: tokens, quotas: quotas, users: users, projects: projects,
-            applicationCredentials: credentials, keypairs: keypairs, serverGroups: groups)
+            applicationCredentials: credentials, keypairs: keypairs, serverGroups: groups,
+            securityGroups: securityGroups)
     }
 
     /// Writes `contents` into the database in one transaction (`alliance-compute import`): all
@@ -164,6 +165,7 @@ extension PostgresStore {
             try identity(contents.applicationCredentials)
             try identity(contents.keypairs)
             try identity(contents.serverGroups)
+            try identity(contents.securityGroups)
             try c.execute(
                 "INSERT INTO store_meta (key, value) VALUES ('initialized', $1) ON CONFLICT (key) DO NOTHING",
                 [SystemClock().now().iso8601Seconds])

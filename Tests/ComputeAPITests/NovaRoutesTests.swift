@@ -193,8 +193,11 @@ private let cirros = Image.defaults[1].id
         #expect(detail.json("server", "status") as? String == "ACTIVE")
         #expect(detail.json("server", "OS-EXT-STS:vm_state") as? String == "active")
         #expect(
+            client.nova(.post, "/v2.1/servers/\(id)/action", #"{"dance": null}"#).fault?.message
+                == "There is no such action: dance")
+        #expect(
             client.nova(.post, "/v2.1/servers/\(id)/action", #"{"pause": null}"#).fault?.message
-                == "There is no such action: pause")
+                == "The action 'pause' is not supported by this service (it has no guests and one host).")
         #expect(client.nova(.post, "/v2.1/servers/\(id)/action", #"{"reboot": {"type": "WARM"}}"#).status == 400)
         #expect(client.nova(.post, "/v2.1/servers/\(id)/action", #"{"os-stop": null, "os-start": null}"#).status == 400)
         #expect(client.nova(.post, "/v2.1/servers/nope/action", #"{"os-stop": null}"#).status == 404)

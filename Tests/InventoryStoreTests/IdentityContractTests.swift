@@ -142,6 +142,36 @@ final class IdentityFixture: Sendable {
     }
 
     @Test(arguments: StoreKind.all)
+    func securityGroupsAreKeptWithTheirRulesAndEveryHostMakesTheSameDefault(kind: StoreKind) throws {
+        let f = try IdentityFixture(kind)
+        let caller = Caller(projectID: "p", userID: "u")
+        let defaultGroup = try f.identity.defaultSecurityGroup(projectID: "p")
+        let web = try f.identity.createSecurityGroup(name: "web", description: "", projectID: "p", caller: caller)
+        var ssh = SecurityGroupRuleDraft(direction: "ingress", ipProtocol: "tcp", ports: 22...22)
+        let (_, rule) = try f.identity.addSecurityGroupRule(ssh, toGroup: web.id, caller: caller)
+        if let other = try f.reopened() {
+            #expect(try other.defaultSecurityGroup(projectID: "p") == defaultGroup, "one default group, whoever asks")
+            let seen = try other.securityGroup(id: web.id, caller: caller)
+            #expect(seen.rules.contains(rule) && seen.rules.count == 3, "another host (or a restart) sees the rule")
+            // The other host changes the group over what is stored, so this host's rule stays.
+            ssh.portRangeMin = 2222
+            ssh.portRangeMax = 2222
+            _ = try other.addSecurityGroupRule(ssh, toGroup: web.id, caller: caller)
+        }
+        #expect(throws: ComputeError.conflict("Security group rule already exists. Rule id is \(rule.id).")) {
+            try f.identity.addSecurityGroupRule(
+                SecurityGroupRuleDraft(direction: "ingress", ipProtocol: "tcp", ports: 22...22), toGroup: web.id, caller: caller)
+        }
+        #expect(throws: ComputeError.notFound("Security group \(web.id) does not exist")) {
+            try f.identity.securityGroup(id: web.id, caller: Caller(projectID: "q", userID: "v"))
+        }
+        try f.identity.deleteSecurityGroupRule(id: rule.id, caller: caller)
+        #expect(try !f.identity.securityGroup(id: web.id, caller: caller).rules.contains(rule))
+        try f.identity.deleteSecurityGroup(id: web.id, caller: caller) { _ throws(ComputeError) in false }
+        #expect(try f.identity.securityGroups(projectID: "p").map(\.name) == ["default"])
+    }
+
+    @Test(arguments: StoreKind.all)
     func aUserSignsInAndTheTokenStandsForThemUntilRevoked(kind: StoreKind) throws {
         let f = try IdentityFixture(kind)
         let user = try f.member()

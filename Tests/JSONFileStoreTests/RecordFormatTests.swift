@@ -16,7 +16,7 @@ import Testing
             image: "cirros-0.3.4-x86_64-uec", imageID: Image.defaults[0].id, description: "web tier", keyName: keyName,
             network: "private", address: IPv4Address("10.0.0.2"),
             access: ServerAccess(ipv4: IPv4Address("192.0.2.7"), ipv6: "2001:db8::7", diskConfig: .auto), metadata: metadata,
-            tags: ["a", "b c"],
+            tags: ["a", "b c"], securityGroups: ["g1", "g2"],
             reservationID: "r-abcdefgh", launchIndex: 3,
             created: Timestamp(microsecondsSinceEpoch: 1_795_928_696_123_456),
             updated: Timestamp(microsecondsSinceEpoch: 1_795_928_700_000_001), version: 4)
@@ -35,7 +35,11 @@ import Testing
         noKey.network = nil
         noKey.access = .unset
         noKey.tags = []
+        noKey.securityGroups = nil
         #expect(try ServerRecord.decode(ServerRecord.encode(noKey)) == noKey)
+        var inNoGroup = original
+        inNoGroup.securityGroups = []
+        #expect(try ServerRecord.decode(ServerRecord.encode(inNoGroup)) == inNoGroup, "none is not the default group")
     }
 
     @Test func flavorsRoundTrip() throws {
@@ -98,7 +102,7 @@ import Testing
         ("raw control character", "{\"format\": 1, \"name\": \"a\u{1}b\"}", "control character in a string at byte 25"),
         ("unterminated", #"{"format": 1, "name": "ab"#, "unterminated string at byte 25"),
         ("missing fields", #"{"format": 1}"#, "missing or invalid id"),
-        ("newer format", #"{"format": 5}"#, "unsupported server record format 5 at byte 13"),
+        ("newer format", #"{"format": 6}"#, "unsupported server record format 6 at byte 13"),
         ("wrong type", #"{"format": "1"}"#, "expected an integer at byte 11"),
         (
             "deep unknown field", #"{"x": "# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}",

@@ -167,7 +167,16 @@ CATALOGUE = [
     ("nova volume boot", "POST", "/v2.1/servers",
      b'{"server": {"name": "n", "flavorRef": "1", "block_device_mapping_v2": [{"source_type": "volume", '
      b'"uuid": "v", "boot_index": 0}]}}', None, 400),
-    ("nova unknown action", "POST", "/v2.1/servers/x/action", b'{"pause": null}', None, 400),
+    ("nova unknown action", "POST", "/v2.1/servers/x/action", b'{"dance": null}', None, 400),
+    ("nova action not offered, no such server", "POST", "/v2.1/servers/x/action", b'{"pause": null}', None, 404),
+    ("security group rule, port 0", "POST", "/network/v2.0/security-group-rules",
+     b'{"security_group_rule": {"security_group_id": "x", "direction": "ingress", "protocol": "tcp",'
+     b' "port_range_min": 0, "port_range_max": 0}}', None, 400),
+    ("security group rule, huge prefix", "POST", "/network/v2.0/security-group-rules",
+     b'{"security_group_rule": {"security_group_id": "x", "direction": "ingress", "ethertype": "IPv6",'
+     b' "remote_ip_prefix": "' + b'1:' * 5000 + b':/1"}}', None, 400),
+    ("security group, name not a string", "POST", "/network/v2.0/security-groups",
+     b'{"security_group": {"name": ["x"]}}', None, 400),
     ("nova rebuild without an image", "POST", "/v2.1/servers/x/action", b'{"rebuild": {}}', None, 400),
     ("nova rebuild with files", "POST", "/v2.1/servers/x/action",
      b'{"rebuild": {"imageRef": "cirros", "personality": [{"path": "/etc/x", "contents": ""}]}}', None, 400),

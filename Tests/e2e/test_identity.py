@@ -133,6 +133,32 @@ def test_server_groups_place_servers_for_the_cli(service, people):
     assert group["id"] not in {row["ID"] for row in cli.json("server", "group", "list")}
 
 
+def test_security_groups_and_their_rules_for_the_cli(service, people):
+    config, _ = people
+    cli = CLI(config, "ada")
+    name = unique("web")
+    group = cli.json("security", "group", "create", "--description", "web tier", name)
+    rule = cli.json("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "443:444",
+                    "--remote-ip", "192.0.2.9/24", group["id"])
+    assert (rule["port_range_min"], rule["port_range_max"], rule["remote_ip_prefix"]) == (443, 444, "192.0.2.0/24")
+    duplicate = cli.run("security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "443:444",
+                        "--remote-ip", "192.0.2.0/24", group["id"], check=False)
+    assert duplicate.returncode != 0 and "already exists" in duplicate.stderr
+    listed = cli.json("security", "group", "rule", "list", group["id"])
+    assert rule["id"] in {row["ID"] for row in listed} and len(listed) == 3, listed
+    server = cli.json("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.small",
+                      "--security-group", name, "--wait", unique("guarded"))
+    assert name in str(cli.json("server", "show", server["id"])["security_groups"])
+    in_use = cli.run("security", "group", "delete", name, check=False)
+    assert in_use.returncode != 0 and "in use" in in_use.stderr
+    cli.run("server", "remove", "security", "group", server["id"], name)
+    assert name not in str(cli.json("server", "show", server["id"]).get("security_groups"))
+    cli.run("security", "group", "rule", "delete", rule["id"])
+    cli.run("security", "group", "delete", name)
+    assert name not in {row["Name"] for row in cli.json("security", "group", "list")}
+    cli.run("server", "delete", "--wait", server["id"])
+
+
 def test_a_revoked_token_is_refused(service, people):
     config, _ = people
     cli = CLI(config, "ada")

@@ -128,7 +128,7 @@ def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
         assert refused.returncode != 0
         assert "schema is version 0" in refused.stderr + refused.stdout and "db upgrade" in refused.stderr + refused.stdout
         first = run("db", "upgrade", "--database", fresh.url).stdout
-        assert "from schema version 0 to 4" in first
+        assert "from schema version 0 to 5" in first
         assert "nothing to do" in run("db", "upgrade", "--database", fresh.url).stdout
         fresh.sql("INSERT INTO schema_version (version) VALUES (99)")
         newer = run("serve", "--database", fresh.url, "--socket", str(tmp_path / "s.sock"), check=False)
@@ -159,6 +159,8 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         assert files.post("/v2.1/os-keypairs", {"keypair": {"name": "ops"}}).status == 200
         group = files.post("/v2.1/os-server-groups", {"server_group": {"name": "web", "policies": ["affinity"]}})
         assert group.status == 200
+        security = files.post("/network/v2.0/security-groups", {"security_group": {"name": "web"}})
+        assert security.status == 201
         before = files.snapshot()
         files.stop_nginx()
         files.stop_worker()
@@ -166,7 +168,7 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         exported = tmp_path / "export"
         out = run("export", "--data-dir", str(files.data), "--to", str(exported)).stdout
         assert ("exported 3 servers, 6 flavors, 2 tokens, 2 quota overrides, 1 users, 1 projects, 0 application"
-                " credentials, 1 key pairs and 1 server groups") in out
+                " credentials, 1 key pairs, 1 server groups and 2 security groups") in out
         run("import", "--from", str(exported), "--database", database.url)
         again = run("import", "--from", str(exported), "--database", database.url, check=False)
         assert again.returncode == 1 and "--replace" in again.stderr
@@ -179,6 +181,8 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
             assert moved.snapshot() == before
             assert moved.get("/v2.1/os-keypairs/ops").status == 200, "key pairs moved"
             assert moved.get(f"/v2.1/os-server-groups/{group.json['server_group']['id']}").status == 200
+            rules = moved.get(f"/network/v2.0/security-groups/{security.json['security_group']['id']}")
+            assert len(rules.json["security_group"]["security_group_rules"]) == 2, "security groups moved with their rules"
             assert moved.get("/servers", headers={"X-Auth-Token": member}).status == 200
             assert "web: instances 7" in moved.cli("quota", "show")
             # Users moved too: ada signs in with her password on the database.

@@ -1,7 +1,7 @@
 import ComputeCore
 import HTTPTypes
 
-/// Quotas and limits: Nova's, and the Neutron quotas `openstack quota show` asks for too.
+/// Nova's quotas and limits (Neutron's are at the network endpoint: ServiceEndpoints).
 extension NovaAPI {
     func registerQuotas(into router: inout Router<RequestContext>) {
         route(&router, .get, "/os-quota-sets/{project}", .quotaShow) { n, p in try quotaSet(n, p["project"], form: .limits) }
@@ -23,19 +23,6 @@ extension NovaAPI {
             return .empty(.accepted)
         }
         route(&router, .get, "/limits", .limits) { n, _ in try limits(n) }
-        // Neutron's quotas: projects here create no networks, ports, routers or security
-        // groups, so every limit is 0.
-        route(&router, .get, "/v2.0/quotas/{project}", .networkQuotas) { _, _ in
-            APIResponse.document("quota") { w in
-                w.beginObject()
-                for resource: StaticString in [
-                    "network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule",
-                ] {
-                    w.field(resource, 0)
-                }
-                w.endObject()
-            }
-        }
     }
 
     /// What Nova reports in every quota set beside the three resources enforced here, at its

@@ -11,6 +11,8 @@ struct NovaServerCreateRequest: Decodable {
     var adminPass: String?
     /// The server group the servers join (`os:scheduler_hints` `{"group": id}`).
     var serverGroup: String?
+    /// The security groups named, as given (the service resolves them in the caller's project).
+    var securityGroupNames: [String] = []
 
     init(from decoder: any Decoder) throws {
         let version = decoder.microversion
@@ -66,15 +68,13 @@ struct NovaServerCreateRequest: Decodable {
             }
         }
 
-        // Every server here is in the one group there is, `default`: naming it (Ansible's
-        // openstack.cloud.server always does, and sends [] when told none) changes nothing.
+        // Names (or ids) of security groups; none, or [] (what Ansible's openstack.cloud.server
+        // sends when told none), is the project's `default` group, as in Nova.
         for group in try server.decode([[String: String]].self, "security_groups") ?? [] {
             guard group.keys.allSatisfy({ $0 == "name" }), let name = group["name"] else {
                 throw ComputeError.invalidField("server.security_groups", "each item is {\"name\": …}.")
             }
-            guard name == "default" else {
-                throw ComputeError.invalidInput("Security group \(name.prefix(64)) not found: this service has only 'default'.")
-            }
+            securityGroupNames.append(name)
         }
 
         // More metadata than a server may have is Nova's quota refusal (403), not a 400.
@@ -213,7 +213,21 @@ struct NovaServerActionRequest: Decodable {
         case power(ServerAction)
         /// With the `adminPass` the client chose, if it did.
         case rebuild(ServerRebuild, adminPass: String?)
+        /// `addSecurityGroup` or `removeSecurityGroup`, by name or id.
+        case securityGroup(String, add: Bool)
+        /// An action Nova has and this service does not (no guests, one host): refused once
+        /// the server is found, so a missing server is still a 404.
+        case unsupported(String)
     }
+
+    /// Nova's other server actions.
+    static let unsupportedActions: Set<String> = [
+        "addFixedIp", "removeFixedIp", "addFloatingIp", "removeFloatingIp", "changePassword", "confirmResize",
+        "revertResize", "resize", "createBackup", "createImage", "evacuate", "forceDelete", "restore",
+        "os-getConsoleOutput", "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole", "os-getSerialConsole",
+        "injectNetworkInfo", "lock", "unlock", "migrate", "os-migrateLive", "os-resetState", "resetNetwork", "pause",
+        "unpause", "rescue", "unrescue", "shelve", "shelveOffload", "unshelve", "suspend", "resume", "trigger_crash_dump",
+    ]
 
     var action: Action
 
@@ -234,6 +248,11 @@ struct NovaServerActionRequest: Decodable {
             }
         case "rebuild":
             action = try Self.rebuild(container.superDecoder(forKey: key))
+        case "addSecurityGroup", "removeSecurityGroup":
+            let body = try StrictObject(container.superDecoder(forKey: key), allowed: ["name"])
+            action = .securityGroup(try body.requiredString("name"), add: key.stringValue == "addSecurityGroup")
+        case let name where Self.unsupportedActions.contains(name):
+            action = .unsupported(name)
         default:
             throw ComputeError.invalidInput("There is no such action: \(key.stringValue.prefix(64))")
         }

@@ -28,11 +28,19 @@ extension NovaAPI {
             case .rebuild(let rebuild, let adminPass):
                 let server = try inventory.rebuildServer(.id(p["id"]), caller: n.caller, with: rebuild)
                 let groups = try serverGroups(of: server, shape: .rebuild, n)
+                let securityGroups = try securityGroupNames(of: server)
                 return APIResponse.document("server", status: .accepted, capacity: 1600) { w in
                     NovaView.server(
                         server, shape: .rebuild, version: n.version, links: n.links, groups: groups,
-                        adminPass: adminPass ?? Self.generatedPassword(), into: &w)
+                        securityGroups: securityGroups, adminPass: adminPass ?? Self.generatedPassword(), into: &w)
                 }
+            case .securityGroup(let reference, let add):
+                try changeSecurityGroup(of: p["id"], reference, add: add, n)
+                return .empty(.accepted)
+            case .unsupported(let name):
+                _ = try inventory.server(.id(p["id"]), caller: n.caller)
+                throw ComputeError.invalidInput(
+                    "The action '\(name)' is not supported by this service (it has no guests and one host).")
             }
         }
     }
@@ -89,11 +97,15 @@ extension NovaAPI {
         let servers =
             nothing || limit == 0 ? [] : try inventory.servers(matching: filter, limit: limit, marker: query.value("marker"))
 
+        var securityGroups: [String: [String]] = [:]
+        if detailed { for server in servers { securityGroups[server.id] = try securityGroupNames(of: server) } }
         return Self.listDocument(
             "servers", servers, id: \.id, detailed: detailed, query: query, limit: limit, n, itemBytes: detailed ? 1400 : 300
         ) { server, w in
             if detailed {
-                NovaView.server(server, shape: .detail, version: n.version, links: n.links, into: &w)
+                NovaView.server(
+                    server, shape: .detail, version: n.version, links: n.links,
+                    securityGroups: securityGroups[server.id] ?? [], into: &w)
             } else {
                 NovaView.serverBrief(server, links: n.links, into: &w)
             }
@@ -107,6 +119,8 @@ extension NovaAPI {
         {
             throw ComputeError.invalidInput("Invalid key_name provided.")
         }
+        var draft = request.draft
+        draft.securityGroups = try securityGroupIDs(named: request.securityGroupNames, n)
         let servers: [Server]
         if let groupID = request.serverGroup {
             guard let identity else {
@@ -114,7 +128,7 @@ extension NovaAPI {
             }
             var made: [Server] = []
             let create = { () throws(ComputeError) -> [String] in
-                made = try inventory.createServers(request.draft, caller: n.caller)
+                made = try inventory.createServers(draft, caller: n.caller)
                 return made.map(\.id)
             }
             _ = try identity.creatingMembers(
@@ -122,7 +136,7 @@ extension NovaAPI {
                 isLive: { id throws(ComputeError) in try inventory.serverExists(id: id) }, create: create)
             servers = made
         } else {
-            servers = try inventory.createServers(request.draft, caller: n.caller)
+            servers = try inventory.createServers(draft, caller: n.caller)
         }
         var w = JSONWriter()
         w.beginObject()
@@ -139,12 +153,7 @@ extension NovaAPI {
         n.links.write("servers", first.id, into: &w)
         w.field("adminPass", request.adminPass ?? Self.generatedPassword())
         w.field("OS-DCF:diskConfig", first.access.diskConfig.rawValue)
-        w.key("security_groups")
-        w.beginArray()
-        w.beginObject()
-        w.field("name", "default")
-        w.endObject()
-        w.endArray()
+        NovaView.securityGroups(try securityGroupNames(of: first), into: &w)
         w.endObject()
         w.endObject()
         var response = APIResponse.json(.accepted, w.bytes)
@@ -161,8 +170,11 @@ extension NovaAPI {
 
     func serverDocument(_ server: Server, shape: NovaView.ServerShape, _ n: NovaContext) throws -> APIResponse {
         let groups = try serverGroups(of: server, shape: shape, n)
+        let securityGroups = try securityGroupNames(of: server)
         return APIResponse.document("server", capacity: 1600) { w in
-            NovaView.server(server, shape: shape, version: n.version, links: n.links, groups: groups, into: &w)
+            NovaView.server(
+                server, shape: shape, version: n.version, links: n.links, groups: groups, securityGroups: securityGroups,
+                into: &w)
         }
     }
 

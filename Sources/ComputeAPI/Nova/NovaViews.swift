@@ -42,7 +42,7 @@ enum NovaView {
 
     static func server(
         _ server: Server, shape: ServerShape, version v: Microversion, links: NovaLinks, groups: [String] = [],
-        adminPass: String? = nil, into w: inout JSONWriter
+        securityGroups: [String] = [], adminPass: String? = nil, into w: inout JSONWriter
     ) {
         let detailKeys = (shape != .update && shape != .rebuild) || v >= Microversion(75)
         w.beginObject()
@@ -79,6 +79,8 @@ enum NovaView {
         w.field("OS-DCF:diskConfig", server.access.diskConfig.rawValue)
         if server.status == .active || server.status == .build { w.field("progress", 0) }
         if detailKeys {
+            // Left out when the server is in no group, as Nova does.
+            if !securityGroups.isEmpty { Self.securityGroups(securityGroups, into: &w) }
             w.field("key_name", server.keyName)
             w.field("config_drive", "")
             w.field("OS-EXT-AZ:availability_zone", NovaAPI.availabilityZone)
@@ -124,6 +126,18 @@ enum NovaView {
             w.field("adminPass", adminPass)
         }
         w.endObject()
+    }
+
+    /// `"security_groups": [{"name": …}, …]`.
+    static func securityGroups(_ names: [String], into w: inout JSONWriter) {
+        w.key("security_groups")
+        w.beginArray()
+        for name in names {
+            w.beginObject()
+            w.field("name", name)
+            w.endObject()
+        }
+        w.endArray()
     }
 
     /// A server's flavor: a reference below 2.47, the embedded snapshot from 2.47.

@@ -14,6 +14,8 @@ public enum IdentityCollection: String, Sendable, CaseIterable {
     case keypairs
     /// Nova's server groups (`/os-server-groups`): a project's own.
     case serverGroups = "server_groups"
+    /// Neutron's security groups (with their rules): a project's own.
+    case securityGroups = "security_groups"
 }
 
 /// The one domain: Keystone's `default`, named `Default`.
@@ -176,6 +178,7 @@ extension IdentityStore {
         case .applicationCredentials: .conflict("Duplicate entry found with name \(name).")
         case .keypairs: .conflict("Key pair '\(name)' already exists.")
         case .serverGroups: .conflict("Server group \(name) already exists.")
+        case .securityGroups: .conflict("Security group \(name) already exists.")
         }
     }
 }
