@@ -122,8 +122,9 @@ public final class ComputeService: Sendable {
             }
             let match = try router.resolve(request.method, path: request.path)
             matched = match
-            let caller = try caller(of: request, for: match.policy)
-            if caller != Self.nobody { principal = "\(caller.userID)@\(caller.projectID)" }
+            var caller = try caller(of: request, for: match.policy)
+            caller.requestID = requestID
+            if caller.userID != Self.nobody.userID { principal = "\(caller.userID)@\(caller.projectID)" }
             try check(match.policy, caller, match.parameters)
             response = try match.handler(RequestContext(request: request, caller: caller), match.parameters)
         } catch {

@@ -87,6 +87,8 @@ extension Policy {
     static let serverGroupsShow = Policy("os_compute_api:os-server-groups:show", .token)
     static let serverGroupsCreate = Policy("os_compute_api:os-server-groups:create", .member)
     static let serverGroupsDelete = Policy("os_compute_api:os-server-groups:delete", .member)
+    static let instanceActionsList = Policy("os_compute_api:os-instance-actions:list", .token)
+    static let instanceActionsShow = Policy("os_compute_api:os-instance-actions:show", .token)
     static let securityGroupsRead = Policy("network:get_security_group{,_rule}", .token)
     static let securityGroupsChange = Policy("network:{create,update,delete}_security_group{,_rule}", .member)
     static let tagsRead = Policy("os_compute_api:os-server-tags:{index,show}", .token)

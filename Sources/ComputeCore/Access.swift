@@ -30,6 +30,9 @@ public struct Caller: Sendable, Equatable {
     public var projectID: String
     public var userID: String
     public var role: Role
+    /// The request it is making (`x-openstack-request-id`), which the instance actions a change
+    /// records name; nil outside a request (the command line).
+    public var requestID: String?
 
     public init(projectID: String, userID: String, role: Role = .member) {
         self.projectID = projectID

@@ -17,6 +17,8 @@ public struct CreationPlan: Sendable {
     public var metadata: [String: String]
     public var tags: [String]
     public var securityGroups: [String]?
+    /// The instance action each server starts with (`create`).
+    public var firstAction: InstanceAction?
     public var minCount: Int
     public var maxCount: Int
     /// The project's limits when the request came in (configuration, not records).
@@ -31,7 +33,8 @@ public struct CreationPlan: Sendable {
     public init(
         projectID: String, userID: String, name: String, flavor: FlavorSnapshot, image: Image, description: String?,
         keyName: String?, network: String?, access: ServerAccess = .unset, metadata: [String: String],
-        tags: [String] = [], securityGroups: [String]? = nil, minCount: Int, maxCount: Int,
+        tags: [String] = [], securityGroups: [String]? = nil, firstAction: InstanceAction? = nil, minCount: Int,
+        maxCount: Int,
         limits: QuotaLimits, callerIsAdmin: Bool, ids: [String], reservationID: String, created: Timestamp
     ) {
         precondition(ids.count == maxCount && 1 <= minCount && minCount <= maxCount, "a plan has an id per server")
@@ -45,6 +48,7 @@ public struct CreationPlan: Sendable {
         self.access = access
         self.tags = tags
         self.securityGroups = securityGroups
+        self.firstAction = firstAction
         self.network = network
         self.metadata = metadata
         self.minCount = minCount
@@ -99,7 +103,7 @@ public struct CreationPlan: Sendable {
                 id: ids[index], name: name, projectID: projectID, userID: userID, flavor: flavor, image: image.name,
                 imageID: image.id, description: description, keyName: keyName, network: network,
                 address: addresses[index], access: access, metadata: metadata, tags: tags, securityGroups: securityGroups,
-                reservationID: reservationID,
+                actions: firstAction.map { [$0] } ?? [], reservationID: reservationID,
                 launchIndex: index,
                 created: created, updated: created)
         }

@@ -170,13 +170,17 @@ public final class Inventory: Sendable {
             }
             network = found.name
         }
+        let now = clock.now()
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
             description: draft.description, keyName: draft.keyName, network: network, access: draft.access,
             metadata: draft.metadata, tags: draft.tags, securityGroups: draft.securityGroups,
+            firstAction: InstanceAction(
+                action: "create", requestID: requestID(of: caller), userID: caller.userID, projectID: caller.projectID,
+                started: now),
             minCount: draft.minCount, maxCount: draft.maxCount, limits: try limits(projectID: caller.projectID),
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
-            reservationID: identifiers.reservationID(), created: clock.now())
+            reservationID: identifiers.reservationID(), created: now)
         return try committing("create_servers") { () throws(ComputeError) in try store.create(plan) }
     }
 
@@ -197,6 +201,7 @@ public final class Inventory: Sendable {
                 throw .conflict("Cannot 'rebuild' instance \(server.id) while it is in vm_state \(server.status.vmState)")
             }
             rebuild.update.apply(to: &server)
+            server.record("rebuild", by: caller, at: clock.now(), requestID: requestID(of: caller))
             server.image = image.name
             server.imageID = image.id
             if server.status == .error { server.status = .active }
@@ -251,8 +256,12 @@ public final class Inventory: Sendable {
                     "Cannot '\(action.name)' instance \(server.id) while it is in vm_state \(server.status.vmState)")
             }
             server.status = status
+            server.record(action.name, by: caller, at: clock.now(), requestID: requestID(of: caller))
         }
     }
+
+    /// The request id an instance action names: the caller's, or a new one outside a request.
+    private func requestID(of caller: Caller) -> String { caller.requestID ?? "req-\(identifiers.uuid())" }
 
     /// Reads the server, applies `change` and stores the result over the version read; made
     /// again on the new version when another change came first.

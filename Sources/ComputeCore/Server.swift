@@ -100,6 +100,8 @@ public struct Server: Sendable, Equatable {
     /// The ids of the security groups it is in: nil for its project's `default` group alone
     /// (what most servers are in, so it costs nothing), empty for none.
     public var securityGroups: [String]?
+    /// Nova's instance actions, oldest first (the most recent `InstanceAction.maxKept`).
+    public var actions: [InstanceAction]
     /// Shared by all servers of one create request (`r-` and 8 characters).
     public var reservationID: String
     /// The server's position within its create request, from 0.
@@ -114,7 +116,8 @@ public struct Server: Sendable, Equatable {
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
         flavor: FlavorSnapshot, image: String, imageID: String, description: String? = nil, keyName: String?,
         network: String?, address: IPv4Address?, access: ServerAccess = .unset, metadata: [String: String],
-        tags: [String] = [], securityGroups: [String]? = nil, reservationID: String, launchIndex: Int, created: Timestamp,
+        tags: [String] = [], securityGroups: [String]? = nil, actions: [InstanceAction] = [], reservationID: String,
+        launchIndex: Int, created: Timestamp,
         updated: Timestamp, version: Int = 1
     ) {
         self.id = id
@@ -133,6 +136,7 @@ public struct Server: Sendable, Equatable {
         self.metadata = metadata
         self.tags = tags
         self.securityGroups = securityGroups
+        self.actions = actions
         self.reservationID = reservationID
         self.launchIndex = launchIndex
         self.created = created

@@ -22,7 +22,8 @@ public enum ServerRecord {
     /// by name, and no description); format 3 added `version` (older ones read as version 1);
     /// format 4 added `access_ipv4`, `access_ipv6`, `disk_config` and `tags` (older ones read
     /// as none, `MANUAL` and no tags); format 5 added `security_groups` (null, as older ones
-    /// read: the project's default group alone).
+    /// read: the project's default group alone) and `actions`, Nova's instance actions (older
+    /// ones read with none).
     public static let format = 5
 
     /// The record's bytes, ending in a newline.
@@ -67,6 +68,7 @@ public enum ServerRecord {
         var metadata: [String: String]?
         var tags: [String]?
         var securityGroups: [String]?
+        var actions: [InstanceAction] = []
         var reservationID: String?
         var launchIndex: Int?
         var created: String?
@@ -93,6 +95,7 @@ public enum ServerRecord {
             case "metadata": metadata = try s.stringMap()
             case "tags": tags = Set(try s.stringArray()).sorted()
             case "security_groups": securityGroups = try s.null() ? nil : s.stringArray()
+            case "actions": try s.array { s throws(RecordScanner.Failure) in actions.append(try scanAction(&s)) }
             case "reservation_id": reservationID = try s.string()
             case "launch_index": launchIndex = try s.int()
             case "created": created = try s.string()
@@ -124,12 +127,30 @@ public enum ServerRecord {
                 diskConfig: format < 4
                     ? .manual : try required(diskConfig.flatMap(ServerAccess.DiskConfig.init(rawValue:)), "disk_config")),
             metadata: try required(metadata, "metadata"), tags: format < 4 ? [] : try required(tags, "tags"),
-            securityGroups: securityGroups,
+            securityGroups: securityGroups, actions: actions,
             reservationID: try required(reservationID, "reservation_id"),
             launchIndex: try required(launchIndex, "launch_index"),
             created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
             updated: try required(updated.flatMap(Timestamp.init(canonical:)), "updated"),
             version: format < 3 ? 1 : try required(version.flatMap { $0 >= 1 ? $0 : nil }, "version"))
+    }
+
+    /// One of a server record's `actions`.
+    private static func scanAction(_ scanner: inout RecordScanner) throws(RecordScanner.Failure) -> InstanceAction {
+        var (action, requestID, userID, projectID, started): (String?, String?, String?, String?, String?)
+        try scanner.object { key, s throws(RecordScanner.Failure) in
+            switch key {
+            case "action": action = try s.string()
+            case "request_id": requestID = try s.string()
+            case "user_id": userID = try s.string()
+            case "project_id": projectID = try s.string()
+            case "start_time": started = try s.string()
+            default: try s.skipValue()
+            }
+        }
+        guard let action, let requestID, let userID, let projectID, let time = started.flatMap(Timestamp.init(canonical:))
+        else { throw scanner.failure("an action without action, request_id, user_id, project_id or start_time") }
+        return InstanceAction(action: action, requestID: requestID, userID: userID, projectID: projectID, started: time)
     }
 
     /// The `flavor` object of a server record.
@@ -172,6 +193,7 @@ public enum ServerRecord {
             case format, id, name, status, flavor, image, description, network, address, metadata, tags, created, updated
             case version
             case securityGroups = "security_groups"
+            case actions
             case imageID = "image_id"
             case projectID = "project_id"
             case userID = "user_id"
@@ -204,11 +226,33 @@ public enum ServerRecord {
             try c.encode(server.metadata, forKey: .metadata)
             try c.encode(server.tags, forKey: .tags)
             try c.encode(server.securityGroups, forKey: .securityGroups)
+            try c.encode(server.actions.map(ActionDocument.init), forKey: .actions)
             try c.encode(server.reservationID, forKey: .reservationID)
             try c.encode(server.launchIndex, forKey: .launchIndex)
             try c.encode(server.created, forKey: .created)
             try c.encode(server.updated, forKey: .updated)
             try c.encode(server.version, forKey: .version)
+        }
+    }
+
+    private struct ActionDocument: Encodable {
+        let action: InstanceAction
+
+        enum CodingKeys: String, CodingKey {
+            case action
+            case requestID = "request_id"
+            case userID = "user_id"
+            case projectID = "project_id"
+            case started = "start_time"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(action.action, forKey: .action)
+            try c.encode(action.requestID, forKey: .requestID)
+            try c.encode(action.userID, forKey: .userID)
+            try c.encode(action.projectID, forKey: .projectID)
+            try c.encode(action.started, forKey: .started)
         }
     }
 

@@ -17,6 +17,11 @@ import Testing
             network: "private", address: IPv4Address("10.0.0.2"),
             access: ServerAccess(ipv4: IPv4Address("192.0.2.7"), ipv6: "2001:db8::7", diskConfig: .auto), metadata: metadata,
             tags: ["a", "b c"], securityGroups: ["g1", "g2"],
+            actions: [
+                InstanceAction(
+                    action: "create", requestID: "req-1", userID: "u", projectID: "p",
+                    started: Timestamp(microsecondsSinceEpoch: 1_795_928_696_123_456))
+            ],
             reservationID: "r-abcdefgh", launchIndex: 3,
             created: Timestamp(microsecondsSinceEpoch: 1_795_928_696_123_456),
             updated: Timestamp(microsecondsSinceEpoch: 1_795_928_700_000_001), version: 4)
@@ -36,6 +41,7 @@ import Testing
         noKey.access = .unset
         noKey.tags = []
         noKey.securityGroups = nil
+        noKey.actions = []
         #expect(try ServerRecord.decode(ServerRecord.encode(noKey)) == noKey)
         var inNoGroup = original
         inNoGroup.securityGroups = []

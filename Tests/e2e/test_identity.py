@@ -159,6 +159,21 @@ def test_security_groups_and_their_rules_for_the_cli(service, people):
     cli.run("server", "delete", "--wait", server["id"])
 
 
+def test_server_events_name_each_request_for_the_cli(service, people):
+    config, _ = people
+    cli = CLI(config, "ada")
+    server = cli.json("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.small",
+                      "--wait", unique("evented"))
+    cli.run("server", "reboot", "--hard", "--wait", server["id"])
+    events = cli.json("server", "event", "list", server["id"])
+    assert [row["Action"] for row in events] == ["reboot", "create"], events
+    shown = cli.json("server", "event", "show", server["id"], events[1]["Request ID"])
+    assert shown["action"] == "create" and [e["result"] for e in shown["events"]] == ["Success"], shown
+    # The request id is the one the create's answer carried, so an operator can find it in the log.
+    assert events[1]["Request ID"] in service.log()
+    cli.run("server", "delete", "--wait", server["id"])
+
+
 def test_a_revoked_token_is_refused(service, people):
     config, _ = people
     cli = CLI(config, "ada")

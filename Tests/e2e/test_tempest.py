@@ -23,7 +23,7 @@ EXPECTED = REPO / "Tests/tempest/expected-to-pass.txt"
 REGEX = (r"^tempest\.api\.compute\.(flavors|limits|servers\.test_servers\b|servers\.test_create_server"
          r"|servers\.test_list_servers|servers\.test_server_metadata|servers\.test_server_tags|servers\.test_server_addresses"
          r"|servers\.test_server_password|servers\.test_availability_zone|servers\.test_multiple_create"
-         r"|servers\.test_server_group|keypairs|test_quotas"
+         r"|servers\.test_server_group|servers\.test_instance_actions|keypairs|test_quotas"
          r"|admin\.test_flavors|admin\.test_quotas)")
 CIRROS, CIRROS_UEC = "9e6f3a44-2d1b-4f8e-8c5a-7b0d2e4f6a13", "5b2b0c2e-0b7f-4c1a-9d3e-3f8a1c7e6d21"
 

@@ -38,6 +38,7 @@ struct NovaAPI: Sendable {
         registerMetadata(into: &router)
         registerTags(into: &router)
         registerServerDetails(into: &router)
+        registerInstanceActions(into: &router)
         if let identity {
             registerKeypairs(identity, into: &router)
             registerServerGroups(identity, into: &router)
