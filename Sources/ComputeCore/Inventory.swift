@@ -93,17 +93,24 @@ public final class Inventory: Sendable {
     /// A page of servers, newest first, starting after `marker` (a server id the listing could
     /// contain; anything else is a 400).
     public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
-        guard let pattern = filter.namePattern else {
-            return try servers(matching: filter, limit: limit, marker: marker, nameMatches: nil)
+        let names = filter.namePattern.map(NamePattern.Evaluation.init)
+        let addresses = filter.addressPattern.map(NamePattern.Evaluation.init)
+        guard names != nil || addresses != nil else {
+            return try servers(matching: filter, limit: limit, marker: marker, patternsMatch: nil)
         }
-        let evaluation = NamePattern.Evaluation(pattern)
-        return try servers(matching: filter, limit: limit, marker: marker, nameMatches: evaluation.matches)
+        return try servers(matching: filter, limit: limit, marker: marker) { server throws(ComputeError) in
+            if let names, try !names.matches(server.name) { return false }
+            if let addresses {
+                guard let address = server.address, try addresses.matches(address.description) else { return false }
+            }
+            return true
+        }
     }
 
-    /// The listing, with `nameMatches` run on each candidate between calls to the store, so no
-    /// lock or transaction is held while a client's pattern is matched.
+    /// The listing, with `patternsMatch` run on each candidate between calls to the store, so
+    /// no lock or transaction is held while a client's pattern is matched.
     func servers(
-        matching filter: ServerFilter, limit: Int, marker: String?, nameMatches: ((String) throws(ComputeError) -> Bool)?
+        matching filter: ServerFilter, limit: Int, marker: String?, patternsMatch: ((Server) throws(ComputeError) -> Bool)?
     ) throws(ComputeError) -> [Server] {
         var after: ServerOrderKey? = nil
         if let marker {
@@ -115,9 +122,9 @@ public final class Inventory: Sendable {
         var page: [Server] = []
         while page.count < limit {
             let chunk = try store.servers(
-                matching: filter, after: after, limit: nameMatches == nil ? limit - page.count : Self.scanChunk)
+                matching: filter, after: after, limit: patternsMatch == nil ? limit - page.count : Self.scanChunk)
             for server in chunk.servers where page.count < limit {
-                if let nameMatches, try !nameMatches(server.name) { continue }
+                if let patternsMatch, try !patternsMatch(server) { continue }
                 page.append(server)
             }
             guard let next = chunk.resumeAfter else { break }

@@ -2,7 +2,8 @@ import CPCRE2
 
 /// Nova's `?name=` filter: a regular expression matched anywhere in a server name (`?name=web`
 /// lists `web-1` and `old-web`), in PCRE2's syntax, which is close to Python's `re` that Nova
-/// uses.
+/// uses; and its `?ip=` filter, one matched from the start of a server's address (Python's
+/// `re.match`, as Nova does: `?ip=10.0.0.1` lists `10.0.0.1` and `10.0.0.12`).
 ///
 /// Safe by construction against hostile patterns. glibc's `regexec`, used before, overflowed
 /// a thread's stack on `(|)(\1\1)*` (killing the process), took seconds per name on
@@ -22,6 +23,8 @@ public final class NamePattern: @unchecked Sendable, Equatable {
     // @unchecked: `code` and `matchContext` are created in init, freed in deinit and never
     // changed between; PCRE2 documents both as safe to share between threads while matching.
     public let pattern: String
+    /// The query parameter it came from (`name`, `ip`), as messages name it.
+    public let filter: String
     private let code: OpaquePointer
     private let matchContext: OpaquePointer
 
@@ -32,11 +35,13 @@ public final class NamePattern: @unchecked Sendable, Equatable {
     /// How long one listing may spend matching names.
     static let evaluationBudget = Duration.milliseconds(500)
 
-    public init(_ pattern: String) throws(ComputeError) {
+    /// `anchored`: matched from the subject's start only (else anywhere in it).
+    public init(_ pattern: String, filter: String = "name", anchored: Bool = false) throws(ComputeError) {
         let quoted = "'\(pattern.prefix(64))\(pattern.utf8.count > 64 ? "…" : "")'"
         guard pattern.utf8.count <= Self.maxLength, !pattern.utf8.contains(0) else {
-            throw .invalidInput("The name filter must be at most \(Self.maxLength) bytes long, without NUL.")
+            throw .invalidInput("The \(filter) filter must be at most \(Self.maxLength) bytes long, without NUL.")
         }
+        let options = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C | (anchored ? PCRE2_ANCHORED : 0)
         guard let compileContext = pcre2_compile_context_create_8(nil) else {
             throw .unavailable("The service is out of memory; try again later.")
         }
@@ -47,12 +52,12 @@ public final class NamePattern: @unchecked Sendable, Equatable {
         var errorOffset = 0
         let compiled = pattern.utf8.withContiguousStorageIfAvailable { bytes in
             pcre2_compile_8(
-                bytes.baseAddress, bytes.count, PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &errorCode, &errorOffset,
+                bytes.baseAddress, bytes.count, options, &errorCode, &errorOffset,
                 compileContext)
         }
         guard let compiled, let code = compiled else {
             throw .invalidInput(
-                "The name filter \(quoted) is not a valid regular expression: \(Self.message(errorCode)) at offset \(errorOffset)."
+                "The \(filter) filter \(quoted) is not a valid regular expression: \(Self.message(errorCode)) at offset \(errorOffset)."
             )
         }
         var backReferences: UInt32 = 0
@@ -60,7 +65,7 @@ public final class NamePattern: @unchecked Sendable, Equatable {
         guard backReferences == 0 else {
             pcre2_code_free_8(code)
             throw .invalidInput(
-                "The name filter \(quoted) uses a back-reference (such as \\1); back-references are not supported.")
+                "The \(filter) filter \(quoted) uses a back-reference (such as \\1); back-references are not supported.")
         }
         guard let matchContext = pcre2_match_context_create_8(nil) else {
             pcre2_code_free_8(code)
@@ -70,6 +75,7 @@ public final class NamePattern: @unchecked Sendable, Equatable {
         pcre2_set_depth_limit_8(matchContext, Self.matchLimit)
         pcre2_set_heap_limit_8(matchContext, Self.heapLimitKiB)
         self.pattern = pattern
+        self.filter = filter
         self.code = code
         self.matchContext = matchContext
     }
@@ -96,10 +102,10 @@ public final class NamePattern: @unchecked Sendable, Equatable {
         case PCRE2_ERROR_NOMATCH: return false
         case PCRE2_ERROR_MATCHLIMIT, PCRE2_ERROR_DEPTHLIMIT, PCRE2_ERROR_HEAPLIMIT:
             throw .invalidInput(
-                "The name filter '\(pattern.prefix(64))' is too complex: matching it against a server name exceeded the limit of \(Self.matchLimit) steps. Use a simpler pattern."
+                "The \(filter) filter '\(pattern.prefix(64))' is too complex: matching it against a server \(filter == "ip" ? "address" : "name") exceeded the limit of \(Self.matchLimit) steps. Use a simpler pattern."
             )
         default:
-            throw .invalidInput("The name filter '\(pattern.prefix(64))' cannot be matched: \(Self.message(result)).")
+            throw .invalidInput("The \(filter) filter '\(pattern.prefix(64))' cannot be matched: \(Self.message(result)).")
         }
     }
 
@@ -117,7 +123,7 @@ public final class NamePattern: @unchecked Sendable, Equatable {
             checked += 1
             if spent > NamePattern.evaluationBudget {
                 throw .invalidInput(
-                    "The name filter '\(pattern.pattern.prefix(64))' took too long to evaluate over \(checked) servers. Use a simpler pattern, or narrow the listing with other filters."
+                    "The \(pattern.filter) filter '\(pattern.pattern.prefix(64))' took too long to evaluate over \(checked) servers. Use a simpler pattern, or narrow the listing with other filters."
                 )
             }
             let started = ContinuousClock.now

@@ -8,6 +8,8 @@ public struct ServerFilter: Sendable, Equatable {
     public var name: String?
     /// A regular expression the name contains a match of (Nova's `?name=`).
     public var namePattern: NamePattern?
+    /// A regular expression matching the start of the server's address (Nova's `?ip=`).
+    public var addressPattern: NamePattern?
     public var status: ServerStatus?
     /// A flavor id or name, matched against each server's flavor snapshot.
     public var flavor: String?
@@ -30,7 +32,7 @@ public struct ServerFilter: Sendable, Equatable {
         self.reservationID = reservationID
     }
 
-    /// Every condition but `namePattern`.
+    /// Every condition but the patterns.
     public func matches(_ server: Server) -> Bool {
         if let projectID, server.projectID != projectID { return false }
         if let name, server.name != name { return false }

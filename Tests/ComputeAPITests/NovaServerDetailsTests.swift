@@ -38,4 +38,21 @@ import Testing
         let server = client.nova(.get, "/v2.1/servers/\(id)")
         #expect(server.json("server", "OS-EXT-AZ:availability_zone") as? String == "nova", "what every server shows")
     }
+
+    @Test func theIPFilterMatchesAddressesFromTheirStart() throws {
+        var client = TestClient()
+        client.token = "member-a"
+        let ids = (1...12).map { client.novaServer("s\($0)") }  // 10.0.0.2 … 10.0.0.13
+        func listed(_ query: String, version: String = "2.1") -> [String] {
+            (client.nova(.get, "/v2.1/servers?\(query)", version: version).json("servers") as? [[String: Any]] ?? [])
+                .compactMap { $0["id"] as? String }
+        }
+        #expect(Set(listed("ip=10.0.0.1")) == Set([ids[8], ids[9], ids[10], ids[11]]), "10.0.0.10 to .13: Python's re.match")
+        #expect(listed("ip=10.0.0.2$") == [ids[0]])
+        #expect(listed("ip=0.0.2").isEmpty, "anchored at the start")
+        #expect(listed("ip=10%5C.0%5C.0%5C.%5B0-9%5D%24&name=s").count == 8, "with the name filter")
+        #expect(client.nova(.get, "/v2.1/servers?ip=%28").fault?.message.hasPrefix("The ip filter '(' is not a valid") == true)
+        #expect(listed("ip6=.*", version: "2.5").isEmpty, "no server has an IPv6 address")
+        #expect(listed("ip6=.*").count == 12, "before 2.5 a member's ip6 is dropped, as Nova does")
+    }
 }

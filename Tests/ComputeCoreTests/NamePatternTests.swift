@@ -76,17 +76,17 @@ import Testing
         let f = InventoryFixture()
         for index in 0..<3 { try f.create("s\(index)") }
         var probes = 0
-        let page = try f.inventory.servers(matching: ServerFilter(projectID: "p1"), limit: 10, marker: nil) { name in
+        let page = try f.inventory.servers(matching: ServerFilter(projectID: "p1"), limit: 10, marker: nil) { server in
             // A write from another thread while a name is being matched: if the listing held
             // the inventory's locks here, the write could not finish.
             let done = DispatchSemaphore(value: 0)
             Thread {
-                _ = try? f.create("written-while-matching-\(name)")
+                _ = try? f.create("written-while-matching-\(server.name)")
                 done.signal()
             }.start()
             #expect(done.wait(timeout: .now() + 10) == .success, "a write waited for the name matching")
             probes += 1
-            return name.hasPrefix("s")
+            return server.name.hasPrefix("s")
         }
         #expect(page.map(\.name) == ["s2", "s1", "s0"])
         #expect(probes == 3)

@@ -48,14 +48,14 @@ extension NovaAPI {
     /// Nova's list filters that this service does not implement: refused, never ignored (an
     /// ignored filter would list servers the client asked to leave out).
     static let unsupportedServerFilters: Set<String> = [
-        "ip", "ip6", "locked", "availability_zone", "config_drive",
+        "locked", "availability_zone", "config_drive",
         "key_name", "created_at", "launched_at", "terminated_at", "power_state", "task_state", "vm_state", "progress",
         "user_id", "host", "project_id", "tenant_id", "soft_deleted", "node", "hostname", "uuid",
         "access_ip_v4", "access_ip_v6", "auto_disk_config",
     ]
     static let serverListParameters: Set<String> = [
         "name", "status", "changes-since", "changes-before", "flavor", "image", "reservation_id", "limit", "marker",
-        "deleted", "sort_key", "sort_dir", "all_tenants", "tags", "tags-any", "not-tags", "not-tags-any",
+        "deleted", "sort_key", "sort_dir", "all_tenants", "tags", "tags-any", "not-tags", "not-tags-any", "ip", "ip6",
     ]
 
     func listServers(_ n: NovaContext, detailed: Bool) throws -> APIResponse {
@@ -63,6 +63,7 @@ extension NovaAPI {
         try Self.checkParameters(query, known: Self.serverListParameters, unsupported: Self.unsupportedServerFilters, n)
         var filter = ServerFilter(projectID: try n.context.listingProject(query, allProjects: .serversAllProjects))
         if let name = try query.value("name") { filter.namePattern = try NamePattern(name) }
+        if let ip = try query.value("ip") { filter.addressPattern = try NamePattern(ip, filter: "ip", anchored: true) }
         filter.flavor = try query.value("flavor").map(NovaServerCreateRequest.lastPathSegment)
         filter.imageID = try query.value("image").map(NovaServerCreateRequest.lastPathSegment)
         filter.reservationID = try query.value("reservation_id")
@@ -83,6 +84,12 @@ extension NovaAPI {
             } else {
                 nothing = true  // Nova before 2.38: an unknown status matches nothing
             }
+        }
+        // Servers have IPv4 addresses only: no server matches an `ip6` pattern (checked all the
+        // same; before 2.5 Nova drops it from a member's listing).
+        if let ip6 = try query.value("ip6"), n.version >= Microversion(5) || n.caller.isAdmin {
+            _ = try NamePattern(ip6, filter: "ip6", anchored: true)
+            nothing = true
         }
         // Deleted servers are not kept: `deleted=true` lists none, `deleted=false` changes nothing.
         if let deleted = try query.value("deleted"), ["true", "1", "yes", "on"].contains(deleted.lowercased()) {
