@@ -26,6 +26,14 @@ public final class MemoryIdentityStore: IdentityStore {
         contents.withLock { c in c.records[Record.collection, default: [:]][record.id] = record }
     }
 
+    public func insert<Record: IdentityRecord>(_ record: Record) throws(ComputeError) -> Bool {
+        contents.withLock { c in
+            guard c.records[Record.collection]?[record.id] == nil else { return false }
+            c.records[Record.collection, default: [:]][record.id] = record
+            return true
+        }
+    }
+
     public func replace<Record: IdentityRecord>(_ old: Record, with new: Record) throws(ComputeError) -> Bool {
         contents.withLock { c in
             guard c.records[Record.collection]?[old.id] as? Record == old else { return false }

@@ -60,6 +60,13 @@ public final class IdentityFiles: IdentityStore {
         }
     }
 
+    /// One worker owns the directory and `Identity` serialises its changes, so looking first is enough.
+    public func insert<Record: IdentityRecord>(_ record: Record) throws(ComputeError) -> Bool {
+        guard Self.isName(record.id), watched(Record.self).items[record.id] == nil else { return false }
+        try save(record)
+        return true
+    }
+
     /// Compared with the file as it is now (this worker's changes are serialised by
     /// `Identity`; the CLI's are seen through the directory's change time).
     public func replace<Record: IdentityRecord>(_ old: Record, with new: Record) throws(ComputeError) -> Bool {

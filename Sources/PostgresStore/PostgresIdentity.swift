@@ -67,6 +67,21 @@ public final class PostgresIdentity: IdentityStore {
         }
     }
 
+    /// `INSERT … ON CONFLICT DO NOTHING`: of two hosts inserting at once, one wins.
+    public func insert<Record: IdentityRecord>(_ record: Record) throws(ComputeError) -> Bool {
+        let json = try Self.json(record)
+        defer { store.feed.changed(Self.table(Record.collection)) }
+        return try store.run("insert an identity record", writing: true) { c throws(PostgresError) in
+            try c.execute(
+                "INSERT INTO \(Self.table(Record.collection)) (id, record) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING",
+                [record.id, json]
+            ).affected == 1
+        } onStatement: { error in
+            guard error.isUniqueViolation else { return nil }
+            return Self.nameInUse(Record.collection, (record as? any NamedIdentityRecord)?.name ?? record.id)
+        }
+    }
+
     /// One `UPDATE … WHERE record = old`: the database compares, so a change another host made
     /// since this one read (its cache not yet told) makes it false, and the cache is dropped so
     /// the next read sees the change.

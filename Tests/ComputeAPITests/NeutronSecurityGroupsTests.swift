@@ -76,6 +76,34 @@ import Testing
         #expect(quota.json("quota", "security_group_rule") as? Int == Identity.maxRulesPerProject)
     }
 
+    @Test func aProjectHasAtMostAHundredRulesAndListsPageByMarker() throws {
+        let a = Self.member()
+        let web = try Self.makeGroup(a, "web")  // 2 rules, and the default group's 4
+        var port = 0
+        while true {
+            port += 1
+            let added = Self.rule(
+                a, web, #""direction": "ingress", "protocol": "tcp", "port_range_min": \#(port), "port_range_max": \#(port)"#)
+            guard added.status == 201 else {
+                #expect(added.status == 409 && added.text.contains("security_group_rule"), "\(added.text)")
+                break
+            }
+        }
+        #expect(port == Identity.maxRulesPerProject - 6 + 1, "the 95th rule of web is refused")
+        let first = try #require(a.get("\(Self.rules)?limit=10").json("security_group_rules") as? [[String: Any]])
+        let marker = try #require(first.last?["id"] as? String)
+        let next = try #require(a.get("\(Self.rules)?limit=10&marker=\(marker)").json("security_group_rules") as? [[String: Any]])
+        #expect(
+            first.count == 10 && next.count == 10
+                && Set(first.map { "\($0["id"]!)" }).isDisjoint(with: next.map { "\($0["id"]!)" }))
+        #expect(a.get("\(Self.rules)?marker=nothing").status == 400)
+        var admin = a
+        admin.token = "admin"
+        let defaultID = SecurityGroupRecord.defaultID(project: "a")
+        #expect(a.delete("\(Self.groups)/\(defaultID)").status == 409, "a member cannot delete the default group")
+        #expect(admin.delete("\(Self.groups)/\(defaultID)").status == 204, "an admin can, when no server is in it")
+    }
+
     @Test func rulesAreKeptInNeutronsFormAndListedByGroup() throws {
         let a = Self.member()
         let web = try Self.makeGroup(a, "web")
@@ -133,6 +161,8 @@ import Testing
         #""direction": "ingress", "remote_ip_prefix": "10.0.0.0/33""#,
         #""direction": "ingress", "remote_ip_prefix": "10.0.0/8""#,
         #""direction": "ingress", "ethertype": "IPv6", "remote_ip_prefix": "1::2::3/64""#,
+        #""direction": "ingress", "ethertype": "IPv6", "remote_ip_prefix": "+1::/128""#,
+        #""direction": "ingress", "ethertype": "IPv6", "remote_ip_prefix": "1:2:3:4:5:6:7:8:9/128""#,
         #""direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "x""#,
         #""direction": "ingress", "colour": "red""#,
         #""protocol": "tcp""#,
@@ -163,7 +193,7 @@ import Testing
 
         let action = "/v2.1/servers/\(server)/action"
         #expect(a.nova(.post, action, #"{"removeSecurityGroup": {"name": "web"}}"#).status == 202)
-        #expect(a.nova(.post, action, #"{"removeSecurityGroup": {"name": "web"}}"#).status == 400, "not in it any more")
+        #expect(a.nova(.post, action, #"{"removeSecurityGroup": {"name": "web"}}"#).status == 404, "not in it any more")
         #expect(a.nova(.post, action, #"{"removeSecurityGroup": {"name": "default"}}"#).status == 202)
         #expect(a.nova(.get, "/v2.1/servers/\(server)").json("server", "security_groups") == nil, "in none: left out")
         #expect(a.nova(.post, action, #"{"addSecurityGroup": {"name": "\#(web)"}}"#).status == 202, "by id too")

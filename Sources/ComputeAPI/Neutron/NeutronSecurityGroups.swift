@@ -21,7 +21,7 @@ struct NeutronSecurityGroups: Sendable {
             let groups = try visibleGroups(c.caller).filter {
                 Self.matches(query, ["id": $0.id, "name": $0.name, "description": $0.description, "project_id": $0.project])
             }
-            return APIResponse.list("security_groups", groups, itemBytes: 1200) { group, w in
+            return APIResponse.list("security_groups", try Self.paged(groups, id: \.id, query), itemBytes: 1200) { group, w in
                 Self.securityGroup(group, into: &w)
             }
         }
@@ -77,7 +77,8 @@ struct NeutronSecurityGroups: Sendable {
                     if Self.matches(query, fields) { rules.append((group, rule)) }
                 }
             }
-            return APIResponse.list("security_group_rules", rules, itemBytes: 600) { pair, w in
+            return APIResponse.list("security_group_rules", try Self.paged(rules, id: \.1.id, query), itemBytes: 600) {
+                pair, w in
                 Self.securityGroupRule(pair.1, of: pair.0, into: &w)
             }
         }
@@ -115,12 +116,29 @@ struct NeutronSecurityGroups: Sendable {
         return named
     }
 
-    /// Neutron's list filters (each may be given more than once: any of the values matches)
-    /// and its `fields`, `sort_key` and `sort_dir`, which change nothing here.
+    /// Neutron's list filters (each may be given more than once: any of the values matches),
+    /// its paging (`paged`) and its `fields`, `sort_key` and `sort_dir`, which change nothing here.
     static func checkNeutronFilters(_ query: QueryParameters, _ filters: [String]) throws {
-        for (name, _) in query.pairs where !filters.contains(name) && !["fields", "sort_key", "sort_dir"].contains(name) {
+        let others = ["fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"]
+        for (name, _) in query.pairs where !filters.contains(name) && !others.contains(name) {
             throw APIError.badRequest("\(name.prefix(64)) is not a valid filter. Supported: \(filters.joined(separator: ", ")).")
         }
+    }
+
+    /// Neutron's paging, oldest first: after the item `marker` names, at most `limit` (0: no
+    /// limit), newest first with `page_reverse`. A client that gets a full page asks again from
+    /// its last item, as openstacksdk does.
+    static func paged<Item>(_ items: [Item], id: (Item) -> String, _ query: QueryParameters) throws -> [Item] {
+        var items = items
+        if try query.boolean("page_reverse") == true { items.reverse() }
+        if let marker = try query.value("marker") {
+            guard let index = items.firstIndex(where: { id($0) == marker }) else {
+                throw APIError.badRequest("The marker \(marker.prefix(255)) is not in this listing.")
+            }
+            items.removeFirst(index + 1)
+        }
+        if let limit = try query.integer("limit", in: 0...Int.max), limit > 0 { items = Array(items.prefix(limit)) }
+        return items
     }
 
     static func matches(_ query: QueryParameters, _ fields: [String: String?]) -> Bool {

@@ -26,7 +26,7 @@ extension NovaAPI {
                     }
                     actions.removeFirst(index + 1)
                 }
-                if let limit = try query.integer("limit", in: 0...Self.maxLimit) { actions = Array(actions.prefix(limit)) }
+                if let limit = try query.integer("limit", in: 0...Int.max) { actions = Array(actions.prefix(limit)) }
             }
             return APIResponse.list("instanceActions", actions, itemBytes: 300) { action, w in
                 Self.instanceAction(action, of: server, n, into: &w) { _ in }

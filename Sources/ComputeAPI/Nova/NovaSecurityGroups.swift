@@ -29,23 +29,27 @@ extension NovaAPI {
     }
 
     /// `addSecurityGroup` / `removeSecurityGroup` `{"name": NAME or ID}`: a group of the
-    /// server's project (Nova's 404 when there is none such).
+    /// server's project (Nova's 404 when there is none such, or when removing one the server is
+    /// not in; 400 when adding one it is in).
     func changeSecurityGroup(of serverID: String, _ reference: String, add: Bool, _ n: NovaContext) throws {
         let server = try inventory.server(.id(serverID), caller: n.caller)
         guard let identity else {
             throw ComputeError.invalidInput("Security groups other than 'default' need users: this service runs without them.")
         }
-        let owner = Caller(projectID: server.projectID, userID: n.caller.userID, role: n.caller.role)
         let matches = try identity.securityGroups(projectID: server.projectID).filter {
             $0.id == reference || $0.name == reference
         }
-        guard let group = matches.first else {
-            throw ComputeError.notFound(
-                "Security group \(reference.prefix(255)) not found for project \(server.projectID).")
+        guard matches.count <= 1 else {
+            throw ComputeError.conflict(
+                "Multiple security groups found matching '\(reference.prefix(255))'. Use an ID to be more specific.")
         }
-        guard matches.count == 1 else {
-            _ = try identity.securityGroupIDs(named: [reference], caller: owner)  // Nova's 409 for the name
-            return
+        guard let group = matches.first else {
+            // A group deleted while a server was being put in it can still be taken out, by id.
+            if !add, server.securityGroupIDs.contains(reference) {
+                _ = try inventory.changeSecurityGroups(of: .id(serverID), caller: n.caller) { $0.removeAll { $0 == reference } }
+                return
+            }
+            throw ComputeError.notFound("Security group \(reference.prefix(255)) not found for project \(server.projectID).")
         }
         _ = try inventory.changeSecurityGroups(of: .id(serverID), caller: n.caller) { ids throws(ComputeError) in
             if add {
@@ -55,10 +59,16 @@ extension NovaAPI {
                 ids.append(group.id)
             } else {
                 guard ids.contains(group.id) else {
-                    throw .invalidInput("Security group \(group.name) not associated with the instance \(serverID)")
+                    throw .notFound("Security group \(group.name) not associated with the instance \(serverID)")
                 }
                 ids.removeAll { $0 == group.id }
             }
+        }
+        // The group may have been deleted meanwhile (its in-use check saw the server without
+        // it): then the server leaves it again, and the client hears it is gone.
+        if add, try identity.store.record(SecurityGroupRecord.self, id: group.id) == nil {
+            _ = try inventory.changeSecurityGroups(of: .id(serverID), caller: n.caller) { $0.removeAll { $0 == group.id } }
+            throw ComputeError.notFound("Security group \(reference.prefix(255)) not found for project \(server.projectID).")
         }
     }
 }

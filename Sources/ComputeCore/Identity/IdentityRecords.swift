@@ -152,6 +152,9 @@ public protocol IdentityStore: Sendable {
     /// Creates or replaces the record with its id. Names are unique per domain (users,
     /// projects) or per user (application credentials): a clash is a `.conflict`.
     func save<Record: IdentityRecord>(_ record: Record) throws(ComputeError)
+    /// Creates the record unless one with its id is there (on any host): false when one was,
+    /// which is then left as it is.
+    func insert<Record: IdentityRecord>(_ record: Record) throws(ComputeError) -> Bool
     /// Replaces `old` with `new` (same id) only while the stored record is still `old`: false
     /// when it changed or went away meanwhile (on any host), so a change made over a stale read
     /// is never written, and a deleted record is never brought back. Names as in `save`.

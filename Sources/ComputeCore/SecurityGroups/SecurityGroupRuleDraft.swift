@@ -144,7 +144,9 @@ struct IPv6Groups: CustomStringConvertible {
             guard !part.isEmpty else { return [] }
             var out: [UInt16] = []
             for group in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard (1...4).contains(group.count), let value = UInt16(group, radix: 16) else { return nil }
+                guard (1...4).contains(group.count), group.allSatisfy({ $0.isASCII && $0.isHexDigit }),
+                    let value = UInt16(group, radix: 16)
+                else { return nil }
                 out.append(value)
             }
             return out

@@ -14,18 +14,15 @@ extension Identity {
     }
 
     /// `projectID`'s `default` group, made now if it is not there yet (on several hosts at
-    /// once, each makes the same record).
+    /// once, one makes it: an insert, never over what another host made and changed since).
     public func defaultSecurityGroup(projectID: String) throws(ComputeError) -> SecurityGroupRecord {
         let id = SecurityGroupRecord.defaultID(project: projectID)
         if let found = try store.record(SecurityGroupRecord.self, id: id) { return found }
-        return try writer.withLock { _ throws(ComputeError) in
-            if let found = try store.record(SecurityGroupRecord.self, id: id) { return found }
-            var group = SecurityGroupRecord(
-                id: id, name: "default", description: "Default security group", project: projectID, created: clock.now())
-            group.addInitialRules(at: clock.now())
-            try store.save(group)
-            return group
-        }
+        var group = SecurityGroupRecord(
+            id: id, name: "default", description: "Default security group", project: projectID, created: clock.now())
+        group.addInitialRules(at: clock.now())
+        let made = try writer.withLock { _ throws(ComputeError) in try store.insert(group) }
+        return made ? group : try store.record(SecurityGroupRecord.self, id: id) ?? group
     }
 
     /// Group `id` if `caller` may reach it, else Neutron's 404 (the same for another project's).
@@ -85,7 +82,9 @@ extension Identity {
         id: String, caller: Caller, inUse: (SecurityGroupRecord) throws(ComputeError) -> Bool
     ) throws(ComputeError) {
         let group = try securityGroup(id: id, caller: caller)
-        guard !group.isDefault else { throw .conflict("Insufficient rights for removing default security group.") }
+        guard !group.isDefault || caller.isAdmin else {
+            throw .conflict("Insufficient rights for removing default security group.")
+        }
         try writer.withLock { _ throws(ComputeError) in
             guard try !inUse(group) else { throw .conflict("Security Group \(group.id) in use.") }
             guard try store.remove(SecurityGroupRecord.self, id: group.id) else {
@@ -110,15 +109,18 @@ extension Identity {
         _ draft: SecurityGroupRuleDraft, toGroup groupID: String, caller: Caller
     ) throws(ComputeError) -> (SecurityGroupRecord, SecurityGroupRule) {
         let rule = try draft.rule(id: RandomIdentifiers().uuid(), at: clock.now())
-        let target = try securityGroup(id: groupID, caller: caller)
-        let groups = try securityGroups(projectID: target.project)
-        guard groups.reduce(0, { $0 + $1.rules.count }) < Self.maxRulesPerProject else {
-            throw .conflict("Quota exceeded for resources: ['security_group_rule'].")
-        }
         if let remote = rule.remoteGroupID { _ = try securityGroup(id: remote, caller: caller) }
         let group = try changingSecurityGroup(id: groupID, caller: caller) { group throws(ComputeError) in
             if let same = group.rules.first(where: { $0.sameTraffic(as: rule) }) {
                 throw .conflict("Security group rule already exists. Rule id is \(same.id).")
+            }
+            // Counted under the lock, over the project's other groups as stored now.
+            var rules = group.rules.count
+            for other in try store.all(SecurityGroupRecord.self) where other.project == group.project && other.id != group.id {
+                rules += other.rules.count
+            }
+            guard rules < Self.maxRulesPerProject else {
+                throw .conflict("Quota exceeded for resources: ['security_group_rule'].")
             }
             group.rules.append(rule)
         }
@@ -171,7 +173,9 @@ extension Identity {
         _ = try securityGroup(id: id, caller: caller)  // a project's default group is made outside the lock
         return try writer.withLock { _ throws(ComputeError) in
             for _ in 0..<5 {
-                let current = try securityGroup(id: id, caller: caller)
+                guard let current = try store.record(SecurityGroupRecord.self, id: id),
+                    caller.canReach(projectID: current.project)
+                else { throw .notFound("Security group \(id.prefix(255)) does not exist") }
                 var changed = current
                 try change(&changed)
                 changed.revision += 1
