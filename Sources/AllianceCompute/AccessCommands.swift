@@ -195,7 +195,9 @@ struct Quota: ParsableCommand {
 
         static func describe(_ item: QuotaOverride) -> String {
             func value(_ v: Int?) -> String { v.map { $0 == -1 ? "unlimited" : String($0) } ?? "default" }
-            return "\(item.project): instances \(value(item.instances)), cores \(value(item.cores)), ram \(value(item.ram))"
+            let name = item.project == QuotaOverride.defaultClass ? "(the default quota class)" : item.project
+            let others = (item.others ?? [:]).sorted { $0.key < $1.key }.map { ", \($0.key) \(value($0.value))" }.joined()
+            return "\(name): instances \(value(item.instances)), cores \(value(item.cores)), ram \(value(item.ram))\(others)"
         }
     }
 }

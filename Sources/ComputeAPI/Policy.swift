@@ -110,6 +110,8 @@ extension Policy {
     static let quotaDefaults = Policy("os_compute_api:os-quota-sets:defaults", .projectOrAdmin(parameter: "project"))
     static let quotaUpdate = Policy("os_compute_api:os-quota-sets:update", .admin)
     static let quotaDelete = Policy("os_compute_api:os-quota-sets:delete", .admin)
+    static let quotaClassShow = Policy("os_compute_api:os-quota-class-sets:show", .admin)
+    static let quotaClassUpdate = Policy("os_compute_api:os-quota-class-sets:update", .admin)
     static let limits = Policy("os_compute_api:limits", .token)
     static let limitsOtherProject = Policy("os_compute_api:limits:other_project", .admin)
     static let images = Policy("os_compute_api:os-images", .token)

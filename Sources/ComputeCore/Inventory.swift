@@ -56,7 +56,7 @@ public final class Inventory: Sendable {
     /// The images servers may be created from.
     public var images: [Image] { settings.withLock { $0.images } }
 
-    /// The limits of a project without an override of its own.
+    /// The configured limits (the `default` quota class goes over them: `defaultLimits()`).
     public var quotaDefaults: QuotaLimits { settings.withLock { $0.quotaDefaults } }
 
     /// Replaces the settings; requests already past their use of them finish with the old ones.
@@ -64,9 +64,15 @@ public final class Inventory: Sendable {
         self.settings.withLock { $0 = settings }
     }
 
-    /// A project's limits: its override, else the defaults.
-    private func limits(projectID: String) throws(ComputeError) -> QuotaLimits {
-        try quotas.limits(for: projectID, defaults: quotaDefaults)
+    /// A project's limits: its override over the defaults.
+    public func limits(projectID: String) throws(ComputeError) -> QuotaLimits {
+        try quotas.limits(for: projectID, defaults: try defaultLimits())
+    }
+
+    /// The limits of a project without an override of its own: the `default` quota class
+    /// (an admin's `PUT os-quota-class-sets/default`) over the configured defaults.
+    public func defaultLimits() throws(ComputeError) -> QuotaLimits {
+        try quotas.limits(for: QuotaOverride.defaultClass, defaults: quotaDefaults)
     }
 
     // MARK: Servers, reading
@@ -141,7 +147,15 @@ public final class Inventory: Sendable {
     /// Changes a project's own limits (the ones `change` names; an admin's `PUT
     /// os-quota-sets`), and what the project's limits are now.
     public func setQuota(_ change: QuotaOverride) throws(ComputeError) -> QuotaLimits {
-        try quotas.setOverride(change).applied(to: quotaDefaults)
+        try Validation.principal(change.project, field: "project")
+        return try quotas.setOverride(change).applied(to: try defaultLimits())
+    }
+
+    /// Changes the `default` quota class (the limits `change` names), and what it is now.
+    public func setDefaultLimits(_ change: QuotaOverride) throws(ComputeError) -> QuotaLimits {
+        var change = change
+        change.project = QuotaOverride.defaultClass
+        return try quotas.setOverride(change).applied(to: quotaDefaults)
     }
 
     /// Gives a project the defaults again (an admin's `DELETE os-quota-sets`).
@@ -177,6 +191,8 @@ public final class Inventory: Sendable {
             }
             network = found.name
         }
+        let limits = try limits(projectID: caller.projectID)
+        try checkMetadataQuota(draft.metadata, projectID: caller.projectID)
         let now = clock.now()
         let plan = CreationPlan(
             projectID: caller.projectID, userID: caller.userID, name: draft.name, flavor: flavor.snapshot, image: image,
@@ -185,7 +201,7 @@ public final class Inventory: Sendable {
             firstAction: InstanceAction(
                 action: "create", requestID: requestID(of: caller), userID: caller.userID, projectID: caller.projectID,
                 started: now),
-            minCount: draft.minCount, maxCount: draft.maxCount, limits: try limits(projectID: caller.projectID),
+            minCount: draft.minCount, maxCount: draft.maxCount, limits: limits,
             callerIsAdmin: caller.isAdmin, ids: (0..<draft.maxCount).map { _ in identifiers.uuid() },
             reservationID: identifiers.reservationID(), created: now)
         return try committing("create_servers") { () throws(ComputeError) in try store.create(plan) }
@@ -194,7 +210,10 @@ public final class Inventory: Sendable {
     /// Renames a server, replaces its metadata, sets its description or what Nova's clients keep
     /// on it (access addresses, disk configuration).
     public func updateServer(_ reference: Reference, caller: Caller, with update: ServerUpdate) throws(ComputeError) -> Server {
-        try changeServer(reference, caller: caller) { server in update.apply(to: &server) }
+        try changeServer(reference, caller: caller) { server throws(ComputeError) in
+            update.apply(to: &server)
+            if update.metadata != nil { try checkMetadataQuota(server.metadata, projectID: server.projectID) }
+        }
     }
 
     /// Rebuilds a server from an image in the catalog (Nova's table: from ACTIVE, SHUTOFF or
@@ -208,6 +227,7 @@ public final class Inventory: Sendable {
                 throw .conflict("Cannot 'rebuild' instance \(server.id) while it is in vm_state \(server.status.vmState)")
             }
             rebuild.update.apply(to: &server)
+            try checkMetadataQuota(server.metadata, projectID: server.projectID)
             server.record("rebuild", by: caller, at: clock.now(), requestID: requestID(of: caller))
             server.image = image.name
             server.imageID = image.id
@@ -234,10 +254,18 @@ public final class Inventory: Sendable {
     ) throws(ComputeError) -> Server {
         try changeServer(reference, caller: caller) { server throws(ComputeError) in
             try change(&server.metadata)
-            guard server.metadata.count <= Validation.maxMetadataPairs else {
-                throw .forbidden("Quota exceeded for metadata_items: a server has at most \(Validation.maxMetadataPairs) pairs.")
-            }
+            try checkMetadataQuota(server.metadata, projectID: server.projectID)
             try Validation.metadata(server.metadata, field: "metadata")
+        }
+    }
+
+    /// Nova's 403 for more pairs than the project's `metadata_items` (at most
+    /// `Validation.maxMetadataPairs` whatever the quota: what a record holds).
+    func checkMetadataQuota(_ metadata: [String: String], projectID: String) throws(ComputeError) {
+        let limit = try limits(projectID: projectID).limit(.metadataItems)
+        let allowed = limit < 0 ? Validation.maxMetadataPairs : min(limit, Validation.maxMetadataPairs)
+        guard metadata.count <= allowed else {
+            throw .forbidden("Quota exceeded for metadata_items: a server has at most \(allowed) pairs.")
         }
     }
 

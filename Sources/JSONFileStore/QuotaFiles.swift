@@ -46,7 +46,7 @@ public final class QuotaFiles: QuotaSource {
 
     /// Stores a project's override, merged with the one it had.
     public static func set(_ change: QuotaOverride, dataDirectory: String) throws -> QuotaOverride {
-        try Validation.principal(change.project, field: "project")
+        if change.project != QuotaOverride.defaultClass { try Validation.principal(change.project, field: "project") }
         let current = try overrides(dataDirectory: dataDirectory).items[change.project] ?? QuotaOverride(project: change.project)
         let merged = try current.merging(change)
         try ControlDirectory.write(merged, name: change.project, dataDirectory: dataDirectory, subdirectory: subdirectory)

@@ -96,10 +96,9 @@ public final class PostgresAccess: QuotaSource {
         do {
             override = try overrides.value(projectID) { () throws(PostgresError) -> QuotaOverride? in
                 let rows = try pool.withConnection { c throws(PostgresError) in
-                    try c.execute("SELECT instances, cores, ram FROM quota_overrides WHERE project_id = $1", [projectID])
+                    try c.execute("SELECT \(QuotaOverride.columns) FROM quota_overrides WHERE project_id = $1", [projectID])
                 }
-                guard rows.count == 1 else { return nil }
-                return QuotaOverride(project: projectID, instances: rows.int(0, 0), cores: rows.int(0, 1), ram: rows.int(0, 2))
+                return rows.count == 1 ? QuotaOverride(rows, 0) : nil
             }
         } catch {
             logger.error("read a project's quota: \(error)")
@@ -143,9 +142,8 @@ public final class PostgresAccess: QuotaSource {
     ) throws(PostgresError) -> QuotaOverride {
         try connection.transaction { c throws(PostgresError) -> QuotaOverride in
             let rows = try c.execute(
-                "SELECT instances, cores, ram FROM quota_overrides WHERE project_id = $1 FOR UPDATE", [change.project])
-            let current = QuotaOverride(
-                project: change.project, instances: rows.int(0, 0), cores: rows.int(0, 1), ram: rows.int(0, 2))
+                "SELECT \(QuotaOverride.columns) FROM quota_overrides WHERE project_id = $1 FOR UPDATE", [change.project])
+            let current = rows.count == 1 ? QuotaOverride(rows, 0) : QuotaOverride(project: change.project)
             let merged: QuotaOverride
             do throws(ComputeError) {
                 merged = try current.merging(change)
@@ -154,22 +152,18 @@ public final class PostgresAccess: QuotaSource {
             }
             try c.execute(
                 """
-                INSERT INTO quota_overrides (project_id, instances, cores, ram) VALUES ($1, $2, $3, $4)
-                ON CONFLICT (project_id) DO UPDATE SET instances = $2, cores = $3, ram = $4
-                """,
-                [merged.project, merged.instances.map(String.init), merged.cores.map(String.init), merged.ram.map(String.init)])
+                INSERT INTO quota_overrides (\(QuotaOverride.columns)) VALUES ($1, $2, $3, $4, $5::jsonb)
+                ON CONFLICT (project_id) DO UPDATE SET instances = $2, cores = $3, ram = $4, others = $5::jsonb
+                """, merged.parameters)
             return merged
         }
     }
 
     public static func quotaOverrides(url: String) throws -> [QuotaOverride] {
         let rows = try administering {
-            try connect(url).execute("SELECT project_id, instances, cores, ram FROM quota_overrides ORDER BY project_id")
+            try connect(url).execute("SELECT \(QuotaOverride.columns) FROM quota_overrides ORDER BY project_id")
         }
-        return (0..<rows.count).map { row in
-            QuotaOverride(
-                project: rows.string(row, 0) ?? "", instances: rows.int(row, 1), cores: rows.int(row, 2), ram: rows.int(row, 3))
-        }
+        return (0..<rows.count).map { row in QuotaOverride(rows, row) }
     }
 
     /// A connection for one CLI command, at the schema this release serves.
@@ -183,5 +177,24 @@ public final class PostgresAccess: QuotaSource {
             )
         }
         return connection
+    }
+}
+
+extension QuotaOverride {
+    /// The columns of `quota_overrides`, in the order `init(_:_:)` and `parameters` use.
+    static let columns = "project_id, instances, cores, ram, others"
+
+    /// Row `row` of a `SELECT` of `columns`.
+    init(_ rows: Rows, _ row: Int) {
+        let others = rows.string(row, 4).flatMap { try? JSONDecoder().decode([String: Int].self, from: Data($0.utf8)) }
+        self.init(
+            project: rows.string(row, 0) ?? "", instances: rows.int(row, 1), cores: rows.int(row, 2),
+            ram: rows.int(row, 3), others: others)
+    }
+
+    /// The values of `columns`, as `$1`…`$5` (the last one JSON).
+    var parameters: [String?] {
+        let others = self.others.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        return [project, instances.map(String.init), cores.map(String.init), ram.map(String.init), others]
     }
 }

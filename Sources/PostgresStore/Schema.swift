@@ -125,6 +125,11 @@ enum Schema {
             AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON identity_security_groups
             FOR EACH STATEMENT EXECUTE FUNCTION alliance_table_changed();
         """,
+        // 6: Nova's other quota resources (metadata_items, key_pairs, …) per project and for the
+        // default quota class (the row ':default'), by name.
+        """
+        ALTER TABLE quota_overrides ADD COLUMN others jsonb;
+        """,
     ]
 
     /// The version the database is at: 0 before the first upgrade. Reads only.

@@ -64,11 +64,8 @@ extension PostgresStore {
             try identity(KeypairRecord.self), try identity(ServerGroupRecord.self), try identity(SecurityGroupRecord.self)
         )
         progress(decoded)
-        let quotaRows = try connection.execute("SELECT project_id, instances, cores, ram FROM quota_overrides")
-        let quotas = (0..<quotaRows.count).map { row in
-            QuotaOverride(
-                project: quotaRows.string(row, 0) ?? "", instances: quotaRows.int(row, 1), cores: quotaRows.int(row, 2),
-                ram: quotaRows.int(row, 3))
+        let quotaRows = try connection.execute("SELECT \(QuotaOverride.columns) FROM quota_overrides")
+        let quotas = (0..<quotaRows.count).map { row in QuotaOverride(quotaRows, row)
         }
         return StoreContents(
             servers: servers, flavors: flavors, tokens: tokens, quotas: quotas, users: users, projects: projects,
@@ -142,8 +139,8 @@ extension PostgresStore {
             }
             for quota in contents.quotas {
                 try c.execute(
-                    "INSERT INTO quota_overrides (project_id, instances, cores, ram) VALUES ($1, $2, $3, $4)",
-                    [quota.project, quota.instances.map(String.init), quota.cores.map(String.init), quota.ram.map(String.init)])
+                    "INSERT INTO quota_overrides (\(QuotaOverride.columns)) VALUES ($1, $2, $3, $4, $5::jsonb)",
+                    quota.parameters)
                 step()
             }
             func identity<R: IdentityRecord>(_ records: [R]) throws(PostgresError) {

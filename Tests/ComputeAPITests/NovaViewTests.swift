@@ -254,9 +254,59 @@ func checkLinks(_ links: Any?, _ context: String) {
         client.token = "admin"
         #expect(client.nova(.delete, "/v2.1/os-quota-sets/a").status == 202)
         #expect(client.nova(.get, "/v2.1/os-quota-sets/a").json("quota_set", "instances") as? Int == -1)
-        let refused = client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"key_pairs": 5}}"#)
-        #expect(refused.status == 400 && refused.fault?.message.contains("key_pairs") == true)
         #expect(client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"ram": -2}}"#).status == 400)
+        let gone = client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"fixed_ips": 5}}"#, version: "2.36")
+        #expect(gone.status == 400, "fixed_ips went with 2.36")
+    }
+
+    @Test func theOtherResourcesAreLimitsOfTheProject() throws {
+        var client = TestClient()
+        let set = client.nova(
+            .put, "/v2.1/os-quota-sets/a",
+            #"{"quota_set": {"key_pairs": 1, "metadata_items": 2, "server_groups": 0, "floating_ips": 7}}"#)
+        #expect(set.status == 200, "\(set.text)")
+        #expect(set.json("quota_set", "key_pairs") as? Int == 1 && set.json("quota_set", "floating_ips") as? Int == 7)
+        client.token = "member-a"
+        #expect(client.nova(.get, "/v2.1/limits").json("limits", "absolute", "maxTotalKeypairs") as? Int == 1)
+        #expect(client.nova(.post, "/v2.1/os-keypairs", #"{"keypair": {"name": "one"}}"#).status == 200)
+        #expect(client.nova(.post, "/v2.1/os-keypairs", #"{"keypair": {"name": "two"}}"#).status == 403)
+        let group = client.nova(.post, "/v2.1/os-server-groups", #"{"server_group": {"name": "g", "policies": ["affinity"]}}"#)
+        #expect(group.status == 403)
+        let metadata =
+            #"{"server": {"name": "m", "imageRef": "\#(Image.defaults[0].id)", "flavorRef": "1", "metadata": {"a": "1", "b": "2", "c": "3"}}}"#
+        let refused = client.nova(.post, "/v2.1/servers", metadata)
+        #expect(refused.status == 403 && refused.fault?.message.contains("metadata_items") == true, "\(refused.text)")
+        let id = client.novaServer("m")
+        #expect(client.nova(.put, "/v2.1/servers/\(id)/metadata", #"{"metadata": {"a": "1", "b": "2"}}"#).status == 200)
+        #expect(client.nova(.post, "/v2.1/servers/\(id)/metadata", #"{"metadata": {"c": "3"}}"#).status == 403)
+    }
+
+    @Test func theDefaultClassIsWhatProjectsWithoutLimitsGet() throws {
+        var client = TestClient()
+        let shown = try #require(client.nova(.get, "/v2.1/os-quota-class-sets/default").json("quota_class_set") as? [String: Any])
+        #expect(shown["id"] as? String == "default" && shown["server_groups"] == nil, "server groups show from 2.50")
+        #expect(shown["metadata_items"] as? Int == 128 && shown["floating_ips"] as? Int == 10)
+        let modern =
+            client.nova(.get, "/v2.1/os-quota-class-sets/default", version: "2.57").json("quota_class_set") as? [String: Any]
+        #expect(modern?["server_groups"] as? Int == 10 && modern?["injected_files"] == nil && modern?["fixed_ips"] == nil)
+
+        let changed = client.nova(
+            .put, "/v2.1/os-quota-class-sets/default", #"{"quota_class_set": {"instances": 3, "key_pairs": 110}}"#)
+        #expect(changed.status == 200 && changed.json("quota_class_set", "id") == nil)
+        #expect(
+            changed.json("quota_class_set", "instances") as? Int == 3
+                && changed.json("quota_class_set", "key_pairs") as? Int == 110)
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/b").json("quota_set", "instances") as? Int == 3)
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/b/defaults").json("quota_set", "key_pairs") as? Int == 110)
+        #expect(client.nova(.put, "/v2.1/os-quota-sets/b", #"{"quota_set": {"instances": 5}}"#).status == 200)
+        #expect(client.nova(.get, "/v2.1/os-quota-sets/b").json("quota_set", "instances") as? Int == 5, "its own limit wins")
+        #expect(client.nova(.put, "/v2.1/os-quota-class-sets/gold", #"{"quota_class_set": {"instances": 3}}"#).status == 400)
+        #expect(client.nova(.put, "/v2.1/os-quota-class-sets/default", #"{"quota_class_set": {"bogus": 3}}"#).status == 400)
+        client.token = "member-a"
+        #expect(client.nova(.get, "/v2.1/os-quota-class-sets/default").status == 403)
+        client.token = "admin"
+        #expect(
+            client.nova(.put, "/v2.1/os-quota-sets/:default", #"{"quota_set": {"instances": 9}}"#).status == 400, "not a project")
     }
 }
 

@@ -92,8 +92,22 @@ func workerTokens(
         #expect(merged == QuotaOverride(project: "web", instances: 2, ram: -1))
         #expect(quotas.limits(for: "web", defaults: .novaDefaults) == QuotaLimits(instances: 2, cores: 20, ram: -1))
         #expect(quotas.limits(for: "other", defaults: .novaDefaults) == .novaDefaults)
-        #expect(throws: ComputeError.invalidField("cores", "must be -1 (unlimited) or more.")) {
+        #expect(throws: ComputeError.invalidField("cores", "must be -1 (unlimited) or from 0 to 2147483647.")) {
             try QuotaFiles.set(QuotaOverride(project: "web", cores: -2), dataDirectory: dir.path)
+        }
+        // Nova's other resources, and the default class (a key no project id can be).
+        _ = try QuotaFiles.set(QuotaOverride(project: "web", others: ["key_pairs": 3]), dataDirectory: dir.path)
+        _ = try QuotaFiles.set(
+            QuotaOverride(project: QuotaOverride.defaultClass, instances: 4, others: ["metadata_items": 5]),
+            dataDirectory: dir.path)
+        let reread = QuotaFiles(dataDirectory: dir.path)
+        #expect(reread.limits(for: "web", defaults: .novaDefaults).limit(.keyPairs) == 3)
+        #expect(reread.limits(for: QuotaOverride.defaultClass, defaults: .novaDefaults).limit(.metadataItems) == 5)
+        #expect(throws: ComputeError.invalidField("bogus", "is not a quota resource.")) {
+            try QuotaFiles.set(QuotaOverride(project: "web", others: ["bogus": 1]), dataDirectory: dir.path)
+        }
+        #expect(throws: ComputeError.self) {
+            try QuotaFiles.set(QuotaOverride(project: ":other"), dataDirectory: dir.path)
         }
     }
 }

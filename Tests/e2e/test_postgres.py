@@ -128,7 +128,7 @@ def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
         assert refused.returncode != 0
         assert "schema is version 0" in refused.stderr + refused.stdout and "db upgrade" in refused.stderr + refused.stdout
         first = run("db", "upgrade", "--database", fresh.url).stdout
-        assert "from schema version 0 to 5" in first
+        assert "from schema version 0 to 6" in first
         assert "nothing to do" in run("db", "upgrade", "--database", fresh.url).stdout
         fresh.sql("INSERT INTO schema_version (version) VALUES (99)")
         newer = run("serve", "--database", fresh.url, "--socket", str(tmp_path / "s.sock"), check=False)
@@ -148,6 +148,10 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         files.start()
         member = files.make_token("web", "dev", "member")
         files.cli("quota", "set", "--project", "web", "--instances", "7")
+        # Nova's other resources and the default quota class move too.
+        assert files.request("PUT", "/v2.1/os-quota-sets/web", {"quota_set": {"key_pairs": 7}}).status == 200
+        assert files.request("PUT", "/v2.1/os-quota-class-sets/default",
+                             {"quota_class_set": {"metadata_items": 64}}).status == 200
         password = files.cli("user", "create", "--project", "web", "--name", "ada").strip()
         made = files.post("/servers", {"server": {"name": "multi", "flavor": "m1.small",
                                                   "image": "cirros-0.3.4-x86_64-uec", "network": "private",
@@ -167,7 +171,7 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
 
         exported = tmp_path / "export"
         out = run("export", "--data-dir", str(files.data), "--to", str(exported)).stdout
-        assert ("exported 3 servers, 6 flavors, 2 tokens, 2 quota overrides, 1 users, 1 projects, 0 application"
+        assert ("exported 3 servers, 6 flavors, 2 tokens, 3 quota overrides, 1 users, 1 projects, 0 application"
                 " credentials, 1 key pairs, 1 server groups and 2 security groups") in out
         run("import", "--from", str(exported), "--database", database.url)
         again = run("import", "--from", str(exported), "--database", database.url, check=False)
@@ -184,7 +188,9 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
             rules = moved.get(f"/network/v2.0/security-groups/{security.json['security_group']['id']}")
             assert len(rules.json["security_group"]["security_group_rules"]) == 2, "security groups moved with their rules"
             assert moved.get("/servers", headers={"X-Auth-Token": member}).status == 200
-            assert "web: instances 7" in moved.cli("quota", "show")
+            assert "web: instances 7, cores default, ram default, key_pairs 7" in moved.cli("quota", "show")
+            assert moved.get("/v2.1/os-quota-class-sets/default").json["quota_class_set"]["metadata_items"] == 64
+            assert moved.get("/v2.1/os-quota-sets/other").json["quota_set"]["metadata_items"] == 64
             # Users moved too: ada signs in with her password on the database.
             signed = moved.post("/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
                 "user": {"name": "ada", "domain": {"id": "default"}, "password": password}}}}},

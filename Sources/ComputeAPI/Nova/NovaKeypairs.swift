@@ -28,7 +28,9 @@ extension NovaAPI {
         route(&router, .post, "/os-keypairs", .keypairsChange) { n, _ in
             let request = try n.decodeBody(NovaKeypairCreateRequest.self)
             let owner = try Self.keypairOwner(request.userID, n)
-            let (pair, privateKey) = try identity.createKeypair(user: owner, name: request.name, publicKey: request.publicKey)
+            let (pair, privateKey) = try identity.createKeypair(
+                user: owner, name: request.name, publicKey: request.publicKey,
+                limit: inventory.limits(projectID: n.caller.projectID).limit(.keyPairs))
             let status: HTTPResponse.Status = n.version >= Microversion(2) ? .created : .ok
             return APIResponse.document("keypair", status: status, capacity: 3000) { w in
                 Self.keypair(pair, n, into: &w) { w in

@@ -12,9 +12,9 @@ extension NovaAPI {
             try quotaSet(n, p["project"], form: .defaults)
         }
         route(&router, .put, "/os-quota-sets/{project}", .quotaUpdate) { n, p in
-            let change = try n.decodeBody(QuotaSetUpdate.self)
-            let limits = try inventory.setQuota(
-                QuotaOverride(project: p["project"], instances: change.instances, cores: change.cores, ram: change.ram))
+            var change = try n.decodeBody(QuotaSetUpdate.self).change
+            change.project = p["project"]
+            let limits = try inventory.setQuota(change)
             let usage = try inventory.quota(projectID: p["project"]).usage
             return try quotaDocument(n, nil, limits, usage, form: .limits)
         }
@@ -22,31 +22,65 @@ extension NovaAPI {
             try inventory.resetQuota(projectID: p["project"])
             return .empty(.accepted)
         }
+        // Quota classes: only `default` is kept (what every project without limits of its own
+        // gets); another class shows the same, as Nova's does, and cannot be changed.
+        route(&router, .get, "/os-quota-class-sets/{class}", .quotaClassShow) { n, p in
+            try quotaClassDocument(n, p["class"], try inventory.defaultLimits())
+        }
+        route(&router, .put, "/os-quota-class-sets/{class}", .quotaClassUpdate) { n, p in
+            guard p["class"] == "default" else {
+                throw ComputeError.invalidInput("Only the quota class 'default' is kept by this service.")
+            }
+            let change = try n.decodeBody(QuotaClassSetUpdate.self).change
+            return try quotaClassDocument(n, nil, try inventory.setDefaultLimits(change))
+        }
         route(&router, .get, "/limits", .limits) { n, _ in try limits(n) }
     }
 
-    /// What Nova reports in every quota set beside the three resources enforced here, at its
-    /// defaults, until the microversion that dropped each: metadata items, key pairs and server
-    /// groups (and their members) are this service's real limits; there are no floating or
-    /// fixed IPs, injected files or security groups to count. Server groups in use are counted
-    /// (`serverGroupsInUse`); the rest show 0.
-    static let reportedQuotas: [(name: String, value: Int, until: Microversion?)] = [
-        ("metadata_items", Validation.maxMetadataPairs, nil), ("key_pairs", 100, nil), ("server_groups", 10, nil),
-        ("server_group_members", 10, nil), ("floating_ips", 10, Microversion(36)), ("fixed_ips", -1, Microversion(36)),
-        ("security_groups", 10, Microversion(36)), ("security_group_rules", 20, Microversion(36)),
-        ("injected_files", 5, Microversion(57)), ("injected_file_content_bytes", 10_240, Microversion(57)),
-        ("injected_file_path_bytes", 255, Microversion(57)),
+    /// Nova's other quota resources, each until the microversion that dropped it: metadata
+    /// items, key pairs and server groups (and their members) are enforced here; there are no
+    /// floating or fixed IPs, injected files or Nova security groups to count, so their limits
+    /// are kept and shown only. Server groups in use are counted (`serverGroupsInUse`); the
+    /// rest show 0.
+    static let reportedQuotas: [(resource: QuotaResource, until: Microversion?)] = [
+        (.metadataItems, nil), (.keyPairs, nil), (.serverGroups, nil), (.serverGroupMembers, nil),
+        (.floatingIPs, Microversion(36)), (.fixedIPs, Microversion(36)), (.securityGroups, Microversion(36)),
+        (.securityGroupRules, Microversion(36)), (.injectedFiles, Microversion(57)),
+        (.injectedFileContentBytes, Microversion(57)), (.injectedFilePathBytes, Microversion(57)),
     ]
 
-    /// The same in `limits.absolute`, under its own names.
-    static let reportedLimits: [(name: String, value: Int, until: Microversion?)] = [
-        ("maxServerMeta", Validation.maxMetadataPairs, nil), ("maxTotalKeypairs", 100, nil), ("maxServerGroups", 10, nil),
-        ("maxServerGroupMembers", 10, nil), ("maxTotalFloatingIps", 10, Microversion(36)),
-        ("totalFloatingIpsUsed", 0, Microversion(36)), ("maxSecurityGroups", 10, Microversion(36)),
-        ("maxSecurityGroupRules", 20, Microversion(36)), ("totalSecurityGroupsUsed", 0, Microversion(36)),
-        ("maxImageMeta", 128, Microversion(39)), ("maxPersonality", 5, Microversion(57)),
-        ("maxPersonalitySize", 10_240, Microversion(57)),
+    /// The resources a quota set shows and takes at `version`.
+    static func quotaResources(at version: Microversion) -> [QuotaResource] {
+        reportedQuotas.filter { $0.until.map { version < $0 } ?? true }.map(\.resource)
+    }
+
+    /// The same in `limits.absolute`, under its own names (and usage that is always 0 here).
+    static let reportedLimits: [(name: String, resource: QuotaResource?, until: Microversion?)] = [
+        ("maxServerMeta", .metadataItems, nil), ("maxTotalKeypairs", .keyPairs, nil), ("maxServerGroups", .serverGroups, nil),
+        ("maxServerGroupMembers", .serverGroupMembers, nil), ("maxTotalFloatingIps", .floatingIPs, Microversion(36)),
+        ("totalFloatingIpsUsed", nil, Microversion(36)), ("maxSecurityGroups", .securityGroups, Microversion(36)),
+        ("maxSecurityGroupRules", .securityGroupRules, Microversion(36)), ("totalSecurityGroupsUsed", nil, Microversion(36)),
+        ("maxImageMeta", .metadataItems, Microversion(39)), ("maxPersonality", .injectedFiles, Microversion(57)),
+        ("maxPersonalitySize", .injectedFileContentBytes, Microversion(57)),
     ]
+
+    /// `{"quota_class_set": …}`: the class's limits at the request's microversion, with `id`
+    /// unless it answers a change; server groups and their members show from 2.50, as in Nova.
+    func quotaClassDocument(_ n: NovaContext, _ name: String?, _ limits: QuotaLimits) throws -> APIResponse {
+        APIResponse.document("quota_class_set", capacity: 512) { w in
+            w.beginObject()
+            if let name { w.field("id", name) }
+            w.field("instances", limits.instances)
+            w.field("cores", limits.cores)
+            w.field("ram", limits.ram)
+            for resource in Self.quotaResources(at: n.version)
+            where n.version >= Microversion(50) || (resource != .serverGroups && resource != .serverGroupMembers) {
+                w.key(resource.rawValue)
+                w.int(limits.limit(resource))
+            }
+            w.endObject()
+        }
+    }
 
     enum QuotaForm {
         /// The project's limits.
@@ -61,7 +95,7 @@ extension NovaAPI {
     /// its own project's).
     func quotaSet(_ n: NovaContext, _ projectID: String, form: QuotaForm) throws -> APIResponse {
         var (limits, usage) = try inventory.quota(projectID: projectID)
-        if form == .defaults { limits = inventory.quotaDefaults }
+        if form == .defaults { limits = try inventory.defaultLimits() }
         return try quotaDocument(n, projectID, limits, usage, form: form)
     }
 
@@ -77,8 +111,8 @@ extension NovaAPI {
                 ("instances", limits.instances, usage.instances), ("cores", limits.cores, usage.cores),
                 ("ram", limits.ram, usage.ram),
             ]
-            let reported = Self.reportedQuotas.filter { $0.until.map { n.version < $0 } ?? true }.map {
-                ($0.name, $0.value, $0.name == "server_groups" ? groups : 0)
+            let reported = Self.quotaResources(at: n.version).map {
+                ($0.rawValue, limits.limit($0), $0 == .serverGroups ? groups : 0)
             }
             for (name, limit, used) in enforced + reported {
                 w.key(name)
@@ -118,7 +152,7 @@ extension NovaAPI {
             w.field("totalServerGroupsUsed", groups)
             for limit in Self.reportedLimits where limit.until.map({ n.version < $0 }) ?? true {
                 w.key(limit.name)
-                w.int(limit.value)
+                w.int(limit.resource.map(limits.limit) ?? 0)
             }
             w.endObject()
             w.endObject()

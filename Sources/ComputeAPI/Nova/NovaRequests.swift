@@ -378,24 +378,40 @@ extension StrictObject {
 /// (`force` as Nova takes it). The other resources Nova lists are reported at fixed values here
 /// and cannot be changed: naming one is a 400 rather than a change silently dropped.
 struct QuotaSetUpdate: Decodable {
-    var instances: Int?
-    var cores: Int?
-    var ram: Int?
+    /// The limits named (its project is the route's).
+    var change: QuotaOverride
 
-    init(from decoder: any Decoder) throws {
-        let body = try StrictObject(decoder, allowed: ["quota_set"])
-        let reported = NovaAPI.reportedQuotas.map(\.name)
-        let set = try body.requiredObject("quota_set", allowed: ["instances", "cores", "ram", "force"] + reported)
-        for name in reported where set.contains(name) {
-            throw ComputeError.invalidField(
-                "quota_set.\(name)", "only instances, cores and ram are limits this service keeps per project.")
-        }
-        _ = try set.boolean("force")
-        (instances, cores, ram) = (try set.integer("instances"), try set.integer("cores"), try set.integer("ram"))
-        for (name, value) in [("instances", instances), ("cores", cores), ("ram", ram)] {
+    init(from decoder: any Decoder) throws { change = try Self.change(decoder, key: "quota_set", extra: ["force"]) }
+
+    /// `{key: {resource: limit, …}}`: `instances`, `cores`, `ram` and the other resources Nova
+    /// has at the request's microversion (`NovaAPI.quotaResources`), each -1 or more.
+    static func change(_ decoder: any Decoder, key: String, extra: [String]) throws -> QuotaOverride {
+        let others = NovaAPI.quotaResources(at: decoder.microversion).map(\.rawValue)
+        let set = try StrictObject(decoder, allowed: [key]).requiredObject(
+            key, allowed: ["instances", "cores", "ram"] + others + extra)
+        if extra.contains("force") { _ = try set.boolean("force") }
+        var change = QuotaOverride(
+            project: "", instances: try set.integer("instances"), cores: try set.integer("cores"), ram: try set.integer("ram"))
+        var named: [String: Int] = [:]
+        for name in others { if let value = try set.integer(name) { named[name] = value } }
+        change.others = named.isEmpty ? nil : named
+        for (name, value) in [("instances", change.instances), ("cores", change.cores), ("ram", change.ram)]
+            + named.map({ ($0.key, Optional($0.value)) })
+        {
             if let value, value < -1 || value > Int(Int32.max) {
-                throw ComputeError.invalidField("quota_set.\(name)", "must be -1 (unlimited) or from 0 to \(Int32.max).")
+                throw ComputeError.invalidField("\(key).\(name)", "must be -1 (unlimited) or from 0 to \(Int32.max).")
             }
         }
+        return change
+    }
+}
+
+/// `PUT /os-quota-class-sets/default`: `{"quota_class_set": {resource: limit, …}}`.
+struct QuotaClassSetUpdate: Decodable {
+    var change: QuotaOverride
+
+    init(from decoder: any Decoder) throws {
+        change = try QuotaSetUpdate.change(decoder, key: "quota_class_set", extra: [])
+        change.project = QuotaOverride.defaultClass
     }
 }

@@ -30,7 +30,8 @@ extension NovaAPI {
         route(&router, .post, "/os-server-groups", .serverGroupsCreate) { n, _ in
             let request = try n.decodeBody(NovaServerGroupCreateRequest.self)
             let group = try identity.createServerGroup(
-                name: request.name, policy: request.policy, maxServerPerHost: request.maxServerPerHost, caller: n.caller)
+                name: request.name, policy: request.policy, maxServerPerHost: request.maxServerPerHost, caller: n.caller,
+                limit: inventory.limits(projectID: n.caller.projectID).limit(.serverGroups))
             return try serverGroupDocument(group, n)
         }
         route(&router, .get, "/os-server-groups/{id}", .serverGroupsShow) { n, p in

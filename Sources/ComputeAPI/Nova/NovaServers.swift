@@ -140,6 +140,7 @@ extension NovaAPI {
             }
             _ = try identity.creatingMembers(
                 ofServerGroup: groupID, count: request.draft.maxCount, caller: n.caller,
+                memberLimit: inventory.limits(projectID: n.caller.projectID).limit(.serverGroupMembers),
                 isLive: { id throws(ComputeError) in try inventory.serverExists(id: id) }, create: create)
             servers = made
         } else {

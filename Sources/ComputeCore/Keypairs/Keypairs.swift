@@ -49,9 +49,10 @@ extension Identity {
     }
 
     /// Imports `publicKey` as `user`'s key pair `name`, or makes one when it is nil (the
-    /// private key is returned, and only here). 409 when the name is taken, 403 over the quota.
+    /// private key is returned, and only here). 409 when the name is taken, 403 over the quota
+    /// (`limit` key pairs a user; -1: none).
     public func createKeypair(
-        user: String, name: String, publicKey: String?
+        user: String, name: String, publicKey: String?, limit: Int = maxKeypairsPerUser
     ) throws(ComputeError) -> (record: KeypairRecord, privateKey: String?) {
         try Self.checkKeypairName(name)
         let generated = try publicKey == nil ? GeneratedKeypair.make(comment: "Generated-by-Nova") : nil
@@ -61,7 +62,7 @@ extension Identity {
         try writer.withLock { _ throws(ComputeError) in
             let existing = try keypairs(user: user)
             guard !existing.contains(where: { $0.name == name }) else { throw .conflict("Key pair '\(name)' already exists.") }
-            guard existing.count < Self.maxKeypairsPerUser else {
+            guard limit < 0 || existing.count < limit else {
                 throw .forbidden("Quota exceeded, too many key pairs.")
             }
             try store.save(record)

@@ -51,7 +51,7 @@ public struct ServerGroupRecord: IdentityRecord {
 
 /// Nova's server groups over the identity records: each project's own (an admin reaches any),
 /// at most `maxServerGroupsPerProject` a project and `maxMembersPerServerGroup` servers a group
-/// (Nova's default quotas, reported as such in quota sets and limits).
+/// by default (Nova's default quotas; the callers pass the project's, -1 for no limit).
 extension Identity {
     public static let maxServerGroupsPerProject = 10
     public static let maxMembersPerServerGroup = 10
@@ -71,13 +71,15 @@ extension Identity {
     }
 
     public func createServerGroup(
-        name: String, policy: ServerGroupPolicy, maxServerPerHost: Int?, caller: Caller
+        name: String, policy: ServerGroupPolicy, maxServerPerHost: Int?, caller: Caller,
+        limit: Int = maxServerGroupsPerProject
     ) throws(ComputeError) -> ServerGroupRecord {
         let group = ServerGroupRecord(
             id: RandomIdentifiers().uuid(), name: name, caller: caller, policy: policy, maxServerPerHost: maxServerPerHost,
             created: clock.now())
         try writer.withLock { _ throws(ComputeError) in
-            guard try serverGroups(projectID: caller.projectID).count < Self.maxServerGroupsPerProject else {
+            let count = try serverGroups(projectID: caller.projectID).count
+            guard limit < 0 || count < limit else {
                 throw .forbidden("Quota exceeded, too many server groups.")
             }
             try store.save(group)
@@ -101,8 +103,8 @@ extension Identity {
     /// makes check and record one step; two hosts racing for a group's last places may both get
     /// in (the record itself is changed only over what was read, so no member is lost).
     public func creatingMembers(
-        ofServerGroup id: String, count: Int, caller: Caller, isLive: (String) throws(ComputeError) -> Bool,
-        create: () throws(ComputeError) -> [String]
+        ofServerGroup id: String, count: Int, caller: Caller, memberLimit: Int = maxMembersPerServerGroup,
+        isLive: (String) throws(ComputeError) -> Bool, create: () throws(ComputeError) -> [String]
     ) throws(ComputeError) -> [String] {
         try writer.withLock { _ throws(ComputeError) in
             guard let group = try store.record(ServerGroupRecord.self, id: id), caller.canReach(projectID: group.project)
@@ -111,7 +113,7 @@ extension Identity {
                 throw .invalidInput("Invalid server group: \(id) could not be found.")
             }
             let live = try group.liveMembers(isLive)
-            guard live.count + count <= Self.maxMembersPerServerGroup else {
+            guard memberLimit < 0 || live.count + count <= memberLimit else {
                 throw .forbidden("Quota exceeded, too many servers in group")
             }
             let perHost = group.maxServerPerHost ?? 1
