@@ -211,6 +211,14 @@ def test_a_member_token_with_the_cli(service):
     assert (limits["max_total_instances"], limits["total_instances_used"]) == (10, 1)
     quota = {row["Resource"]: row["Limit"] for row in member.json("quota", "show", "--compute", project)}
     assert (quota["instances"], quota["cores"], quota["ram"]) == (10, 20, -1)
+    # Nova's other resources through the API, and the default class every other project gets.
+    admins.run("quota", "set", "--key-pairs", "7", "--server-groups", "3", project)
+    quota = {row["Resource"]: row["Limit"] for row in member.json("quota", "show", "--compute", project)}
+    assert (quota["key-pairs"], quota["server-groups"], quota["instances"]) == (7, 3, 10), quota
+    admins.run("quota", "set", "--class", "--key-pairs", "150", "default")
+    quota = {row["Resource"]: row["Limit"] for row in admins.json("quota", "show", "--default", "--compute", project)}
+    assert quota["key-pairs"] == 150, quota
+    admins.run("quota", "set", "--class", "--key-pairs", "100", "default")
     bad = CLI(service, "https", "0123456789ab." + "0" * 64).run("server", "list", check=False)
     assert bad.returncode == 1 and "401" in bad.stderr
     member.run("server", "delete", name)
