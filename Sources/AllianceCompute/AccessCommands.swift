@@ -160,6 +160,7 @@ struct Quota: ParsableCommand {
 
         func run() throws {
             do {
+                try Validation.principal(project, field: "project")  // not the default class's key
                 let change = QuotaOverride(project: project, instances: instances, cores: cores, ram: ram)
                 let merged =
                     switch try store.location() {

@@ -212,7 +212,7 @@ public final class Inventory: Sendable {
     public func updateServer(_ reference: Reference, caller: Caller, with update: ServerUpdate) throws(ComputeError) -> Server {
         try changeServer(reference, caller: caller) { server throws(ComputeError) in
             update.apply(to: &server)
-            if update.metadata != nil { try checkMetadataQuota(server.metadata, projectID: server.projectID) }
+            if let metadata = update.metadata { try checkMetadataQuota(metadata, projectID: server.projectID) }
         }
     }
 
@@ -227,7 +227,7 @@ public final class Inventory: Sendable {
                 throw .conflict("Cannot 'rebuild' instance \(server.id) while it is in vm_state \(server.status.vmState)")
             }
             rebuild.update.apply(to: &server)
-            try checkMetadataQuota(server.metadata, projectID: server.projectID)
+            if let metadata = rebuild.update.metadata { try checkMetadataQuota(metadata, projectID: server.projectID) }
             server.record("rebuild", by: caller, at: clock.now(), requestID: requestID(of: caller))
             server.image = image.name
             server.imageID = image.id
@@ -247,14 +247,16 @@ public final class Inventory: Sendable {
 
     /// Changes a server's metadata in one read-modify-write (Nova's metadata API: merge, replace,
     /// set or delete one key); `change` sees the metadata as stored now, and runs again if the
-    /// server changed meanwhile, so concurrent changes of different keys are all kept. More than
-    /// 128 pairs is Nova's 403 (the `metadata_items` quota).
+    /// server changed meanwhile, so concurrent changes of different keys are all kept. Growing
+    /// past the project's `metadata_items` is Nova's 403 (a server over a lowered quota can
+    /// still shed pairs).
     public func changeMetadata(
         of reference: Reference, caller: Caller, _ change: (inout [String: String]) throws(ComputeError) -> Void
     ) throws(ComputeError) -> Server {
         try changeServer(reference, caller: caller) { server throws(ComputeError) in
+            let before = server.metadata.count
             try change(&server.metadata)
-            try checkMetadataQuota(server.metadata, projectID: server.projectID)
+            if server.metadata.count > before { try checkMetadataQuota(server.metadata, projectID: server.projectID) }
             try Validation.metadata(server.metadata, field: "metadata")
         }
     }

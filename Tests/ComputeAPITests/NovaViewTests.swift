@@ -279,6 +279,14 @@ func checkLinks(_ links: Any?, _ context: String) {
         let id = client.novaServer("m")
         #expect(client.nova(.put, "/v2.1/servers/\(id)/metadata", #"{"metadata": {"a": "1", "b": "2"}}"#).status == 200)
         #expect(client.nova(.post, "/v2.1/servers/\(id)/metadata", #"{"metadata": {"c": "3"}}"#).status == 403)
+        // Lowered below what a server holds: it can still shed pairs and be rebuilt.
+        client.token = "admin"
+        #expect(client.nova(.put, "/v2.1/os-quota-sets/a", #"{"quota_set": {"metadata_items": 0}}"#).status == 200)
+        client.token = "member-a"
+        #expect(client.nova(.delete, "/v2.1/servers/\(id)/metadata/a").status == 204)
+        let rebuild = #"{"rebuild": {"imageRef": "\#(Image.defaults[0].id)"}}"#
+        #expect(client.nova(.post, "/v2.1/servers/\(id)/action", rebuild).status == 202)
+        #expect(client.nova(.post, "/v2.1/servers/\(id)/metadata", #"{"metadata": {"d": "4"}}"#).status == 403)
     }
 
     @Test func theDefaultClassIsWhatProjectsWithoutLimitsGet() throws {
@@ -289,6 +297,11 @@ func checkLinks(_ links: Any?, _ context: String) {
         let modern =
             client.nova(.get, "/v2.1/os-quota-class-sets/default", version: "2.57").json("quota_class_set") as? [String: Any]
         #expect(modern?["server_groups"] as? Int == 10 && modern?["injected_files"] == nil && modern?["fixed_ips"] == nil)
+        let between = client.nova(.get, "/v2.1/os-quota-class-sets/default", version: "2.40").json("quota_class_set")
+        #expect((between as? [String: Any])?["floating_ips"] as? Int == 10, "the class API kept them until 2.50")
+        let floating = #"{"quota_class_set": {"floating_ips": 12}}"#
+        #expect(client.nova(.put, "/v2.1/os-quota-class-sets/default", floating, version: "2.40").status == 200)
+        #expect(client.nova(.put, "/v2.1/os-quota-class-sets/default", floating, version: "2.50").status == 400)
 
         let changed = client.nova(
             .put, "/v2.1/os-quota-class-sets/default", #"{"quota_class_set": {"instances": 3, "key_pairs": 110}}"#)

@@ -54,6 +54,17 @@ extension NovaAPI {
         reportedQuotas.filter { $0.until.map { version < $0 } ?? true }.map(\.resource)
     }
 
+    /// The resources a quota class set takes at `version`: Nova's class API kept the network
+    /// ones until 2.50 (not 2.36) and dropped the injected files at 2.57; it shows server groups
+    /// and their members only from 2.50.
+    static func quotaClassResources(at version: Microversion) -> [QuotaResource] {
+        let network: Set<QuotaResource> = [.floatingIPs, .fixedIPs, .securityGroups, .securityGroupRules]
+        return reportedQuotas.map(\.resource).filter { resource in
+            if network.contains(resource) { return version < Microversion(50) }
+            return resource.rawValue.hasPrefix("injected_file") ? version < Microversion(57) : true
+        }
+    }
+
     /// The same in `limits.absolute`, under its own names (and usage that is always 0 here).
     static let reportedLimits: [(name: String, resource: QuotaResource?, until: Microversion?)] = [
         ("maxServerMeta", .metadataItems, nil), ("maxTotalKeypairs", .keyPairs, nil), ("maxServerGroups", .serverGroups, nil),
@@ -73,7 +84,7 @@ extension NovaAPI {
             w.field("instances", limits.instances)
             w.field("cores", limits.cores)
             w.field("ram", limits.ram)
-            for resource in Self.quotaResources(at: n.version)
+            for resource in Self.quotaClassResources(at: n.version)
             where n.version >= Microversion(50) || (resource != .serverGroups && resource != .serverGroupMembers) {
                 w.key(resource.rawValue)
                 w.int(limits.limit(resource))

@@ -381,12 +381,16 @@ struct QuotaSetUpdate: Decodable {
     /// The limits named (its project is the route's).
     var change: QuotaOverride
 
-    init(from decoder: any Decoder) throws { change = try Self.change(decoder, key: "quota_set", extra: ["force"]) }
+    init(from decoder: any Decoder) throws {
+        let resources = NovaAPI.quotaResources(at: decoder.microversion)
+        change = try Self.change(decoder, key: "quota_set", resources: resources, extra: ["force"])
+    }
 
-    /// `{key: {resource: limit, …}}`: `instances`, `cores`, `ram` and the other resources Nova
-    /// has at the request's microversion (`NovaAPI.quotaResources`), each -1 or more.
-    static func change(_ decoder: any Decoder, key: String, extra: [String]) throws -> QuotaOverride {
-        let others = NovaAPI.quotaResources(at: decoder.microversion).map(\.rawValue)
+    /// `{key: {resource: limit, …}}`: `instances`, `cores`, `ram` and `resources`, each -1 or more.
+    static func change(_ decoder: any Decoder, key: String, resources: [QuotaResource], extra: [String]) throws
+        -> QuotaOverride
+    {
+        let others = resources.map(\.rawValue)
         let set = try StrictObject(decoder, allowed: [key]).requiredObject(
             key, allowed: ["instances", "cores", "ram"] + others + extra)
         if extra.contains("force") { _ = try set.boolean("force") }
@@ -411,7 +415,8 @@ struct QuotaClassSetUpdate: Decodable {
     var change: QuotaOverride
 
     init(from decoder: any Decoder) throws {
-        change = try QuotaSetUpdate.change(decoder, key: "quota_class_set", extra: [])
+        let resources = NovaAPI.quotaClassResources(at: decoder.microversion)
+        change = try QuotaSetUpdate.change(decoder, key: "quota_class_set", resources: resources, extra: [])
         change.project = QuotaOverride.defaultClass
     }
 }
