@@ -106,7 +106,7 @@ func workerTokens(
         #expect(throws: ComputeError.invalidField("bogus", "is not a quota resource.")) {
             try QuotaFiles.set(QuotaOverride(project: "web", others: ["bogus": 1]), dataDirectory: dir.path)
         }
-        #expect(throws: ComputeError.self) {
+        #expect(throws: ComputeError.invalidField("project", "must be 1–255 characters of letters, digits, '.', '_' or '-'.")) {
             try QuotaFiles.set(QuotaOverride(project: ":other"), dataDirectory: dir.path)
         }
     }
