@@ -124,10 +124,14 @@ public struct ServerUpdate: Sendable, Equatable {
 public struct ServerRebuild: Sendable, Equatable {
     public var image: Reference
     public var update: ServerUpdate
+    /// Nova's `key_name` (2.54): nil keeps the server's, `.some(nil)` takes it away. Checked
+    /// against the user's key pairs by whoever parsed it.
+    public var keyName: String??
 
-    public init(image: Reference, update: ServerUpdate) {
+    public init(image: Reference, update: ServerUpdate, keyName: String?? = nil) {
         self.image = image
         self.update = update
+        self.keyName = keyName
     }
 }
 

@@ -191,6 +191,7 @@ public final class Inventory: Sendable {
                 throw .conflict("Cannot 'rebuild' instance \(server.id) while it is in vm_state \(server.status.vmState)")
             }
             rebuild.update.apply(to: &server)
+            if let keyName = rebuild.keyName { server.keyName = keyName }
             if let metadata = rebuild.update.metadata { try checkMetadataQuota(metadata, projectID: server.projectID) }
             server.record("rebuild", by: caller, at: clock.now(), requestID: requestID(of: caller))
             server.image = image.name

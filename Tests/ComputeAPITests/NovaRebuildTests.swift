@@ -63,4 +63,23 @@ import Testing
         #expect(server.keys.contains("OS-EXT-STS:vm_state") == (version == "2.75"), "the full view from 2.75")
         #expect(server["adminPass"] is String)
     }
+
+    @Test func from254ARebuildChangesOrRemovesTheKeyPair() throws {
+        var client = TestClient()
+        client.token = "member-a"
+        #expect(client.nova(.post, "/v2.1/os-keypairs", #"{"keypair": {"name": "new-key"}}"#).status == 200)
+        let id = client.novaServer("keyed")
+        let action = "/v2.1/servers/\(id)/action"
+        let withKey = #"{"rebuild": {"imageRef": "\#(Self.other)", "key_name": "new-key"}}"#
+        #expect(client.nova(.post, action, withKey, version: "2.53").status == 400, "key_name came with 2.54")
+        let rebuilt = client.nova(.post, action, withKey, version: "2.54")
+        #expect(rebuilt.status == 202 && rebuilt.json("server", "key_name") as? String == "new-key", "\(rebuilt.text)")
+        let unknown = #"{"rebuild": {"imageRef": "\#(Self.other)", "key_name": "nothing"}}"#
+        #expect(client.nova(.post, action, unknown, version: "2.54").fault?.message == "Invalid key_name provided.")
+        #expect(client.nova(.post, action, #"{"rebuild": {"imageRef": "\#(Self.other)"}}"#, version: "2.54").status == 202)
+        #expect(client.nova(.get, "/v2.1/servers/\(id)").json("server", "key_name") as? String == "new-key", "kept")
+        let removed = #"{"rebuild": {"imageRef": "\#(Self.other)", "key_name": null}}"#
+        #expect(client.nova(.post, action, removed, version: "2.54").status == 202)
+        #expect(client.nova(.get, "/v2.1/servers/\(id)").json("server", "key_name") is NSNull)
+    }
 }

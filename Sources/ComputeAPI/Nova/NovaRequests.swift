@@ -261,12 +261,13 @@ struct NovaServerActionRequest: Decodable {
 
 extension NovaServerActionRequest {
     /// `{"rebuild": {"imageRef": …, "name"?, "metadata"?, "adminPass"?, "description"? (2.19),
-    /// "accessIPv4"?, "accessIPv6"?, "OS-DCF:diskConfig"?, "preserve_ephemeral"?}}`. What needs
-    /// a guest or a feature this service lacks (personality, user_data, key_name, trusted
-    /// certificates, hostname) is refused, not ignored.
+    /// "key_name"? (2.54, null to remove it), "accessIPv4"?, "accessIPv6"?, "OS-DCF:diskConfig"?,
+    /// "preserve_ephemeral"?}}`. What needs a guest or a feature this service lacks (personality,
+    /// user_data, trusted certificates, hostname) is refused, not ignored.
     static func rebuild(_ decoder: any Decoder) throws -> Action {
         var allowed = ["imageRef", "name", "metadata", "adminPass", "preserve_ephemeral"] + NovaServerAccessFields.names
         if decoder.microversion >= Microversion(19) { allowed.append("description") }
+        if decoder.microversion >= Microversion(54) { allowed.append("key_name") }
         let body = try StrictObject(decoder, allowed: allowed)
         guard let image = try body.string("imageRef").map(NovaServerCreateRequest.lastPathSegment), !image.isEmpty else {
             throw ComputeError.invalidField("rebuild.imageRef", "'imageRef' is a required property.")
@@ -283,7 +284,9 @@ extension NovaServerActionRequest {
             name: body.string("name"), metadata: metadata, description: description, accessIPv4: access.ipv4,
             accessIPv6: access.ipv6, diskConfig: access.diskConfig, nameField: "rebuild.name",
             metadataField: "rebuild.metadata", descriptionField: "rebuild.description")
-        return .rebuild(ServerRebuild(image: .id(image), update: update), adminPass: try body.string("adminPass"))
+        let keyName: String?? = body.contains("key_name") ? .some(try body.nullableString("key_name")) : nil
+        return .rebuild(
+            ServerRebuild(image: .id(image), update: update, keyName: keyName), adminPass: try body.string("adminPass"))
     }
 }
 

@@ -26,6 +26,7 @@ extension NovaAPI {
                 _ = try inventory.perform(action, on: .id(p["id"]), caller: n.caller)
                 return .empty(.accepted)
             case .rebuild(let rebuild, let adminPass):
+                if case .some(.some(let keyName)) = rebuild.keyName { try checkKeyName(keyName, n) }
                 let server = try inventory.rebuildServer(.id(p["id"]), caller: n.caller, with: rebuild)
                 let groups = try serverGroups(of: server, shape: .rebuild, n)
                 let securityGroups = try securityGroupNames(of: server)
@@ -119,13 +120,15 @@ extension NovaAPI {
         }
     }
 
+    /// A `key_name` must be one of the caller's key pairs (Nova's 400), where there are users.
+    func checkKeyName(_ keyName: String, _ n: NovaContext) throws {
+        guard let identity, !(try identity.keypairs(user: n.caller.userID).contains { $0.name == keyName }) else { return }
+        throw ComputeError.invalidInput("Invalid key_name provided.")
+    }
+
     func createServers(_ n: NovaContext) throws -> APIResponse {
         let request = try n.decodeBody(NovaServerCreateRequest.self)
-        if let keyName = request.draft.keyName, let identity,
-            !(try identity.keypairs(user: n.caller.userID).contains { $0.name == keyName })
-        {
-            throw ComputeError.invalidInput("Invalid key_name provided.")
-        }
+        if let keyName = request.draft.keyName { try checkKeyName(keyName, n) }
         var draft = request.draft
         draft.securityGroups = try securityGroupIDs(named: request.securityGroupNames, n)
         let servers: [Server]
