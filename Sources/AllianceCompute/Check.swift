@@ -67,7 +67,7 @@ struct Check: ParsableCommand {
         let warnings = InMemoryStore.loadWarnings(inspection.records, networks: networks, images: Image.defaults)
         let count = inspection.records.servers.count + inspection.records.flavors.count + inspection.damaged.count
         print(
-            "\(directory): \(inspection.records.servers.count) servers, \(inspection.records.flavors.count) flavors; read \(progress.rate(count))"
+            "\(directory): \(inspection.records.servers.count { $0.deleted == nil }) servers, \(inspection.records.flavors.count) flavors; read \(progress.rate(count))"
         )
         for file in inspection.damaged { print("damaged: \(file.path): \(file.reason)") }
         for path in inspection.unfinishedCommits { print("unfinished commit: \(path) (start-up rolls it back)") }

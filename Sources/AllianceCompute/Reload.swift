@@ -5,11 +5,13 @@ import Logging
 
 extension Serve {
     /// The settings a reload applies to a running worker; every other one needs a restart.
-    static let reloadableSettings: Set<String> = ["image", "quota-instances", "quota-cores", "quota-ram", "log-level"]
+    static let reloadableSettings: Set<String> = [
+        "image", "quota-instances", "quota-cores", "quota-ram", "keep-deleted-servers", "log-level",
+    ]
 
     /// SIGHUP (`systemctl reload alliance-compute`): this worker's command line read again with
     /// its configuration file, as at start-up. What may change while it runs (images, default
-    /// quotas, log level) is applied to `inventory` and `logLevel`; each other setting that
+    /// quotas, how long deleted servers are kept, log level) is applied to `inventory` and `logLevel`; each other setting that
     /// changed is logged as needing a restart. A file that does not parse or check changes
     /// nothing. Returns the configuration now in effect, for the next reload to compare with.
     func reloaded(into inventory: Inventory, logLevel control: LogLevelControl, logger: Logger) -> Serve {
@@ -37,8 +39,9 @@ extension Serve {
         applied.images = reread.images
         (applied.quotaInstances, applied.quotaCores, applied.quotaRam) =
             (reread.quotaInstances, reread.quotaCores, reread.quotaRam)
+        applied.keepDeletedServers = reread.keepDeletedServers
         applied.logLevel = reread.logLevel
-        inventory.reconfigure(.init(images: images, quotaDefaults: applied.quotaDefaults))
+        inventory.reconfigure(applied.inventorySettings(images: images))
         let changes = changed.filter { Self.reloadableSettings.contains($0.0) }.map { "\($0.0) = \($0.1)" }
         let source = config ?? "the command line (serve was started without --config)"
         let outcome = changes.isEmpty ? "nothing to apply" : "applied \(changes.joined(separator: ", "))"

@@ -117,6 +117,11 @@ struct Serve: ParsableCommand {
 
     var quotaDefaults: QuotaLimits { QuotaLimits(instances: quotaInstances, cores: quotaCores, ram: quotaRam) }
 
+    /// What `Inventory` takes of these options (at start-up, and again on a reload).
+    func inventorySettings(images: [Image]) -> Inventory.Settings {
+        .init(images: images, quotaDefaults: quotaDefaults, keepDeletedServersSeconds: keepDeletedServers)
+    }
+
     @Option(
         name: .customLong("image"),
         help: ArgumentHelp(
@@ -144,6 +149,12 @@ struct Serve: ParsableCommand {
             "How long a token issued by the identity API (POST /identity/v3/auth/tokens) lasts, from 60 s to 7 days.",
             valueName: "seconds"))
     var tokenLifetime = 3600
+
+    @Option(
+        help: ArgumentHelp(
+            "How long a deleted server is still listed, as DELETED, to clients polling with changes-since (and to admins with deleted=true); then it is forgotten. 0: not kept.",
+            valueName: "seconds"))
+    var keepDeletedServers = 86_400
 
     @Option(
         help: ArgumentHelp(
@@ -188,6 +199,9 @@ struct Serve: ParsableCommand {
         guard slowRequestMs >= 1 else { throw ValidationError("--slow-request-ms must be at least 1.") }
         guard (60...604_800).contains(tokenLifetime) else {
             throw ValidationError("--token-lifetime must be from 60 to 604800 seconds.")
+        }
+        guard (0...31_622_400).contains(keepDeletedServers) else {
+            throw ValidationError("--keep-deleted-servers must be from 0 to 31622400 seconds (366 days).")
         }
         guard ioTimeout >= 0.1 else { throw ValidationError("--io-timeout must be at least 0.1 seconds.") }
         _ = try networkConfigs()
@@ -362,8 +376,7 @@ extension Serve {
         // records were still held, the worker kept 34 MB more at 100k servers (187 vs 153 MB).
         _ = mallocTrim(0)
         let inventory = Inventory(
-            store: inventoryStore, networks: networks, settings: .init(images: images, quotaDefaults: quotaDefaults),
-            quotas: quotas)
+            store: inventoryStore, networks: networks, settings: inventorySettings(images: images), quotas: quotas)
         if isNew {
             try inventory.seedDefaultFlavors()
             try markInitialized()
@@ -405,7 +418,8 @@ extension Serve {
             ("image", list(images.isEmpty ? Image.defaults.map { "\($0.name)=\($0.id)" } : images)),
             ("quota-instances", "\(quotaInstances)"), ("quota-cores", "\(quotaCores)"), ("quota-ram", "\(quotaRam)"),
             ("max-body-size", "\(maxBodySize)"), ("drain-timeout", "\(drainTimeout)"),
-            ("slow-request-ms", "\(slowRequestMs)"), ("token-lifetime", "\(tokenLifetime)"), ("io-timeout", "\(ioTimeout)"),
+            ("slow-request-ms", "\(slowRequestMs)"), ("token-lifetime", "\(tokenLifetime)"),
+            ("keep-deleted-servers", "\(keepDeletedServers)"), ("io-timeout", "\(ioTimeout)"),
             ("log-level", quoted(logLevel.rawValue)), ("log-format", quoted(logFormat.rawValue)),
         ]
         return settings

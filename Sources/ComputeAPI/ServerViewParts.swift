@@ -10,12 +10,14 @@ extension JSONWriter {
     }
 
     /// `{"<network>": [{"version": 4, "addr": …}]}`: the server's networks (only the one named
-    /// `only`, when given) and their addresses.
+    /// `only`, when given) and their addresses. A deleted server has none: its address is free.
     mutating func addressesByNetwork(
         of server: Server, only: String?, details: (inout JSONWriter, IPv4Address) -> Void = { _, _ in }
     ) {
         beginObject()
-        if let network = server.network, let address = server.address, only.map({ $0 == network }) ?? true {
+        if server.deleted == nil, let network = server.network, let address = server.address,
+            only.map({ $0 == network }) ?? true
+        {
             key(network)
             beginArray()
             beginObject()

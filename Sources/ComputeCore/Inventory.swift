@@ -15,10 +15,15 @@ public final class Inventory: Sendable {
         public var images: [Image]
         /// The limits of a project without an override of its own.
         public var quotaDefaults: QuotaLimits
+        /// How long a deleted server stays listed (as `DELETED`, to `changes-since` and to
+        /// admins asking for `deleted=true`) before it is forgotten; 0: not kept.
+        public var keepDeletedServersSeconds: Int
 
-        public init(images: [Image] = Image.defaults, quotaDefaults: QuotaLimits = .unlimited) {
+        public init(images: [Image] = Image.defaults, quotaDefaults: QuotaLimits = .unlimited, keepDeletedServersSeconds: Int = 0)
+        {
             self.images = images
             self.quotaDefaults = quotaDefaults
+            self.keepDeletedServersSeconds = keepDeletedServersSeconds
         }
     }
 
@@ -28,8 +33,10 @@ public final class Inventory: Sendable {
     public let networks: [NetworkConfig]
     private let settings: Locked<Settings>
     let quotas: any QuotaSource
-    private let clock: any Clock
+    let clock: any Clock
     private let identifiers: any IdentifierSource
+    /// When deleted servers past their time were last forgotten.
+    let lastPurge = Locked<Timestamp?>(nil)
 
     /// How often a change that lost a race on a record's version is made again on the new
     /// version before the client gets the 409.
@@ -84,49 +91,6 @@ public final class Inventory: Sendable {
 
     /// Whether a server with this id exists, in any project.
     public func serverExists(id: String) throws(ComputeError) -> Bool { try store.server(id: id) != nil }
-
-    /// A page of servers, newest first, starting after `marker` (a server id the listing could
-    /// contain; anything else is a 400).
-    public func servers(matching filter: ServerFilter, limit: Int, marker: String?) throws(ComputeError) -> [Server] {
-        let names = filter.namePattern.map(NamePattern.Evaluation.init)
-        let addresses = filter.addressPattern.map(NamePattern.Evaluation.init)
-        guard names != nil || addresses != nil else {
-            return try servers(matching: filter, limit: limit, marker: marker, patternsMatch: nil)
-        }
-        return try servers(matching: filter, limit: limit, marker: marker) { server throws(ComputeError) in
-            if let names, try !names.matches(server.name) { return false }
-            if let addresses {
-                guard let address = server.address, try addresses.matches(address.description) else { return false }
-            }
-            return true
-        }
-    }
-
-    /// The listing, with `patternsMatch` run on each candidate between calls to the store, so
-    /// no lock or transaction is held while a client's pattern is matched.
-    func servers(
-        matching filter: ServerFilter, limit: Int, marker: String?, patternsMatch: ((Server) throws(ComputeError) -> Bool)?
-    ) throws(ComputeError) -> [Server] {
-        var after: ServerOrderKey? = nil
-        if let marker {
-            guard let server = try store.server(id: marker), filter.projectID.map({ $0 == server.projectID }) ?? true else {
-                throw .invalidInput("Marker \(marker) could not be found.")
-            }
-            after = server.order
-        }
-        var page: [Server] = []
-        while page.count < limit {
-            let chunk = try store.servers(
-                matching: filter, after: after, limit: patternsMatch == nil ? limit - page.count : Self.scanChunk)
-            for server in chunk.servers where page.count < limit {
-                if let patternsMatch, try !patternsMatch(server) { continue }
-                page.append(server)
-            }
-            guard let next = chunk.resumeAfter else { break }
-            after = next
-        }
-        return page
-    }
 
     public var storeHealth: StoreHealth { store.health }
 
@@ -271,16 +235,29 @@ public final class Inventory: Sendable {
         }
     }
 
-    /// Deletes a server and frees its address.
+    /// Deletes a server and frees its address; what is kept of it for a while (`Settings.keepDeletedServersSeconds`)
+    /// records the deletion as an instance action.
     @discardableResult
     public func deleteServer(_ reference: Reference, caller: Caller) throws(ComputeError) -> Server {
-        try retryingStaleVersions { () throws(ComputeError) -> Server in
+        let deleted = try retryingStaleVersions { () throws(ComputeError) -> Server in
             let server = try server(reference, caller: caller)
+            var tombstone: Server? = nil
+            if keepDeletedServersSeconds > 0 {
+                let now = clock.now()
+                var kept = server
+                kept.record("delete", by: caller, at: now, requestID: requestID(of: caller))
+                kept.updated = now
+                kept.deleted = now
+                kept.version = server.version + 1
+                tombstone = kept
+            }
             try committing("delete_server") { () throws(ComputeError) in
-                try store.deleteServer(id: server.id, expecting: server.version)
+                try store.deleteServer(id: server.id, expecting: server.version, keeping: tombstone)
             }
             return server
         }
+        forgetExpiredDeletedServers()
+        return deleted
     }
 
     private func retryingStaleVersions<T>(_ body: () throws(ComputeError) -> T) throws(ComputeError) -> T {

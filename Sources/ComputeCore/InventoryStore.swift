@@ -30,8 +30,19 @@ public protocol InventoryStore: Sendable {
     /// `.staleVersion` when the stored one is another, `.notFound` when it is gone,
     /// `.conflict` when its new name is in use.
     func replace(_ server: Server, expecting version: Int) throws(ComputeError)
-    /// Deletes the server at version `version`, freeing its address and quota.
-    func deleteServer(id: String, expecting version: Int) throws(ComputeError)
+    /// Deletes the server at version `version`, freeing its address and quota. With a
+    /// `tombstone` (the server as deleted: `deleted` set, one version on), the store keeps it
+    /// among the deleted servers in the same step, until `purgeDeletedServers` forgets it: a
+    /// deletion is never acknowledged without its tombstone, nor a tombstone kept of a live server.
+    func deleteServer(id: String, expecting version: Int, keeping tombstone: Server?) throws(ComputeError)
+
+    /// A deleted server kept by `deleteServer(id:expecting:keeping:)`, nil when none is.
+    func deletedServer(id: String) throws(ComputeError) -> Server?
+    /// As `servers(matching:after:limit:)`, among the deleted servers kept (whose `updated` is
+    /// when they were deleted, which `changedSince` and `changedBefore` compare).
+    func deletedServers(matching filter: ServerFilter, after: ServerOrderKey?, limit: Int) throws(ComputeError) -> ServerPage
+    /// Forgets at most `limit` deleted servers deleted before `cutoff`; returns how many.
+    func purgeDeletedServers(deletedBefore cutoff: Timestamp, limit: Int) throws(ComputeError) -> Int
 
     /// Every flavor, in no particular order.
     func flavors() throws(ComputeError) -> [Flavor]

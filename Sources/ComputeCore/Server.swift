@@ -111,6 +111,9 @@ public struct Server: Sendable, Equatable {
     /// Counts the server's changes, from 1: a change is stored only over the version it was
     /// made from (optimistic concurrency), so two changes never silently overwrite each other.
     public var version: Int
+    /// When it was deleted: set only on what a store keeps of a deleted server for a while (Nova's
+    /// `changes-since` shows it as `DELETED`), never on a server in the inventory.
+    public var deleted: Timestamp?
 
     public init(
         id: String, name: String, projectID: String, userID: String, status: ServerStatus = .active,
@@ -118,7 +121,7 @@ public struct Server: Sendable, Equatable {
         network: String?, address: IPv4Address?, access: ServerAccess = .unset, metadata: [String: String],
         tags: [String] = [], securityGroups: [String]? = nil, actions: [InstanceAction] = [], reservationID: String,
         launchIndex: Int, created: Timestamp,
-        updated: Timestamp, version: Int = 1
+        updated: Timestamp, version: Int = 1, deleted: Timestamp? = nil
     ) {
         self.id = id
         self.name = name
@@ -142,6 +145,7 @@ public struct Server: Sendable, Equatable {
         self.created = created
         self.updated = updated
         self.version = version
+        self.deleted = deleted
     }
 
     /// Where the server sits in listings: newest first, then the later launch index, then id.

@@ -21,6 +21,13 @@ public struct ServerFilter: Sendable, Equatable {
     public var changedBefore: Timestamp?
     /// Nova's `tags`, `tags-any`, `not-tags` and `not-tags-any`.
     public var tags = ServerTags.Filter()
+    /// Whether deleted servers the store still keeps are listed too (Nova's `changes-since`),
+    /// or alone (its `deleted=true`).
+    public var deleted = DeletedServers.excluded
+
+    public enum DeletedServers: Sendable, Equatable {
+        case excluded, included, only
+    }
 
     public init(
         projectID: String?, name: String? = nil, status: ServerStatus? = nil, flavor: String? = nil, reservationID: String? = nil

@@ -122,16 +122,45 @@ public final class InMemoryStore: InventoryStore {
             })
     }
 
-    public func deleteServer(id: String, expecting version: Int) throws(ComputeError) {
+    /// A tombstone takes the server's file (one write either way, so the deletion and what is
+    /// kept of it cannot part).
+    public func deleteServer(id: String, expecting version: Int, keeping tombstone: Server?) throws(ComputeError) {
         let (server, turn) = try reservations.withLock(
             when: { $0.mayChange(id) },
             { r throws(ComputeError) in
                 let server = try state.withLock { s throws(ComputeError) in try s.current(id, version: version) }
                 return (server, r.reserve(changing: id))
             })
+        let reference = RecordReference(kind: .server, key: id)
         try commit(
-            [.delete(RecordReference(kind: .server, key: id))], turn: turn, release: { r in r.release(changing: id) },
-            apply: { s in s.remove(server) })
+            [tombstone.map { .put(.server($0)) } ?? .delete(reference)], turn: turn, release: { r in r.release(changing: id) },
+            apply: { s in
+                s.remove(server)
+                if let tombstone { s.deleted.keep(tombstone) }
+            })
+    }
+
+    public func deletedServer(id: String) -> Server? {
+        state.withLock { $0.deleted.servers[id] }
+    }
+
+    public func deletedServers(matching filter: ServerFilter, after: ServerOrderKey?, limit: Int) -> ServerPage {
+        state.withLock { s in s.deleted.page(filter, after: after, limit: limit, walking: Self.walkBudget) }
+    }
+
+    public func purgeDeletedServers(deletedBefore cutoff: Timestamp, limit: Int) throws(ComputeError) -> Int {
+        let (ids, turn): ([String], Int?) = reservations.withLock(
+            when: { !$0.holdsServerChanges },
+            { r in
+                let expired = state.withLock { s in s.deleted.expired(before: cutoff, limit: limit) }
+                let ids = expired.map(\.id).filter { !r.serverIDs.contains($0) }
+                return (ids, ids.isEmpty ? nil : r.reserve(forgetting: ids))
+            })
+        guard let turn else { return 0 }
+        try commit(
+            ids.map { .delete(RecordReference(kind: .server, key: $0)) }, turn: turn,
+            release: { r in r.release(forgetting: ids) }, apply: { s in s.deleted.forget(ids) })
+        return ids.count
     }
 
     public func create(_ flavor: Flavor) throws(ComputeError) {

@@ -29,6 +29,9 @@ struct Indexes: Sendable {
     var flavorIDsByName: [String: String] = [:]
     /// Per project: what its servers use, for quotas.
     var usage: [String: QuotaUsage] = [:]
+    /// Deleted servers kept for a while (outside every other index: they hold no name,
+    /// address or quota).
+    var deleted = DeletedServers()
 
     init(networks: [NetworkConfig]) {
         networkNames = networks.map(\.name)
@@ -48,6 +51,10 @@ struct Indexes: Sendable {
             indexes.insert(flavor)
         }
         for var server in records.servers.sorted(by: { $0.order < $1.order }) {
+            if server.deleted != nil {
+                indexes.deleted.keep(server)
+                continue
+            }
             // A format-1 record kept the image's name only. Either way the server takes the
             // catalog's own strings, which every server of an image then shares instead of
             // holding a copy read from its record.
@@ -60,6 +67,7 @@ struct Indexes: Sendable {
             }
             warnings += indexes.insert(server)
         }
+        indexes.deleted.sortByDeletion()
         return (indexes, warnings)
     }
 
@@ -95,6 +103,17 @@ struct Indexes: Sendable {
             if smallest == nil || index.count < smallest!.count { smallest = index }
         }
         guard let index = smallest else { return ServerPage(servers: [], resumeAfter: nil) }
+        return Self.walk(index, below: after, limit: limit, walking: walking) { id in
+            servers[id].flatMap { filter.matches($0) ? $0 : nil }
+        }
+    }
+
+    /// The servers `matching` gives for the keys of `index` below `after` (newest first), until
+    /// `limit` are found or `walking` keys were walked; the page resumes after the last key walked.
+    static func walk(
+        _ index: SortedKeys<ServerOrderKey>, below after: ServerOrderKey?, limit: Int, walking: Int,
+        matching: (String) -> Server?
+    ) -> ServerPage {
         var found: [Server] = []
         found.reserveCapacity(min(limit, walking))
         var walked = 0
@@ -105,7 +124,7 @@ struct Indexes: Sendable {
             guard let key = keys.next() else { return ServerPage(servers: found, resumeAfter: nil) }
             walked += 1
             last = key
-            if let server = servers[key.id], filter.matches(server) { found.append(server) }
+            if let server = matching(key.id) { found.append(server) }
         }
         return ServerPage(servers: found, resumeAfter: last)
     }

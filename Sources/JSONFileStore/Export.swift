@@ -53,7 +53,9 @@ public struct StoreContents: Sendable {
 
     /// What the commands print: `12 servers, 5 flavors, …`.
     public var summary: String {
-        "\(servers.count) servers, \(flavors.count) flavors, \(tokens.count) tokens, \(quotas.count) quota overrides, "
+        let deleted = servers.count { $0.deleted != nil }
+        return "\(servers.count - deleted) servers\(deleted > 0 ? " (and \(deleted) deleted, kept for changes-since)" : ""), "
+            + "\(flavors.count) flavors, \(tokens.count) tokens, \(quotas.count) quota overrides, "
             + "\(users.count) users, \(projects.count) projects, \(applicationCredentials.count) application credentials, "
             + "\(keypairs.count) key pairs, \(serverGroups.count) server groups and \(securityGroups.count) security groups"
     }

@@ -23,8 +23,9 @@ public enum ServerRecord {
     /// format 4 added `access_ipv4`, `access_ipv6`, `disk_config` and `tags` (older ones read
     /// as none, `MANUAL` and no tags); format 5 added `security_groups` (null, as older ones
     /// read: the project's default group alone) and `actions`, Nova's instance actions (older
-    /// ones read with none).
-    public static let format = 5
+    /// ones read with none); format 6 added `deleted` (null, as older ones read: a server in the
+    /// inventory; set on what is kept of a deleted one).
+    public static let format = 6
 
     /// The record's bytes, ending in a newline.
     public static func encode(_ server: Server) throws -> [UInt8] {
@@ -74,6 +75,7 @@ public enum ServerRecord {
         var created: String?
         var updated: String?
         var version: Int?
+        var deleted: String?
         try scanner.object { key, s throws(RecordScanner.Failure) in
             switch key {
             case "format": format = try s.int()
@@ -101,6 +103,7 @@ public enum ServerRecord {
             case "created": created = try s.string()
             case "updated": updated = try s.string()
             case "version": version = try s.int()
+            case "deleted": deleted = try s.null() ? nil : s.string()
             default: try s.skipValue()
             }
         }
@@ -132,7 +135,8 @@ public enum ServerRecord {
             launchIndex: try required(launchIndex, "launch_index"),
             created: try required(created.flatMap(Timestamp.init(canonical:)), "created"),
             updated: try required(updated.flatMap(Timestamp.init(canonical:)), "updated"),
-            version: format < 3 ? 1 : try required(version.flatMap { $0 >= 1 ? $0 : nil }, "version"))
+            version: format < 3 ? 1 : try required(version.flatMap { $0 >= 1 ? $0 : nil }, "version"),
+            deleted: try deleted.map { d throws(RecordScanner.Failure) in try required(Timestamp(canonical: d), "deleted") })
     }
 
     /// One of a server record's `actions`.
@@ -191,7 +195,7 @@ public enum ServerRecord {
 
         enum CodingKeys: String, CodingKey {
             case format, id, name, status, flavor, image, description, network, address, metadata, tags, created, updated
-            case version
+            case version, deleted
             case securityGroups = "security_groups"
             case actions
             case imageID = "image_id"
@@ -232,6 +236,7 @@ public enum ServerRecord {
             try c.encode(server.created, forKey: .created)
             try c.encode(server.updated, forKey: .updated)
             try c.encode(server.version, forKey: .version)
+            try c.encode(server.deleted, forKey: .deleted)
         }
     }
 

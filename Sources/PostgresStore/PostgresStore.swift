@@ -218,6 +218,13 @@ public final class PostgresStore: InventoryStore {
     public func servers(matching filter: ServerFilter, after: ServerOrderKey?, limit: Int) throws(ComputeError)
         -> ServerPage
     {
+        try page(of: "servers", matching: filter, after: after, limit: limit)
+    }
+
+    /// A page of `table` (`servers`, or `deleted_servers`: the same columns).
+    func page(of table: String, matching filter: ServerFilter, after: ServerOrderKey?, limit: Int) throws(ComputeError)
+        -> ServerPage
+    {
         var conditions: [String] = []
         var parameters: [String?] = []
         func condition(_ sql: String, _ values: String...) {
@@ -250,7 +257,7 @@ public final class PostgresStore: InventoryStore {
         }
         parameters.append("\(limit)")
         let sql = """
-            SELECT \(Self.serverColumns) FROM servers \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            SELECT \(Self.serverColumns) FROM \(table) \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY created_us DESC, launch_index DESC, id DESC LIMIT $\(parameters.count)
             """
         let page = try run("list servers") { c throws(PostgresError) in try servers(try c.execute(sql, parameters)) }
@@ -332,12 +339,7 @@ public final class PostgresStore: InventoryStore {
         """
 
     public func replace(_ server: Server, expecting version: Int) throws(ComputeError) {
-        let record: [UInt8]
-        do {
-            record = try ServerRecord.encode(server)
-        } catch {
-            throw .unavailable("The service cannot save changes right now. Try again later.")
-        }
+        let record = try recordText(server)
         let changed = try run("change a server", writing: true) { c throws(PostgresError) in
             try c.execute(
                 """
@@ -346,7 +348,7 @@ public final class PostgresStore: InventoryStore {
                 """,
                 [
                     server.id, "\(version)", server.name, server.status.rawValue, "\(server.updated.microsecondsSinceEpoch)",
-                    "\(server.version)", String(decoding: record, as: UTF8.self),
+                    "\(server.version)", record,
                 ]
             ).affected
         } onStatement: { error in
@@ -355,17 +357,37 @@ public final class PostgresStore: InventoryStore {
         if changed == 0 { try explainMissedChange(of: server.id) }
     }
 
-    public func deleteServer(id: String, expecting version: Int) throws(ComputeError) {
+    /// One statement: the row goes, its address is freed, and the tombstone (if any) is kept,
+    /// from the deleted row's columns with its own change time, version and record.
+    public func deleteServer(id: String, expecting version: Int, keeping tombstone: Server?) throws(ComputeError) {
+        var parameters: [String?] = [id, "\(version)"]
+        var keep = ""
+        if let tombstone {
+            parameters += [
+                "\(tombstone.updated.microsecondsSinceEpoch)", "\(tombstone.version)",
+                try recordText(tombstone),
+            ]
+            keep = """
+                ,
+                kept AS (
+                    INSERT INTO deleted_servers (id, project_id, name, status, flavor_id, flavor_name, image_id,
+                        reservation_id, network, address, vcpus, ram, created_us, launch_index, updated_us, version, record)
+                    SELECT id, project_id, name, status, flavor_id, flavor_name, image_id, reservation_id, network, address,
+                           vcpus, ram, created_us, launch_index, $3::bigint, $4::integer, $5::jsonb
+                    FROM deleted
+                )
+                """
+        }
         let deleted = try run("delete a server", writing: true) { c throws(PostgresError) in
             try c.execute(
                 """
-                WITH deleted AS (DELETE FROM servers WHERE id = $1 AND version = $2 RETURNING id, network, address),
+                WITH deleted AS (DELETE FROM servers WHERE id = $1 AND version = $2 RETURNING *),
                 freed AS (
                     UPDATE addresses a SET server_id = NULL FROM deleted
                     WHERE a.network = deleted.network AND a.address = deleted.address AND a.server_id = deleted.id
-                )
+                )\(keep)
                 SELECT count(*) FROM deleted
-                """, [id, "\(version)"]
+                """, parameters
             ).int(0, 0) ?? 0
         }
         if deleted == 0 { try explainMissedChange(of: id) }

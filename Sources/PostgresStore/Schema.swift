@@ -130,6 +130,15 @@ enum Schema {
         """
         ALTER TABLE quota_overrides ADD COLUMN others jsonb;
         """,
+        // 7: deleted servers kept for a while (Nova's changes-since lists them as DELETED): the
+        // columns of `servers` with the tombstone's record, `updated_us` being when it was deleted.
+        // No name or address rule: a deleted server holds neither.
+        """
+        CREATE TABLE deleted_servers (LIKE servers);
+        ALTER TABLE deleted_servers ADD PRIMARY KEY (id);
+        CREATE INDEX deleted_servers_order ON deleted_servers (created_us, launch_index, id);
+        CREATE INDEX deleted_servers_deleted ON deleted_servers (updated_us);
+        """,
     ]
 
     /// The version the database is at: 0 before the first upgrade. Reads only.

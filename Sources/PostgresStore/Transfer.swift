@@ -45,7 +45,9 @@ extension PostgresStore {
                 return try rows.withBytes(row, 0) { try decode(Array($0)) }
             }
         }
-        let servers = try records(connection.execute("SELECT record::text FROM servers")) { bytes throws in
+        let servers = try records(
+            connection.execute("SELECT record::text FROM servers UNION ALL SELECT record::text FROM deleted_servers")
+        ) { bytes throws in
             try ServerRecord.decode(bytes)
         }
         let flavors = try records(connection.execute("SELECT record::text FROM flavors")) { bytes throws in
@@ -88,7 +90,10 @@ extension PostgresStore {
         _ contents: StoreContents, connection: PostgresConnection, replace: Bool, progress: (Int) -> Void
     ) throws {
         try connection.transaction { c throws(PostgresError) in
-            let held = try c.execute("SELECT (SELECT count(*) FROM servers) + (SELECT count(*) FROM flavors)").int(0, 0) ?? 0
+            let held =
+                try c.execute(
+                    "SELECT (SELECT count(*) FROM servers) + (SELECT count(*) FROM deleted_servers) + (SELECT count(*) FROM flavors)"
+                ).int(0, 0) ?? 0
             if held > 0 {
                 guard replace else {
                     throw .refused(
@@ -100,7 +105,8 @@ extension PostgresStore {
                 let identityTables = IdentityCollection.allCases.map { "DELETE FROM \(PostgresIdentity.table($0))" }
                 try c.run(
                     ([
-                        "DELETE FROM servers", "UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL",
+                        "DELETE FROM servers", "DELETE FROM deleted_servers",
+                        "UPDATE addresses SET server_id = NULL WHERE server_id IS NOT NULL",
                         "DELETE FROM flavors", "DELETE FROM tokens", "DELETE FROM quota_overrides",
                     ] + identityTables)
                     .joined(separator: "; "))
@@ -111,7 +117,7 @@ extension PostgresStore {
                 if written % 1000 == 0 { progress(written) }
             }
             for server in contents.servers {
-                try c.execute(insertServer, try columns(server))
+                try c.execute(server.deleted == nil ? insertServer : insertDeletedServer, try columns(server))
                 step()
             }
             // The addresses of the configured networks that imported servers hold.

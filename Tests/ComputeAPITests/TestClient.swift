@@ -26,12 +26,14 @@ struct TestClient {
     init(
         networks: [NetworkConfig] = [.defaultPrivate], maxBodyBytes: Int = 64 * 1024,
         quotaDefaults: QuotaLimits = .unlimited, quotas: any QuotaSource = MemoryQuotaOverrides(),
-        identitySettings: Identity.Settings = .init(passwordIterations: 1_000), clock: any Clock = SystemClock()
+        identitySettings: Identity.Settings = .init(passwordIterations: 1_000), clock: any Clock = SystemClock(),
+        keepDeletedServersSeconds: Int = 0
     ) {
         identity = Identity(store: MemoryIdentityStore(), settings: identitySettings, clock: clock)
         inventory = Inventory(
             store: InMemoryStore.inMemory(networks: networks, persistence: persistence), networks: networks,
-            settings: .init(quotaDefaults: quotaDefaults), quotas: quotas)
+            settings: .init(quotaDefaults: quotaDefaults, keepDeletedServersSeconds: keepDeletedServersSeconds), quotas: quotas,
+            clock: clock)
         service = ComputeService(
             inventory: inventory,
             configuration: .init(

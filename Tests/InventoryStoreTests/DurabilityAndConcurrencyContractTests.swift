@@ -70,7 +70,9 @@ import Testing
         second.metadata = ["by": "second"]
         second.version = 2
         #expect(throws: ComputeError.serverChanged(read.id)) { try f.inventory.store.replace(second, expecting: 1) }
-        #expect(throws: ComputeError.serverChanged(read.id)) { try f.inventory.store.deleteServer(id: read.id, expecting: 1) }
+        #expect(throws: ComputeError.serverChanged(read.id)) {
+            try f.inventory.store.deleteServer(id: read.id, expecting: 1, keeping: nil)
+        }
         #expect(try f.inventory.server("a", caller: f.caller).metadata == ["by": "first"])
         var flavor = try f.inventory.flavor(.id("1"))
         flavor.description = "x"

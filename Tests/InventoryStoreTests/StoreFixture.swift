@@ -57,7 +57,10 @@ final class StoreFixture: Sendable {
     private let schema: String?
     private let databaseURL: String?
 
-    init(_ kind: StoreKind, networks: [NetworkConfig] = [.defaultPrivate], quotaDefaults: QuotaLimits = .unlimited) throws {
+    init(
+        _ kind: StoreKind, networks: [NetworkConfig] = [.defaultPrivate], quotaDefaults: QuotaLimits = .unlimited,
+        keepDeletedServersSeconds: Int = 0
+    ) throws {
         self.kind = kind
         self.networks = networks
         let store: any InventoryStore
@@ -83,7 +86,9 @@ final class StoreFixture: Sendable {
             (memory, directory, faults, self.schema, databaseURL) = (nil, nil, nil, schema, url)
         }
         inventory = Inventory(
-            store: store, networks: networks, settings: .init(quotaDefaults: quotaDefaults), clock: clock,
+            store: store, networks: networks,
+            settings: .init(quotaDefaults: quotaDefaults, keepDeletedServersSeconds: keepDeletedServersSeconds),
+            clock: clock,
             identifiers: SequentialIdentifiers())
         try inventory.seedDefaultFlavors()
     }
@@ -122,11 +127,13 @@ final class StoreFixture: Sendable {
         case .postgres:
             // Nothing is held in memory: a new store on the same database is a restart.
             let store = try PostgresStore(url: databaseURL!, networks: networks, logger: quiet)
-            return (Inventory(store: store, networks: networks, clock: clock), [])
+            return (Inventory(store: store, networks: networks, settings: inventory.currentSettings, clock: clock), [])
         }
         let store = InMemoryStore(
             records: records, networks: networks, images: Image.defaults, persistence: MemoryPersistence())
-        return (Inventory(store: store, networks: networks, clock: clock), store.loadWarnings)
+        return (
+            Inventory(store: store, networks: networks, settings: inventory.currentSettings, clock: clock), store.loadWarnings
+        )
     }
 
     /// Writes fail before anything reaches the storage, as on a read-only one: the next write

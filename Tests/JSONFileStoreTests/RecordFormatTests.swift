@@ -46,6 +46,9 @@ import Testing
         var inNoGroup = original
         inNoGroup.securityGroups = []
         #expect(try ServerRecord.decode(ServerRecord.encode(inNoGroup)) == inNoGroup, "none is not the default group")
+        var deleted = original
+        deleted.deleted = Timestamp(microsecondsSinceEpoch: 1_795_928_800_000_002)
+        #expect(try ServerRecord.decode(ServerRecord.encode(deleted)) == deleted, "what is kept of a deleted server")
     }
 
     @Test func flavorsRoundTrip() throws {
@@ -108,7 +111,7 @@ import Testing
         ("raw control character", "{\"format\": 1, \"name\": \"a\u{1}b\"}", "control character in a string at byte 25"),
         ("unterminated", #"{"format": 1, "name": "ab"#, "unterminated string at byte 25"),
         ("missing fields", #"{"format": 1}"#, "missing or invalid id"),
-        ("newer format", #"{"format": 6}"#, "unsupported server record format 6 at byte 13"),
+        ("newer format", #"{"format": 7}"#, "unsupported server record format 7 at byte 13"),
         ("wrong type", #"{"format": "1"}"#, "expected an integer at byte 11"),
         (
             "deep unknown field", #"{"x": "# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}",

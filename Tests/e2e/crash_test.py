@@ -150,14 +150,16 @@ def inspect_store(service):
     if service.database:
         problems["torn"] += inconsistent_rows(service.database, {s["id"] for s in servers})
         return servers, problems
-    files = set()
+    files, tombstones = set(), set()
     for path in (service.data / "servers").iterdir():
         try:
             record = json.loads(path.read_text())
-            files.add(record["id"])
+            # What is kept of a deleted server (for changes-since) is not a server.
+            (files if record.get("deleted") is None else tombstones).add(record["id"])
         except (ValueError, KeyError):
             problems["torn"] += 1
-    problems["torn"] += len(files ^ {s["id"] for s in servers})
+    listed = {s["id"] for s in servers}
+    problems["torn"] += len(files ^ listed) + len(tombstones & listed)
     problems["torn"] += len(list((service.data / "damaged").iterdir()))
     problems["torn"] += len(list((service.data / "intents").iterdir()))
     return servers, problems
@@ -165,7 +167,7 @@ def inspect_store(service):
 
 def inconsistent_rows(database, listed_ids):
     """Rows whose columns disagree with their record, addresses held by no server (or a server's
-    address not held for it), and rows the API did not list."""
+    address not held for it), servers both live and deleted, and rows the API did not list."""
     counts = database.sql("""
         SELECT (SELECT count(*) FROM servers
                 WHERE record->>'id' <> id OR record->>'name' <> name OR (record->>'version')::int <> version)
@@ -175,6 +177,7 @@ def inconsistent_rows(database, listed_ids):
              + (SELECT count(*) FROM addresses a WHERE a.server_id IS NOT NULL AND NOT EXISTS
                   (SELECT 1 FROM servers s WHERE s.id = a.server_id AND s.network = a.network
                    AND s.address = a.address))
+             + (SELECT count(*) FROM deleted_servers d JOIN servers s USING (id))
         """)
     stored_ids = set(database.sql("SELECT id FROM servers").split())
     return int(counts.strip()) + len(stored_ids ^ listed_ids)

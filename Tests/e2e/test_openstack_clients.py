@@ -1,6 +1,7 @@
 """The real OpenStack clients (python-openstackclient and openstacksdk, from PyPI) against the
 real service through nginx, over plain HTTP and over TLS, with no Keystone (NOVA-COMPAT §2): they
 send a token made by `alliance-compute token create` (auth type admin_token)."""
+import datetime
 import json
 import os
 import pathlib
@@ -97,6 +98,28 @@ def test_server_lifecycle_with_the_cli(cli, service):
     gone = cli.run("server", "show", renamed, check=False)
     assert gone.returncode == 1 and f"No Server found for {renamed}" in gone.stderr
     assert service.get(f"/servers/{created['id']}").status == 404
+
+
+def test_a_poll_with_changes_since_sees_deleted_servers(cli, service):
+    """Nova's polling: `server list --changes-since` shows a server deleted since as DELETED (the
+    worker keeps it a day by default); an admin lists deleted servers alone with `--deleted`."""
+    since = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)).isoformat()
+    kept, gone = unique("kept"), unique("gone")
+    for name in (kept, gone):
+        cli.run("server", "create", "--image", "cirros", "--network", "private", "--flavor", "m1.tiny", "--wait", name)
+    gone_id = cli.json("server", "show", gone)["id"]
+    cli.run("server", "delete", "--wait", gone)
+
+    polled = {s["ID"]: s for s in cli.json("server", "list", "--changes-since", since)}
+    assert polled[gone_id]["Status"] == "DELETED" and polled[gone_id]["Networks"] == {}
+    assert {s["Name"] for s in polled.values()} >= {kept, gone}
+    assert gone not in {s["Name"] for s in cli.json("server", "list")}, "without --changes-since: live servers"
+    deleted = {s["ID"] for s in cli.json("server", "list", "--deleted", "--all-projects")}
+    assert gone_id in deleted and cli.json("server", "show", kept)["id"] not in deleted
+    reply = service.get(f"/v2.1/servers/{gone_id}/os-instance-actions",
+                        headers={"OpenStack-API-Version": "compute 2.21"})
+    assert [a["action"] for a in reply.json["instanceActions"]] == ["delete", "create"]
+    cli.run("server", "delete", kept)
 
 
 def test_cli_boots_from_a_block_device_without_a_network(cli):

@@ -128,7 +128,7 @@ def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
         assert refused.returncode != 0
         assert "schema is version 0" in refused.stderr + refused.stdout and "db upgrade" in refused.stderr + refused.stdout
         first = run("db", "upgrade", "--database", fresh.url).stdout
-        assert "from schema version 0 to 6" in first
+        assert "from schema version 0 to 7" in first
         assert "nothing to do" in run("db", "upgrade", "--database", fresh.url).stdout
         fresh.sql("INSERT INTO schema_version (version) VALUES (99)")
         newer = run("serve", "--database", fresh.url, "--socket", str(tmp_path / "s.sock"), check=False)
@@ -155,8 +155,11 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
         password = files.cli("user", "create", "--project", "web", "--name", "ada").strip()
         made = files.post("/servers", {"server": {"name": "multi", "flavor": "m1.small",
                                                   "image": "cirros-0.3.4-x86_64-uec", "network": "private",
-                                                  "min_count": 3}})
+                                                  "min_count": 4}})
         assert made.status == 200
+        # A deleted server is kept for changes-since (a tombstone in its record's place): it moves too.
+        deleted_id = made.json["servers"][3]["id"]
+        assert files.delete(f"/servers/{deleted_id}").status == 204
         renamed = files.patch(f"/servers/{made.json['servers'][0]['id']}", {"server": {"new_name": "renamed"}})
         assert renamed.status == 200
         assert files.post("/flavors", {"flavor": {"name": "custom", "vcpus": 3, "ram": 3072, "disk": 30}}).status == 200
@@ -171,7 +174,7 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
 
         exported = tmp_path / "export"
         out = run("export", "--data-dir", str(files.data), "--to", str(exported)).stdout
-        assert ("exported 3 servers, 6 flavors, 2 tokens, 3 quota overrides, 1 users, 1 projects, 0 application"
+        assert ("exported 3 servers (and 1 deleted, kept for changes-since), 6 flavors, 2 tokens, 3 quota overrides, 1 users, 1 projects, 0 application"
                 " credentials, 1 key pairs, 1 server groups and 2 security groups") in out
         run("import", "--from", str(exported), "--database", database.url)
         again = run("import", "--from", str(exported), "--database", database.url, check=False)
@@ -196,6 +199,8 @@ def test_export_and_import_move_every_record_between_the_stores(tmp_path, tls_di
                 "user": {"name": "ada", "domain": {"id": "default"}, "password": password}}}}},
                 headers={"X-Auth-Token": None})
             assert signed.status == 201 and signed.json["token"]["project"]["id"] == "web"
+            polled = moved.get("/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z").json["servers"]
+            assert [s["status"] for s in polled if s["id"] == deleted_id] == ["DELETED"]
             # Addresses moved with their servers: the next one is the next free.
             new = moved.create_server("after-move").json["server"]
             assert new["addresses"]["private"][0]["addr"] == "10.0.0.5"

@@ -5,11 +5,12 @@ import HTTPTypes
 /// `limit`, `marker` (a request id) and `changes-since`, from 2.66 `changes-before`) and
 /// `/servers/{id}/os-instance-actions/{request_id}` with its events (to admins, and from 2.51 to
 /// everyone who may see the action; a traceback only to admins). Every action is over when it
-/// is answered, so each has one event, finished, `Success`. A deleted server's actions go with it.
+/// is answered, so each has one event, finished, `Success`. From 2.21 a deleted server's actions
+/// are shown while the server is kept (`--keep-deleted-servers`), its `delete` the last.
 extension NovaAPI {
     func registerInstanceActions(into router: inout Router<RequestContext>) {
         route(&router, .get, "/servers/{id}/os-instance-actions", .instanceActionsList) { n, p in
-            let server = try inventory.server(.id(p["id"]), caller: n.caller)
+            let server = try serverOfActions(p["id"], n)
             let query = try n.query()
             var actions = Array(server.actions.reversed())
             if n.version >= Microversion(58) {
@@ -33,7 +34,7 @@ extension NovaAPI {
             }
         }
         route(&router, .get, "/servers/{id}/os-instance-actions/{request}", .instanceActionsShow) { n, p in
-            let server = try inventory.server(.id(p["id"]), caller: n.caller)
+            let server = try serverOfActions(p["id"], n)
             guard let action = server.actions.last(where: { $0.requestID == p["request"] }) else {
                 throw ComputeError.notFound(
                     "Action for request_id \(p["request"].prefix(255)) on instance \(server.id) not found")
@@ -44,6 +45,18 @@ extension NovaAPI {
                     if events { Self.event(of: action, n, into: &w) }
                 }
             }
+        }
+    }
+
+    /// The server whose actions are asked for: from 2.21 a deleted one still kept, too.
+    func serverOfActions(_ id: String, _ n: NovaContext) throws -> Server {
+        do {
+            return try inventory.server(.id(id), caller: n.caller)
+        } catch {
+            guard case .notFound = error, n.version >= Microversion(21),
+                let deleted = try inventory.deletedServer(id: id, caller: n.caller)
+            else { throw error }
+            return deleted
         }
     }
 

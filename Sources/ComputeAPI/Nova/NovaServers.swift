@@ -77,8 +77,19 @@ extension NovaAPI {
             throw APIError.badRequest("The value of changes-since must be earlier than or equal to changes-before.")
         }
         var nothing = false
+        // A poll for changes lists the deleted servers still kept too, as `DELETED` (Nova's
+        // polling guide); an admin may ask for those alone (`deleted=true`, `status=DELETED`).
+        if filter.changedSince != nil || filter.changedBefore != nil { filter.deleted = .included }
+        if n.caller.isAdmin, let deleted = try query.value("deleted"),
+            ["1", "t", "true", "on", "y", "yes"].contains(deleted.lowercased())
+        {
+            filter.deleted = .only
+        }
         if let status = try query.value("status") {
-            if let value = ServerStatus(rawValue: status.uppercased()) {
+            if status.uppercased() == "DELETED" {
+                guard n.caller.isAdmin else { throw ComputeError.forbidden("Only administrators may list deleted instances") }
+                filter.deleted = .only
+            } else if let value = ServerStatus(rawValue: status.uppercased()) {
                 filter.status = value
             } else if n.version >= Microversion(38) {
                 throw APIError.badRequest("Invalid status value: \(status.prefix(64))")
@@ -90,10 +101,6 @@ extension NovaAPI {
         // same; before 2.5 Nova drops it from a member's listing).
         if let ip6 = try query.value("ip6"), n.version >= Microversion(5) || n.caller.isAdmin {
             _ = try NamePattern(ip6, filter: "ip6", anchored: true)
-            nothing = true
-        }
-        // Deleted servers are not kept: `deleted=true` lists none, `deleted=false` changes nothing.
-        if let deleted = try query.value("deleted"), ["true", "1", "yes", "on"].contains(deleted.lowercased()) {
             nothing = true
         }
         for (key, allowed) in [("sort_key", "created_at"), ("sort_dir", "desc")] {

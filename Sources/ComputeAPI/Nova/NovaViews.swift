@@ -45,10 +45,13 @@ enum NovaView {
         securityGroups: [String] = [], adminPass: String? = nil, into w: inout JSONWriter
     ) {
         let detailKeys = (shape != .update && shape != .rebuild) || v >= Microversion(75)
+        // A deleted server (kept for `changes-since`) is shown as Nova shows one: DELETED, with
+        // its network gone.
+        let deleted = server.deleted != nil
         w.beginObject()
         w.field("id", server.id)
         w.field("name", server.name)
-        w.field("status", server.status.rawValue)
+        w.field("status", deleted ? "DELETED" : server.status.rawValue)
         w.field("tenant_id", server.projectID)
         w.field("user_id", server.userID)
         w.key("metadata")
@@ -77,18 +80,22 @@ enum NovaView {
         w.field("accessIPv6", server.access.ipv6 ?? "")
         links.write("servers", server.id, into: &w)
         w.field("OS-DCF:diskConfig", server.access.diskConfig.rawValue)
-        if server.status == .active || server.status == .build { w.field("progress", 0) }
+        if !deleted, server.status == .active || server.status == .build { w.field("progress", 0) }
         if detailKeys {
             // Left out when the server is in no group, as Nova does.
             if !securityGroups.isEmpty { Self.securityGroups(securityGroups, into: &w) }
             w.field("key_name", server.keyName)
             w.field("config_drive", "")
             w.field("OS-EXT-AZ:availability_zone", NovaAPI.availabilityZone)
-            w.field("OS-EXT-STS:vm_state", server.status.vmState)
-            w.field("OS-EXT-STS:task_state", server.status.taskState)
-            w.field("OS-EXT-STS:power_state", server.status.powerState)
+            w.field("OS-EXT-STS:vm_state", deleted ? "deleted" : server.status.vmState)
+            w.field("OS-EXT-STS:task_state", deleted ? nil : server.status.taskState)
+            w.field("OS-EXT-STS:power_state", deleted ? 0 : server.status.powerState)
             w.timestamp("OS-SRV-USG:launched_at", server.created)
-            w.field("OS-SRV-USG:terminated_at", nil)
+            if let terminated = server.deleted {
+                w.timestamp("OS-SRV-USG:terminated_at", terminated)
+            } else {
+                w.field("OS-SRV-USG:terminated_at", nil)
+            }
             w.key("os-extended-volumes:volumes_attached")
             w.beginArray()
             w.endArray()

@@ -1,0 +1,46 @@
+import ComputeCore
+
+/// The deleted servers a store keeps for a while (their tombstones: `Server.deleted` set), in
+/// listing order for `changes-since`, and in the order they were deleted for the purge.
+struct DeletedServers: Sendable {
+    private(set) var servers: [String: Server] = [:]
+    private var order = SortedKeys<ServerOrderKey>()
+    /// Ids by deletion time, about oldest first (tombstones arrive in the order deletes are
+    /// published, so a late one waits at most a purge longer).
+    private var byDeletion: [(deleted: Timestamp, id: String)] = []
+
+    var count: Int { servers.count }
+
+    /// Keeps a tombstone; the loader sorts them by deletion time afterwards (`sortByDeletion`).
+    mutating func keep(_ server: Server) {
+        guard let deleted = server.deleted, servers.updateValue(server, forKey: server.id) == nil else { return }
+        _ = order.insert(server.order)
+        byDeletion.append((deleted, server.id))
+    }
+
+    mutating func sortByDeletion() { byDeletion.sort { $0.deleted < $1.deleted } }
+
+    /// The tombstones deleted before `cutoff`, at most `limit`, oldest first.
+    func expired(before cutoff: Timestamp, limit: Int) -> [Server] {
+        var found: [Server] = []
+        for entry in byDeletion {
+            guard entry.deleted < cutoff, found.count < limit else { break }
+            if let server = servers[entry.id] { found.append(server) }
+        }
+        return found
+    }
+
+    mutating func forget(_ ids: [String]) {
+        let forgotten = Set(ids)
+        for id in ids { if let server = servers.removeValue(forKey: id) { _ = order.remove(server.order) } }
+        byDeletion.removeAll { forgotten.contains($0.id) }
+    }
+
+    /// As `Indexes.page`: the next tombstones that pass `filter` below `after`, walking at
+    /// most `walking` keys of the listing order.
+    func page(_ filter: ServerFilter, after: ServerOrderKey?, limit: Int, walking: Int) -> ServerPage {
+        Indexes.walk(order, below: after, limit: limit, walking: walking) { id in
+            servers[id].flatMap { filter.matches($0) ? $0 : nil }
+        }
+    }
+}
