@@ -317,6 +317,7 @@ struct Serve: ParsableCommand {
             throw ExitCode.failure
         }
 
+        forgetExpiredDeletedServers(service.inventory, logger: logger)
         let adapter = FastCGIAdapter(service: service, logger: logger, logFormat: logFormat)
         do {
             let server = try FastCGIServer(

@@ -35,8 +35,6 @@ public final class Inventory: Sendable {
     let quotas: any QuotaSource
     let clock: any Clock
     private let identifiers: any IdentifierSource
-    /// When deleted servers past their time were last forgotten.
-    let lastPurge = Locked<Timestamp?>(nil)
 
     /// How often a change that lost a race on a record's version is made again on the new
     /// version before the client gets the 409.
@@ -239,7 +237,7 @@ public final class Inventory: Sendable {
     /// records the deletion as an instance action.
     @discardableResult
     public func deleteServer(_ reference: Reference, caller: Caller) throws(ComputeError) -> Server {
-        let deleted = try retryingStaleVersions { () throws(ComputeError) -> Server in
+        try retryingStaleVersions { () throws(ComputeError) -> Server in
             let server = try server(reference, caller: caller)
             var tombstone: Server? = nil
             if keepDeletedServersSeconds > 0 {
@@ -256,8 +254,6 @@ public final class Inventory: Sendable {
             }
             return server
         }
-        forgetExpiredDeletedServers()
-        return deleted
     }
 
     private func retryingStaleVersions<T>(_ body: () throws(ComputeError) -> T) throws(ComputeError) -> T {

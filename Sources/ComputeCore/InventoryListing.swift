@@ -2,12 +2,11 @@
 /// changed since their last look (`changes-since`), and a server deleted meanwhile must be in
 /// the answer, as `DELETED`, or they never learn it is gone. A deletion leaves its tombstone in
 /// the store in the same step (`InventoryStore.deleteServer(id:expecting:keeping:)`); it is
-/// listed for `Settings.keepDeletedServersSeconds`, then forgotten.
+/// listed for `Settings.keepDeletedServersSeconds`, then forgotten (`forgetExpiredDeletedServers`,
+/// which the worker runs every few seconds).
 extension Inventory {
-    /// How many deleted servers one purge forgets at most (a purge runs on a delete's request).
-    static let purgeBatch = 256
-    /// How often deletes look for deleted servers past their time.
-    static let purgeIntervalSeconds = 10
+    /// How many deleted servers one call to the store forgets at most.
+    public static let purgeBatch = 256
 
     var keepDeletedServersSeconds: Int { currentSettings.keepDeletedServersSeconds }
 
@@ -78,10 +77,13 @@ extension Inventory {
     }
 
     /// The filter the deleted servers of a listing pass (those deleted within the time they are
-    /// kept), nil when the listing has none.
+    /// kept), nil when the listing has none. A deleted server has no status but `DELETED`, no
+    /// address and no tags (as in Nova), so a listing that filters by them lists none.
     private func visibleDeleted(_ filter: ServerFilter) -> ServerFilter? {
         let keep = keepDeletedServersSeconds
-        guard filter.deleted != .excluded, keep > 0 else { return nil }
+        guard filter.deleted != .excluded, keep > 0, filter.status == nil, filter.addressPattern == nil,
+            filter.tags.isEmpty
+        else { return nil }
         var deleted = filter
         let window = clock.now().adding(seconds: -keep)
         deleted.changedSince = max(filter.changedSince ?? window, window)
@@ -99,18 +101,20 @@ extension Inventory {
         return server
     }
 
-    /// Forgets deleted servers past their time, a batch at a time, at most every
-    /// `purgeIntervalSeconds` (deletes call it). A failure is left for the next time: what is
-    /// past its time is never listed anyway.
-    func forgetExpiredDeletedServers() {
-        let now = clock.now()
-        let due = lastPurge.withLock { last in
-            if let last, now < last.adding(seconds: Self.purgeIntervalSeconds) { return false }
-            last = now
-            return true
+    /// Forgets the deleted servers past their time (all of them when none are kept), a batch at
+    /// a time, for at most about `budgetSeconds`; returns how many. A failure is left for the next
+    /// call: what is past its time is never listed anyway.
+    @discardableResult
+    public func forgetExpiredDeletedServers(budgetSeconds: Double = 1) -> Int {
+        let started = ContinuousClock.now
+        let cutoff = clock.now().adding(seconds: -keepDeletedServersSeconds)
+        var forgotten = 0
+        while ContinuousClock.now - started < .seconds(budgetSeconds) {
+            guard let batch = try? store.purgeDeletedServers(deletedBefore: cutoff, limit: Self.purgeBatch) else { break }
+            forgotten += batch
+            if batch < Self.purgeBatch { break }
         }
-        guard due else { return }
-        _ = try? store.purgeDeletedServers(deletedBefore: now.adding(seconds: -keepDeletedServersSeconds), limit: Self.purgeBatch)
+        return forgotten
     }
 }
 

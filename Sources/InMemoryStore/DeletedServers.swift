@@ -5,6 +5,8 @@ import ComputeCore
 struct DeletedServers: Sendable {
     private(set) var servers: [String: Server] = [:]
     private var order = SortedKeys<ServerOrderKey>()
+    /// The same per project: a member's poll walks its own project's alone.
+    private var orderByProject: [String: SortedKeys<ServerOrderKey>] = [:]
     /// Ids by deletion time, about oldest first (tombstones arrive in the order deletes are
     /// published, so a late one waits at most a purge longer).
     private var byDeletion: [(deleted: Timestamp, id: String)] = []
@@ -15,6 +17,7 @@ struct DeletedServers: Sendable {
     mutating func keep(_ server: Server) {
         guard let deleted = server.deleted, servers.updateValue(server, forKey: server.id) == nil else { return }
         _ = order.insert(server.order)
+        _ = orderByProject[server.projectID, default: SortedKeys()].insert(server.order)
         byDeletion.append((deleted, server.id))
     }
 
@@ -32,14 +35,20 @@ struct DeletedServers: Sendable {
 
     mutating func forget(_ ids: [String]) {
         let forgotten = Set(ids)
-        for id in ids { if let server = servers.removeValue(forKey: id) { _ = order.remove(server.order) } }
+        for id in ids {
+            guard let server = servers.removeValue(forKey: id) else { continue }
+            _ = order.remove(server.order)
+            _ = orderByProject[server.projectID]?.remove(server.order)
+            if orderByProject[server.projectID]?.isEmpty == true { orderByProject[server.projectID] = nil }
+        }
         byDeletion.removeAll { forgotten.contains($0.id) }
     }
 
     /// As `Indexes.page`: the next tombstones that pass `filter` below `after`, walking at
     /// most `walking` keys of the listing order.
     func page(_ filter: ServerFilter, after: ServerOrderKey?, limit: Int, walking: Int) -> ServerPage {
-        Indexes.walk(order, below: after, limit: limit, walking: walking) { id in
+        let index = filter.projectID.map { orderByProject[$0] ?? SortedKeys() } ?? order
+        return Indexes.walk(index, below: after, limit: limit, walking: walking) { id in
             servers[id].flatMap { filter.matches($0) ? $0 : nil }
         }
     }

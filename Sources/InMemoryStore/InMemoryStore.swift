@@ -148,19 +148,22 @@ public final class InMemoryStore: InventoryStore {
         state.withLock { s in s.deleted.page(filter, after: after, limit: limit, walking: Self.walkBudget) }
     }
 
+    /// One tombstone at a time, each its own single-record commit (concurrent ones share the
+    /// directory fsync, as deletes do).
     public func purgeDeletedServers(deletedBefore cutoff: Timestamp, limit: Int) throws(ComputeError) -> Int {
-        let (ids, turn): ([String], Int?) = reservations.withLock(
-            when: { !$0.holdsServerChanges },
-            { r in
-                let expired = state.withLock { s in s.deleted.expired(before: cutoff, limit: limit) }
-                let ids = expired.map(\.id).filter { !r.serverIDs.contains($0) }
-                return (ids, ids.isEmpty ? nil : r.reserve(forgetting: ids))
-            })
-        guard let turn else { return 0 }
-        try commit(
-            ids.map { .delete(RecordReference(kind: .server, key: $0)) }, turn: turn,
-            release: { r in r.release(forgetting: ids) }, apply: { s in s.deleted.forget(ids) })
-        return ids.count
+        let expired = state.withLock { s in s.deleted.expired(before: cutoff, limit: limit) }
+        var forgotten = 0
+        for server in expired {
+            let turn: Int? = reservations.withLock(
+                when: { $0.mayChange(server.id) },
+                { r in state.withLock { $0.deleted.servers[server.id] } == nil ? nil : r.reserve(changing: server.id) })
+            guard let turn else { continue }  // another purge forgot it meanwhile
+            try commit(
+                [.delete(RecordReference(kind: .server, key: server.id))], turn: turn,
+                release: { r in r.release(changing: server.id) }, apply: { s in s.deleted.forget([server.id]) })
+            forgotten += 1
+        }
+        return forgotten
     }
 
     public func create(_ flavor: Flavor) throws(ComputeError) {

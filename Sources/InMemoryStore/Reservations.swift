@@ -59,17 +59,6 @@ struct Reservations: Sendable {
         inFlight -= 1
     }
 
-    /// Holds deleted servers being forgotten.
-    mutating func reserve(forgetting ids: [String]) -> Int {
-        serverIDs.formUnion(ids)
-        return takeTurn()
-    }
-
-    mutating func release(forgetting ids: [String]) {
-        serverIDs.subtract(ids)
-        inFlight -= 1
-    }
-
     mutating func reserveFlavorChange() -> Int {
         flavorChange = true
         return takeTurn()

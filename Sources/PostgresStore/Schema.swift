@@ -137,6 +137,7 @@ enum Schema {
         CREATE TABLE deleted_servers (LIKE servers);
         ALTER TABLE deleted_servers ADD PRIMARY KEY (id);
         CREATE INDEX deleted_servers_order ON deleted_servers (created_us, launch_index, id);
+        CREATE INDEX deleted_servers_project_order ON deleted_servers (project_id, created_us, launch_index, id);
         CREATE INDEX deleted_servers_deleted ON deleted_servers (updated_us);
         """,
     ]

@@ -49,6 +49,10 @@ import Testing
         #expect(servers(client, "deleted=true&all_tenants=1")?.map { $0["id"] as? String } == [gone])
         #expect(servers(client, "status=DELETED&all_tenants=1")?.map { $0["id"] as? String } == [gone])
         #expect(servers(client, "deleted=true")?.isEmpty == true, "the admin's own project has none")
+        let live = servers(client, "deleted=false&all_tenants=1&changes-since=\(before)")
+        #expect(live?.map { $0["id"] as? String } == [kept], "an admin's deleted=false: live servers only")
+        let active = servers(client, "status=ACTIVE&all_tenants=1&changes-since=\(before)")
+        #expect(active?.map { $0["id"] as? String } == [kept], "a deleted server has no status but DELETED")
 
         client.token = "member-b"
         #expect(servers(client, "changes-since=\(before)")?.isEmpty == true, "another project's deletions are not shown")

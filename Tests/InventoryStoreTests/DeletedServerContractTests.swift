@@ -62,10 +62,50 @@ import Testing
         f.clock.advance(seconds: Int64(Self.keep) + 1)
         #expect(try listing(f, .only).isEmpty, "past its time it is not listed, purged or not")
         #expect(try f.inventory.deletedServer(id: a.id, caller: f.caller) == nil)
-        #expect(try f.inventory.store.deletedServer(id: a.id) != nil, "not purged yet")
-        try f.inventory.deleteServer("b", caller: f.caller)  // a delete purges what is past its time
+        #expect(try f.inventory.store.deletedServer(id: a.id) != nil, "not forgotten yet")
+        try f.inventory.deleteServer("b", caller: f.caller)
+        #expect(f.inventory.forgetExpiredDeletedServers() == 1)
         #expect(try f.inventory.store.deletedServer(id: a.id) == nil)
         #expect(try listing(f, .only, inventory: f.restarted().inventory).map(\.name) == ["b"])
+    }
+
+    @Test(arguments: StoreKind.all)
+    func manyExpiredOnesAreForgottenBatchAfterBatch(kind: StoreKind) throws {
+        let f = try StoreFixture(kind, keepDeletedServersSeconds: Self.keep)
+        var servers: [Server] = []
+        for batch in 0..<3 {
+            servers += try f.inventory.createServers(
+                try f.draft("m\(batch)", min: 100, max: 100, network: .none), caller: f.caller)
+        }
+        let count = servers.count  // more than one batch
+        #expect(count > Inventory.purgeBatch)
+        for server in servers { try f.inventory.deleteServer(.id(server.id), caller: f.caller) }
+        try f.create("live")
+        #expect(f.inventory.forgetExpiredDeletedServers() == 0, "none is past its time yet")
+        f.clock.advance(seconds: Int64(Self.keep) + 1)
+        #expect(f.inventory.forgetExpiredDeletedServers() == count)
+        let restarted = try f.restarted().inventory
+        #expect(try listing(f, .only, inventory: restarted).isEmpty)
+        #expect(try restarted.store.deletedServer(id: servers[0].id) == nil)
+        #expect(try listing(f, .excluded, inventory: restarted).map(\.name) == ["live"])
+    }
+
+    @Test(arguments: StoreKind.all)
+    func aListingByStatusAddressOrTagListsNoDeletedServer(kind: StoreKind) throws {
+        let f = try StoreFixture(kind, keepDeletedServersSeconds: Self.keep)
+        let gone = try f.create("gone")
+        try f.inventory.deleteServer("gone", caller: f.caller)
+        try f.create("live")
+        var filter = ServerFilter(projectID: f.caller.projectID)
+        filter.deleted = .included
+        #expect(try f.inventory.servers(matching: filter, limit: 10, marker: nil).count == 2)
+        filter.status = .active
+        #expect(try f.inventory.servers(matching: filter, limit: 10, marker: nil).map(\.name) == ["live"])
+        filter.status = nil
+        filter.addressPattern = try NamePattern(try #require(gone.address).description, filter: "ip", anchored: true)
+        #expect(
+            try f.inventory.servers(matching: filter, limit: 10, marker: nil).map(\.name) == ["live"],
+            "its address is the new one's")
     }
 
     @Test(arguments: StoreKind.all)

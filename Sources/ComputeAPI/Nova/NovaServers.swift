@@ -80,10 +80,9 @@ extension NovaAPI {
         // A poll for changes lists the deleted servers still kept too, as `DELETED` (Nova's
         // polling guide); an admin may ask for those alone (`deleted=true`, `status=DELETED`).
         if filter.changedSince != nil || filter.changedBefore != nil { filter.deleted = .included }
-        if n.caller.isAdmin, let deleted = try query.value("deleted"),
-            ["1", "t", "true", "on", "y", "yes"].contains(deleted.lowercased())
-        {
-            filter.deleted = .only
+        if n.caller.isAdmin, let deleted = try query.value("deleted") {
+            // Nova's bool_from_string: these are true, anything else false (live servers only).
+            filter.deleted = ["1", "t", "true", "on", "y", "yes"].contains(deleted.lowercased()) ? .only : .excluded
         }
         if let status = try query.value("status") {
             if status.uppercased() == "DELETED" {
