@@ -63,6 +63,26 @@ def test_json_log_lines_carry_each_part_of_a_request(fresh_service):
     assert all(line.startswith("{") for line in s.log().splitlines() if line.strip()), "every record is JSON"
 
 
+def test_the_worker_forgets_deleted_servers_past_their_time(fresh_service):
+    """A tombstone takes the deleted server's file, is listed to a changes-since poll while it is
+    kept, and is forgotten (its file removed) by the worker's own thread once past its time."""
+    s = fresh_service
+    s.start_worker("--keep-deleted-servers", "2")
+    s.start_nginx()
+    server = s.create_server("brief").json["server"]
+    assert s.delete(f"/servers/{server['id']}").status == 204
+    record = json.loads((s.data / "servers" / f"{server['id']}.json").read_text())
+    assert record["deleted"] and record["actions"][-1]["action"] == "delete"
+    polled = s.get("/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z").json["servers"]
+    assert [p["status"] for p in polled if p["id"] == server["id"]] == ["DELETED"]
+    deadline = time.time() + 15
+    while (s.data / "servers" / f"{server['id']}.json").exists():
+        assert time.time() < deadline, "the tombstone was not forgotten: " + s.log()[-2000:]
+        time.sleep(0.2)
+    assert "forgot 1 deleted servers past their time" in s.log()
+    assert s.get("/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z").json["servers"] == []
+
+
 def config_check(*args):
     import subprocess
 
