@@ -26,17 +26,19 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "Tests/e2e"))
 from cluster import Cluster  # noqa: E402
-from service import PostgresCluster, Service, psql  # noqa: E402
+from service import PostgresCluster, Service, free_port, psql, start_nginx, stop_nginx  # noqa: E402
 
 WORKER_ARGS = ("--network", "private=10.0.0.0/12")  # room for a million servers
 
 
-def wrk(service, path, connections, duration, script=None, *args, timeout=2):
+def wrk(service, path, connections, duration, script=None, *args, timeout=2, origin=None):
     """wrk's figures: req/s, p50 and p99 in ms, and errors (what failed, by kind). A request
-    slower than `timeout` seconds is counted as failed by wrk (its default is 2 s)."""
+    slower than `timeout` seconds is counted as failed by wrk (its default is 2 s). `origin`:
+    another scheme and port than the service's plain HTTP (its HTTPS, or the bare nginx)."""
     threads = 1 if connections == 1 else 2
+    origin = origin or f"http://127.0.0.1:{service.http_port}"
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout}s", "--latency",
-               "-H", f"X-Auth-Token: {service.token}", f"http://127.0.0.1:{service.http_port}{path}"]
+               "-H", f"X-Auth-Token: {service.token}", f"{origin}{path}"]
     if script:
         command += ["-s", str(HERE / script), "--", *args]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -90,6 +92,46 @@ def raw_durable_writes(directory, seconds, threads=8, size=1024):
     rate = sum(done) / (time.monotonic() - started)
     shutil.rmtree(directory, ignore_errors=True)
     return rate
+
+
+class BareNginx:
+    """nginx with nothing but TLS and a root (no access log, no headers, no rules of ours): the
+    ceiling for the same bytes over HTTPS, beside which both the API and our own nginx.conf
+    serving them as a static file are measured."""
+
+    def __init__(self, root, tls, www):
+        root.mkdir(parents=True)
+        self.http_port, self.https_port = free_port(), free_port()
+        temporaries = "\n".join(f"    {kind}_temp_path {root}/{kind};" for kind in
+                                ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        conf = root / "nginx.conf"
+        # As deploy/render-nginx does: started as root, the workers run as www-data.
+        user = "user www-data;" if os.geteuid() == 0 else ""
+        conf.write_text(f"""{user}
+worker_processes 2;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+{temporaries}
+    server {{
+        listen 127.0.0.1:{self.http_port};
+        listen 127.0.0.1:{self.https_port} ssl;
+        ssl_certificate {tls}/fullchain.pem;
+        ssl_certificate_key {tls}/privkey.pem;
+        root {www};
+    }}
+}}
+""")
+        self.process = start_nginx(conf, self.http_port, root / "stderr")
+
+    @property
+    def origin(self):
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def close(self):
+        stop_nginx(self.process)
 
 
 def rss_mb(pid):
@@ -150,20 +192,33 @@ class Bench:
             except OSError:
                 time.sleep(0.05)
 
-    def static_copy(self, name, body):
-        (self.www / "docs/bench" / name).write_bytes(body)
+    def static_copy(self, service, name, body):
+        """Puts `body` where the service's nginx serves `/docs/bench/` from (started as root,
+        deploy/render-nginx serves a copy of the docs its workers can read), for the ceiling."""
+        served = self.served_www(service)
+        (served / "docs/bench").mkdir(parents=True, exist_ok=True)
+        (served / "docs/bench" / name).write_bytes(body)
+        (served / "docs/bench" / name).chmod(0o644)
         return f"/docs/bench/{name}"
 
-    def row(self, service, label, path=None, script=None, args=(), static=None, connections=(1, 32), durable=False):
+    def served_www(self, service):
+        return service.run / "www" if (service.run / "www").is_dir() else self.www
+
+    def row(self, service, label, path=None, script=None, args=(), static=None, connections=(1, 32), durable=False,
+            origin=None, ceiling_origin=None):
         """One scenario at each connection count, beside its ceiling measured right after it:
-        nginx serving the same bytes (`static`), or for a durable write the raw 8-thread
-        durable writer on the same disk."""
+        nginx serving the same bytes (`static`; from `ceiling_origin` when given, the bare nginx),
+        or for a durable write the raw 8-thread durable writer on the same disk."""
         for c in connections:
-            api = wrk(service, path or "/", c, self.options.duration, script, *args)
+            api = wrk(service, path or "/", c, self.options.duration, script, *args, origin=origin)
             if durable:
                 ceiling = raw_durable_writes(service.root / "raw-writes", self.options.duration)
             else:
-                ceiling = wrk(service, static, c, self.options.duration)["rps"] if static else None
+                ceiling = None
+                if static:
+                    served = wrk(service, static, c, self.options.duration, origin=ceiling_origin)
+                    assert served["errors"] == 0, f"the ceiling {static} was not served: {served['error_kinds']}"
+                    ceiling = served["rps"]
             self.rows.append({"scenario": label, "connections": c, **api, "rss": rss_mb(service.worker.pid),
                               "ceiling": ceiling, "ratio": api["rps"] / ceiling if ceiling else None})
 
@@ -172,14 +227,20 @@ class Bench:
         try:
             multi_create(s, "list", 20)
             body = fetch(s, "/servers")
-            self.row(s, f"GET /servers (20 servers, {len(body) / 1024:.1f} KB)", "/servers",
-                     static=self.static_copy("list20.json", body))
+            list20 = (f"GET /servers (20 servers, {len(body) / 1024:.1f} KB)", "/servers",
+                      self.static_copy(s, "list20.json", body))
+            self.row(s, list20[0], list20[1], static=list20[2])
             one = json.loads(fetch(s, "/servers?name=list-1"))["servers"][0]["id"]
             body = fetch(s, f"/servers/{one}")
-            self.row(s, f"GET /servers/{{id}} ({len(body)} B)", f"/servers/{one}",
-                     static=self.static_copy("one.json", body))
+            get_one = (f"GET /servers/{{id}} ({len(body)} B)", f"/servers/{one}", self.static_copy(s, "one.json", body))
+            self.row(s, get_one[0], get_one[1], static=get_one[2])
+            body = fetch(s, f"/v2.1/servers/{one}")
+            self.row(s, f"GET /v2.1/servers/{{id}} ({len(body)} B)", f"/v2.1/servers/{one}",
+                     static=self.static_copy(s, "nova-one.json", body))
             body = fetch(s, "/flavors")
-            self.row(s, f"GET /flavors ({len(body)} B)", "/flavors", static=self.static_copy("flavors.json", body))
+            self.row(s, f"GET /flavors ({len(body)} B)", "/flavors", static=self.static_copy(s, "flavors.json", body))
+            self.https_reads(s, [list20, get_one])
+            self.mixed(s, one)
             self.row(s, "PATCH /servers/{id} (durable)", script="update.lua", args=("list", "20"), durable=True)
             for c in (1, 32):
                 self.row(s, "POST /servers (durable)", script="create.lua", args=(f"new{c}",), connections=(c,),
@@ -283,6 +344,36 @@ class Bench:
         errors = [line for line in logged if "[error]" in line and "(111: Connection refused)" not in line]
         return restarts[0], during, errors
 
+    def https_reads(self, s, reads):
+        """The read path production uses: HTTPS, beside a bare nginx serving the same bytes over
+        HTTPS (the ceiling), and our own nginx.conf serving them as a static file over HTTPS (what
+        the production configuration costs by itself, without the FastCGI hop)."""
+        bare = BareNginx(self.root / f"bare{self.instances}", self.tls, self.served_www(s))
+        own = f"https://127.0.0.1:{s.https_port}"
+        try:
+            for label, path, static in reads:
+                self.row(s, f"{label} HTTPS", path, static=static, origin=own, ceiling_origin=bare.origin)
+                self.row(s, "  the same bytes, static, our nginx.conf, HTTPS", static, static=static, origin=own,
+                         ceiling_origin=bare.origin)
+        finally:
+            bare.close()
+
+    def mixed(self, s, one):
+        """Reads while writes run: 28 connections reading one server, first alone (the ceiling),
+        then while 4 more create servers durably."""
+        d = self.options.duration
+        alone = wrk(s, f"/servers/{one}", 28, d)
+        writes = {}
+        writer = threading.Thread(target=lambda: writes.update(wrk(s, "/", 4, d, "create.lua", "mixed")))
+        writer.start()
+        reads = wrk(s, f"/servers/{one}", 28, d)
+        writer.join()
+        rss = rss_mb(s.worker.pid)
+        self.rows.append({"scenario": "GET /servers/{id} while 4 conns create (vs alone)", "connections": 28, **reads,
+                          "rss": rss, "ceiling": alone["rps"], "ratio": reads["rps"] / alone["rps"]})
+        self.rows.append({"scenario": "POST /servers (durable) beside 28 readers", "connections": 4, **writes,
+                          "rss": rss, "ceiling": None, "ratio": None})
+
     def large_list(self):
         s = self.service()
         try:
@@ -290,7 +381,7 @@ class Bench:
                 multi_create(s, f"big{b}", 100)
             body = fetch(s, "/servers")
             self.row(s, f"GET /servers (1000 servers: first page, {len(body) / 1024:.0f} KB)", "/servers",
-                     static=self.static_copy("list1000.json", body))
+                     static=self.static_copy(s, "list1000.json", body))
         finally:
             s.close()
 
