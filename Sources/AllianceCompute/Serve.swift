@@ -317,7 +317,6 @@ struct Serve: ParsableCommand {
             throw ExitCode.failure
         }
 
-        forgetExpiredDeletedServers(service.inventory, logger: logger)
         let adapter = FastCGIAdapter(service: service, logger: logger, logFormat: logFormat)
         do {
             let server = try FastCGIServer(
@@ -327,9 +326,9 @@ struct Serve: ParsableCommand {
                     ioTimeoutSeconds: ioTimeout, allowedPeers: try allowedPeers()),
                 logger: logger, handler: adapter.handle)
             var running = self
-            let signal = try server.run(reload: {
-                running = running.reloaded(into: service.inventory, logLevel: level, logger: logger)
-            })
+            let signal = try server.run(
+                reload: { running = running.reloaded(into: service.inventory, logLevel: level, logger: logger) },
+                housekeeping: { forgetExpiredDeletedServers(service.inventory, logger: logger) })
             logger.info("stopped after \(signal)")
         } catch {
             logger.critical("\(error)")

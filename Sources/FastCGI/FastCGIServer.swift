@@ -171,9 +171,10 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT, then drains and returns the signal's name. Each SIGHUP
-    /// runs `reload` on this thread while the others go on serving.
-    /// `blockControlSignals()` must have been called first.
-    public func run(reload: () -> Void = {}) throws(ListenError) -> String {
+    /// runs `reload` on this thread while the others go on serving; so does `housekeeping`,
+    /// first at once and then again after the seconds it returns, between signals (no thread of
+    /// its own, so none outlives the server). `blockControlSignals()` must have been called first.
+    public func run(reload: () -> Void = {}, housekeeping: () -> Double = { 3600 }) throws(ListenError) -> String {
         guard FCGX_Init() == 0 else { throw ListenError("FCGX_Init failed") }
         // libfcgi turns SIGUSR1 into "shutdown pending", after which every accept fails.
         signal(SIGUSR1, SIG_IGN)
@@ -191,8 +192,15 @@ public final class FastCGIServer: Sendable {
 
         var signals = Self.controlSignals
         var received: Int32 = 0
+        var nextHousekeeping = Date().addingTimeInterval(housekeeping())
         while true {
-            guard sigwait(&signals, &received) == 0 else { continue }
+            let wait = max(0, nextHousekeeping.timeIntervalSinceNow)
+            var timeout = timespec(tv_sec: Int(wait), tv_nsec: Int((wait - wait.rounded(.down)) * 1e9))
+            received = sigtimedwait(&signals, nil, &timeout)
+            if received < 0 {
+                if errno == EAGAIN { nextHousekeeping = Date().addingTimeInterval(housekeeping()) }
+                continue
+            }
             guard received == SIGHUP else { break }
             reload()
         }

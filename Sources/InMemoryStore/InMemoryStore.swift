@@ -132,12 +132,19 @@ public final class InMemoryStore: InventoryStore {
                 return (server, r.reserve(changing: id))
             })
         let reference = RecordReference(kind: .server, key: id)
-        try commit(
+        let failure = commitReturningFailure(
             [tombstone.map { .put(.server($0)) } ?? .delete(reference)], turn: turn, release: { r in r.release(changing: id) },
             apply: { s in
                 s.remove(server)
                 if let tombstone { s.deleted.keep(tombstone) }
             })
+        guard let failure else { return }
+        // On a full disk a delete is how room is made: it goes ahead without its tombstone (a
+        // poll with changes-since then does not see it go).
+        if tombstone != nil, failure.reason == .storageFull, !failure.changeIsOnDisk {
+            return try deleteServer(id: id, expecting: version, keeping: nil)
+        }
+        throw .cannotSave(failure.reason.rawValue)
     }
 
     public func deletedServer(id: String) -> Server? {
@@ -215,6 +222,16 @@ public final class InMemoryStore: InventoryStore {
         _ changes: [RecordChange], turn: Int, release: (inout Reservations) -> Void, undo: (inout Indexes) -> Void = { _ in },
         apply: (inout Indexes) -> Void
     ) throws(ComputeError) {
+        if let failure = commitReturningFailure(changes, turn: turn, release: release, undo: undo, apply: apply) {
+            throw .cannotSave(failure.reason.rawValue)
+        }
+    }
+
+    /// `commit`, giving back what failed.
+    private func commitReturningFailure(
+        _ changes: [RecordChange], turn: Int, release: (inout Reservations) -> Void, undo: (inout Indexes) -> Void = { _ in },
+        apply: (inout Indexes) -> Void
+    ) -> PersistenceFailure? {
         var failure: PersistenceFailure? = nil
         do {
             try persistence.commit(changes)
@@ -234,6 +251,6 @@ public final class InMemoryStore: InventoryStore {
                 release(&r)
                 r.publishedTurns += 1
             })
-        if let failure { throw .cannotSave(failure.reason.rawValue) }
+        return failure
     }
 }

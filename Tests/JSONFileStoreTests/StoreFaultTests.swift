@@ -12,11 +12,13 @@ import Testing
 @Suite(.serialized) struct StoreFaultTests {
     enum Operation: String, CaseIterable, Sendable {
         case create, multiCreate, rename, delete
+        /// A delete that keeps a tombstone in the record's place (`--keep-deleted-servers`).
+        case deleteKeeping
     }
 
     /// The servers as `(id, name, address)`, sorted: what "agree" compares.
     static func summary(_ servers: [Server]) -> [String] {
-        servers.map { "\($0.id) \($0.name) \($0.address?.description ?? "-")" }.sorted()
+        servers.map { "\($0.id) \($0.name) \($0.address?.description ?? "-")\($0.deleted == nil ? "" : " deleted")" }.sorted()
     }
 
     static let caller = Caller(projectID: "p", userID: "u")
@@ -46,7 +48,8 @@ import Testing
                 let inventory = Inventory(
                     store: InMemoryStore(
                         records: records, networks: [.defaultPrivate], images: Image.defaults, persistence: store),
-                    networks: [.defaultPrivate])
+                    networks: [.defaultPrivate],
+                    settings: .init(keepDeletedServersSeconds: operation == .deleteKeeping ? 3600 : 0))
                 try inventory.seedDefaultFlavors()
                 _ = try inventory.createServers(Self.draft("a"), caller: Self.caller)
                 _ = try inventory.createServers(Self.draft("b"), caller: Self.caller)
@@ -56,7 +59,7 @@ import Testing
                     case .create: _ = try inventory.createServers(Self.draft("c"), caller: Self.caller)
                     case .multiCreate: _ = try inventory.createServers(Self.draft("m", count: 3), caller: Self.caller)
                     case .rename: _ = try inventory.updateServer("a", caller: Self.caller, with: ServerUpdate(name: "z"))
-                    case .delete: try inventory.deleteServer("b", caller: Self.caller)
+                    case .delete, .deleteKeeping: try inventory.deleteServer("b", caller: Self.caller)
                     }
                     outcome = "ok"
                 } catch ComputeError.unavailable(let message) {
@@ -64,7 +67,9 @@ import Testing
                     outcome = "503"
                 }
                 plan.disarm()
-                memory = Self.summary(try inventory.servers(matching: ServerFilter(projectID: nil), limit: 100, marker: nil))
+                var everything = ServerFilter(projectID: nil)
+                everything.deleted = .included
+                memory = Self.summary(try inventory.servers(matching: everything, limit: 100, marker: nil))
                 #expect(plan.badCloses.isEmpty, "descriptors closed twice: \(plan.badCloses)")
             }
             guard plan.fired else { break }  // no call of this kind left to fail
@@ -75,6 +80,24 @@ import Testing
                 "\(operation) with \(call) #\(occurrence)\(failing.persistent ? " and later" : "") failing (\(outcome)): a restart found other servers than memory had"
             )
         }
+    }
+
+    /// On a full disk a delete still works (it is how room is made): it goes ahead without its
+    /// tombstone, memory and disk agreeing.
+    @Test func aDeleteOnAFullDiskGoesAheadWithoutItsTombstone() throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan()
+        let (store, records) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+        let inventory = Inventory(
+            store: InMemoryStore(records: records, networks: [.defaultPrivate], images: Image.defaults, persistence: store),
+            networks: [.defaultPrivate], settings: .init(keepDeletedServersSeconds: 3600))
+        try inventory.seedDefaultFlavors()
+        let doomed = try inventory.createServers(Self.draft("doomed"), caller: Self.caller)[0]
+        plan.arm(.write, errno: ENOSPC, persistent: true)
+        try inventory.deleteServer("doomed", caller: Self.caller)
+        plan.disarm()
+        #expect(try inventory.store.server(id: doomed.id) == nil && inventory.store.deletedServer(id: doomed.id) == nil)
+        #expect(try JSONFileStore.inspect(directory: dir.path, logger: quiet).records.servers.isEmpty)
     }
 
     /// Two failures in one multi-create: a step after the records were written, then the
