@@ -11,8 +11,6 @@ struct DeletedServers: Sendable {
     /// published, so a late one waits at most a purge longer).
     private var byDeletion: [(deleted: Timestamp, id: String)] = []
 
-    var count: Int { servers.count }
-
     /// Keeps a tombstone; the loader sorts them by deletion time afterwards (`sortByDeletion`).
     mutating func keep(_ server: Server) {
         guard let deleted = server.deleted, servers.updateValue(server, forKey: server.id) == nil else { return }
