@@ -7,87 +7,16 @@ import Synchronization
     import Glibc
 #endif
 
-/// One request as libfcgi delivered it: the CGI parameters nginx sent and the body.
-public struct FastCGIRequest: Sendable {
-    public var params: [String: String]
-    public var body: Body
-
-    public enum Body: Sendable, Equatable {
-        case complete([UInt8])
-        /// Larger than the configured limit: not read.
-        case exceedsLimit
-    }
-
-    public init(params: [String: String], body: Body) {
-        self.params = params
-        self.body = body
-    }
-}
-
-/// What goes back: written as CGI (`Status: 404 Not Found`, headers, blank line, body).
-public struct FastCGIResponse: Sendable {
-    public var status: Int
-    public var reason: String
-    public var headers: [(name: String, value: String)]
-    public var body: [UInt8]
-
-    public init(status: Int, reason: String, headers: [(name: String, value: String)], body: [UInt8]) {
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-    }
-
-    /// The CGI header block. `Content-Length` is the body's length unless a header gives it
-    /// (HEAD); CR and LF are left out of names and values so nothing can inject a header.
-    public var headerBlock: [UInt8] {
-        var block: [UInt8] = []
-        block.reserveCapacity(64 + headers.count * 48)
-        block.append(contentsOf: "Status: ".utf8)
-        Self.appendDecimal(status, to: &block)
-        block.append(UInt8(ascii: " "))
-        Self.appendClean(reason, to: &block)
-        block.append(contentsOf: Self.crlf)
-        var hasLength = false
-        for (name, value) in headers {
-            hasLength = hasLength || name.utf8.elementsEqual("content-length".utf8) { Self.lowercase($0) == $1 }
-            Self.appendClean(name, to: &block)
-            block.append(contentsOf: ": ".utf8)
-            Self.appendClean(value, to: &block)
-            block.append(contentsOf: Self.crlf)
-        }
-        if !hasLength {
-            block.append(contentsOf: "Content-Length: ".utf8)
-            Self.appendDecimal(body.count, to: &block)
-            block.append(contentsOf: Self.crlf)
-        }
-        block.append(contentsOf: Self.crlf)
-        return block
-    }
-
-    private static let crlf: [UInt8] = [0x0D, 0x0A]
-
-    private static func lowercase(_ byte: UInt8) -> UInt8 {
-        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
-    }
-
-    private static func appendClean(_ text: String, to block: inout [UInt8]) {
-        for byte in text.utf8 where byte != 0x0D && byte != 0x0A { block.append(byte) }
-    }
-
-    private static func appendDecimal(_ value: Int, to block: inout [UInt8]) {
-        block.append(contentsOf: String(value).utf8)
-    }
-}
-
-/// A FastCGI application server on libfcgi: N threads accept on one shared listening socket.
+/// A FastCGI application server on libfcgi: N threads serve whichever connection is ready.
 ///
-/// What FASTCGI-NOTES measured, applied: no accept mutex (Linux accept() is safe to share),
-/// an explicit `FCGX_Finish_r` after each response (else it sits in libfcgi's buffer), no
-/// kept connections. Shutdown never `shutdown()`s the socket: threads wait in epoll on the
-/// socket and a wake pipe, the listening socket is non-blocking so a thread that loses the
-/// race to `accept()` just waits again, and SIGTERM stops new accepts and drains in-flight
-/// requests. SIGHUP is handed to the caller (a reload) while serving goes on.
+/// What FASTCGI-NOTES measured, applied: no accept mutex, an explicit `FCGX_Finish_r` after
+/// each response (else it sits in libfcgi's buffer). Connections nginx keeps (FCGI_KEEP_CONN)
+/// wait for their next request in one epoll set shared by every thread, beside the listening
+/// socket, never in a thread: libfcgi's own way of keeping one pins a thread to it, which
+/// stalled requests behind idle connections (FASTCGI-NOTES §0.3). Every entry is one-shot, so
+/// one thread takes each ready connection and new one. Shutdown never `shutdown()`s the
+/// socket: SIGTERM stops new accepts and drains: requests in progress, and kept connections
+/// until nginx has closed them. SIGHUP is handed to the caller (a reload) while serving goes on.
 public final class FastCGIServer: Sendable {
     public struct Configuration: Sendable {
         public var threads: Int
@@ -131,6 +60,18 @@ public final class FastCGIServer: Sendable {
     private let refusedPeers = Atomic(0)
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    /// The epoll set every thread waits in: the listening socket, the wake pipe (level-triggered,
+    /// so shutdown wakes every thread) and each kept connection while it is idle.
+    private let readiness: Int32
+    /// Kept connections waiting in `readiness` for their next request. A thread takes one out
+    /// before serving it, so shutdown closes only connections no thread holds.
+    private let idleConnections = Mutex<Set<Int32>>([])
+    /// Idle kept connections beyond this are closed: nginx keeps at most `keepalive` per worker
+    /// process, and libfcgi's close `select()`s on the descriptor (below FD_SETSIZE, 1024).
+    static let maxIdleConnections = 256
+    /// How long SIGTERM waits for nginx to close the connections it keeps: well over the upstream
+    /// `keepalive_timeout` in nginx.conf, and the time 100 requests take on one.
+    static let idleConnectionGraceSeconds = 2.0
     /// A socket that is not listening, given to libfcgi as its "listening socket": this server
     /// accepts connections itself (to set their timeouts first), so libfcgi must never accept
     /// one without them. Its accept() fails at once (EINVAL).
@@ -151,6 +92,8 @@ public final class FastCGIServer: Sendable {
         _ = fcntl(wakeWrite, F_SETFD, FD_CLOEXEC)
         noAcceptFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard noAcceptFD >= 0 else { throw .system("socket", "for libfcgi") }
+        readiness = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard readiness >= 0 else { throw .system("epoll_create1", "for connections") }
     }
 
     /// Blocks SIGTERM, SIGINT and SIGHUP in this thread and in every thread started after it,
@@ -182,8 +125,13 @@ public final class FastCGIServer: Sendable {
         guard flags >= 0, fcntl(listener.fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
             throw .system("fcntl O_NONBLOCK", listener.description)
         }
+        var listenEvent = epoll_event(events: Self.oneShotReadable, data: epoll_data(fd: listener.fd))
+        var wakeEvent = epoll_event(events: EPOLLIN.rawValue, data: epoll_data(fd: wakeRead))
+        guard epoll_ctl(readiness, EPOLL_CTL_ADD, listener.fd, &listenEvent) == 0,
+            epoll_ctl(readiness, EPOLL_CTL_ADD, wakeRead, &wakeEvent) == 0
+        else { throw .system("epoll_ctl", listener.description) }
         for index in 0..<configuration.threads {
-            let thread = Thread { [self] in acceptLoop(index) }
+            let thread = Thread { [self] in serveLoop(index) }
             thread.name = "fcgi-\(index)"
             thread.stackSize = 4 << 20
             thread.start()
@@ -231,10 +179,21 @@ public final class FastCGIServer: Sendable {
         }
 
         stopping.store(true, ordering: .sequentiallyConsistent)
-        _ = [UInt8(1)].withUnsafeBytes { write(wakeWrite, $0.baseAddress, 1) }
+        // Kept connections go on being served until nginx closes them: after `keepalive_requests`
+        // or once idle for `keepalive_timeout` (nginx.conf: 100, 500 ms). Closing one here while
+        // nginx may be sending a request on it would fail that request (a POST is not sent
+        // again), so one still open after the grace below is closed only then.
         let deadline = Date().addingTimeInterval(configuration.drainTimeoutSeconds)
-        while inFlight.load(ordering: .sequentiallyConsistent) > 0, Date() < deadline {
+        let idleDeadline = Date().addingTimeInterval(Self.idleConnectionGraceSeconds)
+        while Date() < deadline {
+            let idle = idleConnections.withLock { !$0.isEmpty }
+            if inFlight.load(ordering: .sequentiallyConsistent) == 0, !idle || Date() >= idleDeadline { break }
             usleep(2_000)
+        }
+        _ = [UInt8(1)].withUnsafeBytes { write(wakeWrite, $0.baseAddress, 1) }
+        idleConnections.withLock { idle in
+            for connection in idle { close(connection) }
+            idle.removeAll()
         }
         let unfinished = inFlight.load(ordering: .sequentiallyConsistent)
         if unfinished > 0 {
@@ -244,67 +203,59 @@ public final class FastCGIServer: Sendable {
         return name
     }
 
-    private func acceptLoop(_ index: Int) {
+    private static let oneShotReadable = EPOLLIN.rawValue | EPOLLONESHOT.rawValue
+    private static let peerClosed = EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
+
+    private func serveLoop(_ index: Int) {
         // libfcgi keeps pointers into the request across calls: it needs a stable address.
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
         FCGX_InitRequest(request, noAcceptFD, 0)
-        // Each thread waits in its own epoll set: the listening socket with EPOLLEXCLUSIVE, so
-        // a connection wakes one waiting thread rather than all of them, and the wake pipe
-        // (shared, level-triggered), so shutdown wakes every thread.
-        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epoll >= 0 else {
-            logger.critical("epoll_create1 failed in thread \(index): \(String(cString: strerror(errno)))")
-            return
-        }
-        defer { close(epoll) }
-        var listenEvent = epoll_event(events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, data: epoll_data(fd: listener.fd))
-        var wakeEvent = epoll_event(events: EPOLLIN.rawValue, data: epoll_data(fd: wakeRead))
-        guard epoll_ctl(epoll, EPOLL_CTL_ADD, listener.fd, &listenEvent) == 0,
-            epoll_ctl(epoll, EPOLL_CTL_ADD, wakeRead, &wakeEvent) == 0
-        else {
-            logger.critical("epoll_ctl failed in thread \(index): \(String(cString: strerror(errno)))")
-            return
-        }
-        var events = [epoll_event](repeating: epoll_event(), count: 2)
+        var event = epoll_event()
         while true {
-            let ready = epoll_wait(epoll, &events, 2, -1)
+            let ready = epoll_wait(readiness, &event, 1, -1)
             if ready < 0 {
                 if errno == EINTR { continue }
                 logger.critical("epoll_wait failed in thread \(index): \(String(cString: strerror(errno)))")
                 return
             }
-            // Shutting down (a socket of our own is closed by now, and reports a hang-up).
-            if stopping.load(ordering: .sequentiallyConsistent) { return }
-            var listenerReady = false
-            for event in events.prefix(Int(ready)) {
-                if event.data.fd == wakeRead { return }  // shutting down; the byte stays for the others
+            guard ready == 1 else { continue }
+            let fd = event.data.fd
+            if fd == wakeRead { return }  // shutting down; the byte stays for the other threads
+            inFlight.add(1, ordering: .sequentiallyConsistent)
+            defer { inFlight.subtract(1, ordering: .sequentiallyConsistent) }
+            let connection: Int32
+            let kept = fd != listener.fd
+            if kept {
+                // Closed by shutdown after epoll reported it, or closed by nginx while idle.
+                guard idleConnections.withLock({ $0.remove(fd) != nil }) else { continue }
+                if event.events & Self.peerClosed != 0 && !hasBytesToRead(fd) {
+                    close(fd)
+                    continue
+                }
+                connection = fd
+            } else {
+                // Shutting down: the listening socket stays disarmed; kept connections are still served.
+                if stopping.load(ordering: .sequentiallyConsistent) { continue }
                 if event.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
                     logger.error("listening socket \(listener.description) reports an error (events \(event.events))")
                     usleep(100_000)
                 }
-                listenerReady = listenerReady || event.events & EPOLLIN.rawValue != 0
-            }
-            guard listenerReady else { continue }
-            inFlight.add(1, ordering: .sequentiallyConsistent)
-            if stopping.load(ordering: .sequentiallyConsistent) {
-                inFlight.subtract(1, ordering: .sequentiallyConsistent)
-                return
-            }
-            guard let connection = acceptConnection(index) else {
-                inFlight.subtract(1, ordering: .sequentiallyConsistent)
-                continue
+                let accepted = acceptConnection(index)
+                var rearm = epoll_event(events: Self.oneShotReadable, data: epoll_data(fd: listener.fd))
+                _ = epoll_ctl(readiness, EPOLL_CTL_MOD, listener.fd, &rearm)
+                guard let accepted else { continue }
+                connection = accepted
             }
             // libfcgi reads the request from a connection it is given as if it were one it had
             // kept open (FCGX_Accept_r with ipcFd set and keepConnection, so the finish it runs
             // first leaves the descriptor alone). The request's own flags replace keepConnection.
             request.pointee.ipcFd = connection
             request.pointee.keepConnection = 1
-            let accepted = FCGX_Accept_r(request)
-            if accepted < 0 {
+            request.pointee.detached = 0  // from a request before, on a connection kept since
+            if FCGX_Accept_r(request) < 0 {
                 // The connection broke or stalled before its parameters were read: libfcgi has
                 // closed it, and its own accept on `noAcceptFD` failed, as it must.
-                inFlight.subtract(1, ordering: .sequentiallyConsistent)
                 logger.warning(
                     "dropped a FastCGI connection that closed, or stalled for \(configuration.ioTimeoutSeconds) s, before its request was complete"
                 )
@@ -312,8 +263,36 @@ public final class FastCGIServer: Sendable {
             }
             respond(to: request)
             FCGX_Finish_r(request)
-            inFlight.subtract(1, ordering: .sequentiallyConsistent)
+            // Still open: nginx asked to keep it (FCGI_KEEP_CONN) and nothing failed.
+            let open = request.pointee.ipcFd
+            if open >= 0 {
+                request.pointee.ipcFd = -1
+                keepIdle(open, registered: kept)
+            }
         }
+    }
+
+    /// Puts a kept connection back in the epoll set until its next request (closes it when too
+    /// many are idle). `registered`: it came from the set, where it stays (one-shot, disarmed).
+    private func keepIdle(_ connection: Int32, registered: Bool) {
+        let kept = idleConnections.withLock { idle -> Bool in
+            guard idle.count < Self.maxIdleConnections else { return false }
+            var event = epoll_event(
+                events: Self.oneShotReadable | EPOLLRDHUP.rawValue, data: epoll_data(fd: connection))
+            guard epoll_ctl(readiness, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, connection, &event) == 0 else {
+                return false
+            }
+            idle.insert(connection)
+            return true
+        }
+        if !kept { close(connection) }
+    }
+
+    /// Whether a connection whose peer hung up still has a request to read (a hang-up after
+    /// sending one); nginx closes idle kept connections without sending anything.
+    private func hasBytesToRead(_ connection: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(connection, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     /// The next connection on the listening socket, with its read and write timeouts set;
@@ -372,6 +351,9 @@ public final class FastCGIServer: Sendable {
             // skip libfcgi's shutdown-then-wait-for-EOF (up to 2 s) at Finish, which holds the
             // thread for a round trip to nginx. A body left unread keeps that careful close.
             FCGX_Detach(request)
+        } else {
+            // Never kept with a body left unread: its records would be read as the next request.
+            request.pointee.keepConnection = 0
         }
         let response = handler(FastCGIRequest(params: params, body: body))
         let out = request.pointee.out

@@ -277,3 +277,62 @@ def test_nginx_workers_never_run_as_root(service):
     assert workers and set(workers) == {"www-data"}, workers
     assert service.get("/docs/").status == 200, "the workers read the docs"
     assert service.get("/flavors").status == 200, "and reach the worker's socket"
+
+
+def _kept_request(connection, params, body=b""):
+    """One request on a connection nginx-style kept open (FCGI_KEEP_CONN): returns the CGI output,
+    read up to END_REQUEST, and leaves the connection open."""
+    begin = fastcgi_begin(params)
+    begin = begin[:8] + bytes([0, 1, 1]) + begin[11:]  # BEGIN_REQUEST flags: FCGI_KEEP_CONN
+    connection.sendall(begin + fastcgi_record(5, body) + fastcgi_record(5, b""))
+    data = b""
+    while True:
+        offset, records = 0, []
+        while offset + 8 <= len(data):
+            length, padding = int.from_bytes(data[offset + 4:offset + 6], "big"), data[offset + 6]
+            if offset + 8 + length + padding > len(data):
+                break
+            records.append((data[offset + 1], data[offset + 8:offset + 8 + length]))
+            offset += 8 + length + padding
+        if any(kind == 3 for kind, _ in records):  # END_REQUEST
+            return b"".join(content for kind, content in records if kind == 6)
+        chunk = connection.recv(65536)
+        assert chunk, f"the worker closed a kept connection before END_REQUEST: {data[:200]!r}"
+        data += chunk
+
+
+def test_kept_connections_never_hold_a_thread(fresh_service):
+    """nginx keeps FastCGI connections open between requests (fastcgi_keep_conn). With one thread,
+    an idle kept connection must not keep another connection waiting (libfcgi's own keeping pins
+    a thread to it), both are served again and again, a kept connection whose body was left
+    unread is closed, and SIGTERM serves a kept connection until its client lets it go."""
+    import socket as sockets
+    s = fresh_service
+    s.start_worker("--threads", "1")
+    params = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/flavors", "REQUEST_ID": "req-kept",
+              "HTTP_X_AUTH_TOKEN": s.token}
+    kept = [sockets.socket(sockets.AF_UNIX) for _ in range(3)]
+    for connection in kept:
+        connection.settimeout(5)
+        connection.connect(str(s.socket))
+    for _ in range(3):
+        for connection in kept:
+            assert _kept_request(connection, params).startswith(b"Status: 200 ")
+    # Three idle kept connections and one thread: a new connection is still answered.
+    assert fastcgi_request(s.socket, params, timeout=5).startswith(b"Status: 200 ")
+
+    over = {**params, "REQUEST_METHOD": "POST", "REQUEST_URI": "/servers", "CONTENT_LENGTH": "100000"}
+    assert _kept_request(kept[0], over, b" " * 65535).startswith(b"Status: 413 ")
+    try:
+        rest = kept[0].recv(65536)
+    except ConnectionResetError:
+        rest = b""
+    assert rest == b"", "closed after the response, not kept"
+
+    s.worker.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert s.worker.poll() is None, "the worker waits while nginx may still use kept connections"
+    assert _kept_request(kept[1], params).startswith(b"Status: 200 ")
+    for connection in kept:
+        connection.close()
+    assert s.stop_worker(signal.SIGTERM) == 0
