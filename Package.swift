@@ -65,6 +65,7 @@ let package = Package(
             name: "FastCGI",
             dependencies: [
                 "CFastCGI",
+                "ComputeCore",  // Locked: a pthread mutex ThreadSanitizer sees, unlike Mutex
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

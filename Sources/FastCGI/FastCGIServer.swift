@@ -1,4 +1,5 @@
 import CFastCGI
+import ComputeCore
 import Foundation
 public import Logging
 import Synchronization
@@ -65,7 +66,7 @@ public final class FastCGIServer: Sendable {
     private let readiness: Int32
     /// Kept connections waiting in `readiness` for their next request. A thread takes one out
     /// before serving it, so shutdown closes only connections no thread holds.
-    private let idleConnections = Mutex<Set<Int32>>([])
+    private let idleConnections = Locked<Set<Int32>>([])
     /// Idle kept connections beyond this are closed: nginx keeps at most `keepalive` per worker
     /// process, and libfcgi's close `select()`s on the descriptor (below FD_SETSIZE, 1024).
     static let maxIdleConnections = 256
