@@ -14,8 +14,8 @@ import Synchronization
 /// each response (else it sits in libfcgi's buffer). Connections nginx keeps (FCGI_KEEP_CONN)
 /// wait for their next request in one epoll set shared by every thread, beside the listening
 /// socket, never in a thread: libfcgi's own way of keeping one pins a thread to it, which
-/// stalled requests behind idle connections (FASTCGI-NOTES §0.3). Every entry is one-shot, so
-/// one thread takes each ready connection and new one. Shutdown never `shutdown()`s the
+/// stalled requests behind idle connections (FASTCGI-NOTES §0.3). Every entry is one-shot: one
+/// thread takes each ready connection, and each new one. Shutdown never `shutdown()`s the
 /// socket: SIGTERM stops new accepts and drains: requests in progress, and kept connections
 /// until nginx has closed them. SIGHUP is handed to the caller (a reload) while serving goes on.
 public final class FastCGIServer: Sendable {
