@@ -1,3 +1,5 @@
+import ComputeCore
+
 /// A parsed query string (`a=1&b=two+words`), with the checks every listing needs.
 public struct QueryParameters: Sendable, Equatable {
     /// In the order given.
@@ -93,7 +95,7 @@ public enum PercentDecoding {
                 i = utf8.index(after: i)
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        return String(strictUTF8: bytes)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

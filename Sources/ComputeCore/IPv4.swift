@@ -6,16 +6,32 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// Dotted quad, strictly: four decimal parts 0–255, no leading zeros, nothing else.
     public init?(_ text: String) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+        // On the bytes: split into `Substring`s and checked as `Character`s, parsing was 6% of
+        // start-up at 100,000 servers (perf).
         var value: UInt32 = 0
-        for part in parts {
-            guard (1...3).contains(part.count), part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                part.count == 1 || part.first != "0", let octet = UInt32(part), octet <= 255
-            else { return nil }
-            value = value << 8 | octet
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "."):
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                dots += 1
+                octet = 0
+                digits = 0
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                // At most three digits, no leading zero, at most 255.
+                guard digits < 3, digits == 0 || octet != 0 else { return nil }
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                guard octet <= 255 else { return nil }
+                digits += 1
+            default:
+                return nil
+            }
         }
-        self.value = value
+        guard dots == 3, digits > 0 else { return nil }
+        self.value = value << 8 | octet
     }
 
     public var description: String {

@@ -1,3 +1,5 @@
+import ComputeCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -262,7 +264,7 @@ struct POSIX: Sendable {
     struct DirectoryEntry {
         var bytes: [UInt8]
         /// Nil when the name is not valid UTF-8.
-        var name: String? { String(validating: bytes, as: UTF8.self) }
+        var name: String? { String(strictUTF8: bytes) }
         /// For messages and new names: invalid bytes as `\xNN`.
         var printable: String {
             name

@@ -1,3 +1,5 @@
+import ComputeCore
+
 /// Reads the JSON of a record file: a strict RFC 8259 pull scanner, used only for records.
 ///
 /// Start-up reads every record; with Foundation's `JSONDecoder` that was 16–27 µs a record and
@@ -188,7 +190,7 @@ struct RecordScanner {
             position += 1
         }
         if current == UInt8(ascii: "\"") {
-            let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            let text = String(strictUTF8: UnsafeBufferPointer(rebasing: bytes[start..<position]))
             position += 1
             guard let text else { throw failure("invalid UTF-8") }
             return text
@@ -199,7 +201,7 @@ struct RecordScanner {
             position += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: unescaped, as: UTF8.self) else { throw failure("invalid UTF-8") }
+                guard let text = String(strictUTF8: unescaped) else { throw failure("invalid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
                 try unescape(into: &unescaped)

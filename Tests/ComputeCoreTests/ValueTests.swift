@@ -42,7 +42,13 @@ import Testing
 @Suite struct AddressingTests {
     @Test func parsesDottedQuadsStrictly() {
         #expect(IPv4Address("10.0.0.2")?.value == 0x0A00_0002)
-        for bad in ["10.0.0", "10.0.0.256", "10.0.0.02", "10.0.0.-1", "a.b.c.d", "10..0.1", " 10.0.0.1"] {
+        #expect(IPv4Address("0.0.0.0")?.value == 0)
+        #expect(IPv4Address("255.255.255.255")?.value == 0xFFFF_FFFF)
+        #expect(IPv4Address("192.168.100.10")?.value == 0xC0A8_640A)
+        for bad in [
+            "10.0.0", "10.0.0.256", "10.0.0.02", "10.0.0.-1", "a.b.c.d", "10..0.1", " 10.0.0.1", "", "10.0.0.1.",
+            "10.0.0.1.2", ".10.0.0.1", "10.0.0.", "1000.0.0.1", "00.0.0.1", "10.0.0.1 ", "10.0.0.١",
+        ] {
             #expect(IPv4Address(bad) == nil, "\(bad)")
         }
     }
