@@ -65,27 +65,60 @@ public struct Flavor: Sendable, Equatable {
 }
 
 /// A server's own copy of its flavor, taken at create time; later flavor changes don't touch it.
-public struct FlavorSnapshot: Sendable, Equatable {
-    public var id: String
-    public var name: String
-    public var vcpus: Int
-    public var ram: Int
-    public var disk: Int
-    public var swap: Int
-    public var ephemeral: Int
-    public var extraSpecs: [String: String]
+///
+/// Immutable, and held by reference: servers of one flavor can share one copy (the in-memory
+/// store keeps each distinct snapshot once), where each used to hold its own 80 bytes.
+public struct FlavorSnapshot: Sendable, Hashable {
+    private final class Storage: Sendable {
+        let id: String
+        let name: String
+        let vcpus: Int
+        let ram: Int
+        let disk: Int
+        let swap: Int
+        let ephemeral: Int
+        let extraSpecs: [String: String]
+
+        init(id: String, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int, ephemeral: Int, extraSpecs: [String: String]) {
+            self.id = id
+            self.name = name
+            self.vcpus = vcpus
+            self.ram = ram
+            self.disk = disk
+            self.swap = swap
+            self.ephemeral = ephemeral
+            self.extraSpecs = extraSpecs
+        }
+    }
+
+    private let storage: Storage
+
+    public var id: String { storage.id }
+    public var name: String { storage.name }
+    public var vcpus: Int { storage.vcpus }
+    public var ram: Int { storage.ram }
+    public var disk: Int { storage.disk }
+    public var swap: Int { storage.swap }
+    public var ephemeral: Int { storage.ephemeral }
+    public var extraSpecs: [String: String] { storage.extraSpecs }
 
     public init(
         id: String, name: String, vcpus: Int, ram: Int, disk: Int, swap: Int, ephemeral: Int, extraSpecs: [String: String]
     ) {
-        self.id = id
-        self.name = name
-        self.vcpus = vcpus
-        self.ram = ram
-        self.disk = disk
-        self.swap = swap
-        self.ephemeral = ephemeral
-        self.extraSpecs = extraSpecs
+        storage = Storage(
+            id: id, name: name, vcpus: vcpus, ram: ram, disk: disk, swap: swap, ephemeral: ephemeral, extraSpecs: extraSpecs)
     }
 
+    public static func == (a: FlavorSnapshot, b: FlavorSnapshot) -> Bool {
+        a.storage === b.storage
+            || (a.id == b.id && a.name == b.name && a.vcpus == b.vcpus && a.ram == b.ram && a.disk == b.disk
+                && a.swap == b.swap && a.ephemeral == b.ephemeral && a.extraSpecs == b.extraSpecs)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(name)
+        hasher.combine(vcpus)
+        hasher.combine(ram)
+    }
 }

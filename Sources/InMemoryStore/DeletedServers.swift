@@ -3,19 +3,20 @@ import ComputeCore
 /// The deleted servers a store keeps for a while (their tombstones: `Server.deleted` set), in
 /// listing order for `changes-since`, and in the order they were deleted for the purge.
 struct DeletedServers: Sendable {
-    private(set) var servers: [String: Server] = [:]
-    private var order = SortedKeys<ServerOrderKey>()
+    private(set) var servers = ServerTable()
+    private var order = OrderedIndex<StoredServer>()
     /// The same per project: a member's poll walks its own project's alone.
-    private var orderByProject: [String: SortedKeys<ServerOrderKey>] = [:]
+    private var orderByProject: [String: OrderedIndex<StoredServer>] = [:]
     /// Ids by deletion time, about oldest first (tombstones arrive in the order deletes are
     /// published, so a late one waits at most a purge longer).
     private var byDeletion: [(deleted: Timestamp, id: String)] = []
 
     /// Keeps a tombstone; the loader sorts them by deletion time afterwards (`sortByDeletion`).
     mutating func keep(_ server: Server) {
-        guard let deleted = server.deleted, servers.updateValue(server, forKey: server.id) == nil else { return }
-        _ = order.insert(server.order)
-        _ = orderByProject[server.projectID, default: SortedKeys()].insert(server.order)
+        guard let deleted = server.deleted, servers[server.id] == nil else { return }
+        let stored = servers.insert(server)
+        _ = order.insert(stored)
+        _ = orderByProject[server.projectID, default: OrderedIndex()].insert(stored)
         byDeletion.append((deleted, server.id))
     }
 
@@ -45,9 +46,7 @@ struct DeletedServers: Sendable {
     /// As `Indexes.page`: the next tombstones that pass `filter` below `after`, walking at
     /// most `walking` keys of the listing order.
     func page(_ filter: ServerFilter, after: ServerOrderKey?, limit: Int, walking: Int) -> ServerPage {
-        let index = filter.projectID.map { orderByProject[$0] ?? SortedKeys() } ?? order
-        return Indexes.walk(index, below: after, limit: limit, walking: walking) { id in
-            servers[id].flatMap { filter.matches($0) ? $0 : nil }
-        }
+        let index = filter.projectID.map { orderByProject[$0] ?? OrderedIndex() } ?? order
+        return Indexes.walk(index, below: after, limit: limit, walking: walking, matching: filter.matches)
     }
 }

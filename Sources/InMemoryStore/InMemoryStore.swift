@@ -45,7 +45,7 @@ public final class InMemoryStore: InventoryStore {
     }
 
     public func server(projectID: String, name: String) -> Server? {
-        state.withLock { s in s.serverIDsByName[NameKey(projectID: projectID, name: name)].flatMap { s.servers[$0] } }
+        state.withLock { $0.names[NameKey(projectID: projectID, name: name)]?.server }
     }
 
     public func servers(matching filter: ServerFilter, after: ServerOrderKey?, limit: Int) -> ServerPage {
