@@ -8,7 +8,7 @@ import ComputeCore
 /// `malloc_trim` cannot return: at 100,000 servers the worker held 24 MB more than it used.
 /// Copied afresh here, the strings and arrays a server keeps sit together, and a value that
 /// many servers repeat (a project, a user, a network, a key pair's name) is kept once: 157 →
-/// 140 MB RSS at 100,000 servers, for about 0.05 s more start-up (heaptrack, `/proc/PID/status`).
+/// 140 MB RSS at 100,000 servers, for 0.1–0.2 s more start-up (heaptrack, `/proc/PID/status`).
 struct LoadCompaction {
     /// The values servers repeat, each once.
     private var shared: Set<String> = []
