@@ -150,3 +150,24 @@ import Testing
         }
     }
 }
+
+@Suite struct PasswordHashTests {
+    @Test func aHashMatchesItsPasswordOnly() {
+        let hash = PasswordHash(password: "correct horse", iterations: 1_000)
+        #expect(hash.matches("correct horse"))
+        #expect(!hash.matches("correct horse "))
+        #expect(!hash.matches(""))
+    }
+
+    /// The decoy checked for a user that does not exist: the same algorithm and work factor as
+    /// a real hash (so `matches` does the whole PBKDF2), but nothing matches it.
+    @Test func theUnmatchableHashIsShapedLikeARealOne() {
+        let real = PasswordHash(password: "x", iterations: 1_000)
+        let decoy = PasswordHash.unmatchable(iterations: 1_000)
+        #expect(decoy.algorithm == real.algorithm && decoy.iterations == real.iterations)
+        #expect(decoy.salt.count == real.salt.count && Secrets.isHex(decoy.salt, count: 32))
+        #expect(decoy.hash.count == real.hash.count && Secrets.isHex(decoy.hash, count: 64))
+        for password in ["", "x", decoy.salt, decoy.hash] { #expect(!decoy.matches(password)) }
+        #expect(PasswordHash.unmatchable(iterations: 1_000) != decoy)
+    }
+}

@@ -98,7 +98,7 @@ public final class Identity: Authenticator {
         self.settings = settings
         self.clock = clock
         throttle = SignInThrottle(settings: settings, report: report)
-        decoy = PasswordHash(password: Secrets.hex(Secrets.random(16)), iterations: settings.passwordIterations)
+        decoy = PasswordHash.unmatchable(iterations: settings.passwordIterations)
     }
 
     /// Failed sign-ins and lockouts since start (reported by `/healthz`).
