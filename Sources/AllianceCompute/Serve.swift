@@ -90,7 +90,10 @@ struct Serve: ParsableCommand {
             valueName: "address[/bits]"))
     var allowFrom: [String] = []
 
-    @Option(help: "Threads accepting requests; fsync-bound writes are why more than the core count helps.")
+    @Option(
+        help:
+            "Threads serving requests at once; fsync-bound writes are why more than the core count helps. A change (POST, PUT, PATCH, DELETE) hands its place to one of as many more threads while it runs, so changes waiting on the disk never leave reads without a thread."
+    )
     var threads = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
 
     @Option(

@@ -18,6 +18,13 @@ import Synchronization
 /// thread takes each ready connection, and each new one. Shutdown never `shutdown()`s the
 /// socket: SIGTERM stops new accepts and drains: requests in progress, and kept connections
 /// until nginx has closed them. SIGHUP is handed to the caller (a reload) while serving goes on.
+///
+/// A change (any method but GET, HEAD, OPTIONS) waits for the disk for most of its time. So
+/// that `threads` changes waiting on fsync cannot leave reads without a thread while the CPU
+/// idles, a thread that takes a change hands its place among the `threads` serving threads to
+/// one of as many more, and takes a place again, once its response is sent, before it waits for
+/// another request. At most `threads` changes run at once: what a change waits for is a place
+/// among those, holding its serving place until then, so changes alone are served as before.
 public final class FastCGIServer: Sendable {
     public struct Configuration: Sendable {
         public var threads: Int
@@ -53,6 +60,10 @@ public final class FastCGIServer: Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let handler: Handler
+    /// Threads waiting for, or serving, the next request: `threads` of them.
+    private let servingPlaces: DispatchSemaphore
+    /// Changes in progress: `threads` of them (a change hands its serving place on).
+    private let changePlaces: DispatchSemaphore
     private let stopping = Atomic(false)
     /// Counted from before `FCGX_Accept_r`, so shutdown cannot race an accepted connection.
     private let inFlight = Atomic(0)
@@ -85,6 +96,8 @@ public final class FastCGIServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.handler = handler
+        servingPlaces = DispatchSemaphore(value: configuration.threads)
+        changePlaces = DispatchSemaphore(value: configuration.threads)
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw .system("pipe", "for shutdown") }
         wakeRead = pipeFDs[0]
@@ -131,13 +144,17 @@ public final class FastCGIServer: Sendable {
         guard epoll_ctl(readiness, EPOLL_CTL_ADD, listener.fd, &listenEvent) == 0,
             epoll_ctl(readiness, EPOLL_CTL_ADD, wakeRead, &wakeEvent) == 0
         else { throw .system("epoll_ctl", listener.description) }
-        for index in 0..<configuration.threads {
+        // Twice as many threads as serve at once: each change in progress has one more waiting
+        // to take its serving place.
+        for index in 0..<(2 * configuration.threads) {
             let thread = Thread { [self] in serveLoop(index) }
             thread.name = "fcgi-\(index)"
             thread.stackSize = 4 << 20
             thread.start()
         }
-        logger.info("serving FastCGI on \(listener.description) with \(configuration.threads) threads")
+        logger.info(
+            "serving FastCGI on \(listener.description) with \(configuration.threads) threads, and as many more for changes waiting on the disk"
+        )
 
         var signals = Self.controlSignals
         var received: Int32 = 0
@@ -213,7 +230,17 @@ public final class FastCGIServer: Sendable {
         defer { request.deallocate() }
         FCGX_InitRequest(request, noAcceptFD, 0)
         var event = epoll_event()
+        // Whether this thread holds a serving place. A change gives its place away; the thread
+        // waits for one here before it waits for another request, counted in no `inFlight`
+        // (so shutdown never waits for it). Leaving, it hands its place to a thread still
+        // waiting for one, which then sees the wake too.
+        var serving = false
+        defer { if serving { servingPlaces.signal() } }
         while true {
+            if !serving {
+                servingPlaces.wait()
+                serving = true
+            }
             let ready = epoll_wait(readiness, &event, 1, -1)
             if ready < 0 {
                 if errno == EINTR { continue }
@@ -262,7 +289,7 @@ public final class FastCGIServer: Sendable {
                 )
                 continue
             }
-            respond(to: request)
+            if respond(to: request) { serving = false }
             FCGX_Finish_r(request)
             // Still open: nginx asked to keep it (FCGI_KEEP_CONN) and nothing failed.
             let open = request.pointee.ipcFd
@@ -272,6 +299,9 @@ public final class FastCGIServer: Sendable {
             }
         }
     }
+
+    /// Methods that change nothing (RFC 9110's safe methods, but TRACE, which nginx refuses).
+    private static let safeMethods: Set<String> = ["GET", "HEAD", "OPTIONS"]
 
     /// Puts a kept connection back in the epoll set until its next request (closes it when too
     /// many are idle). `registered`: it came from the set, where it stays (one-shot, disarmed).
@@ -336,7 +366,9 @@ public final class FastCGIServer: Sendable {
         return fd
     }
 
-    private func respond(to request: UnsafeMutablePointer<FCGX_Request>) {
+    /// Serves one request; true when it was a change, which gave its serving place away (the
+    /// caller takes one again after finishing the response).
+    private func respond(to request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
         let params = Self.params(request.pointee.envp)
         let body = readBody(request.pointee.in, declaredLength: params["CONTENT_LENGTH"])
         guard FCGX_GetError(request.pointee.in) == 0 else {
@@ -345,7 +377,7 @@ public final class FastCGIServer: Sendable {
             logger.warning(
                 "dropped \(params["REQUEST_METHOD"] ?? "-") \((params["REQUEST_URI"] ?? "-").prefix(128)): its body did not arrive within \(configuration.ioTimeoutSeconds) s",
                 metadata: ["request_id": "\(params["REQUEST_ID"] ?? "-")"])
-            return
+            return false
         }
         if case .complete = body, FCGX_HasSeenEOF(request.pointee.in) == EOF {
             // Everything nginx sent is read, so a plain close() cannot reset the connection:
@@ -356,7 +388,13 @@ public final class FastCGIServer: Sendable {
             // Never kept with a body left unread: its records would be read as the next request.
             request.pointee.keepConnection = 0
         }
+        let changes = !Self.safeMethods.contains(params["REQUEST_METHOD"] ?? "GET")
+        if changes {
+            changePlaces.wait()
+            servingPlaces.signal()
+        }
         let response = handler(FastCGIRequest(params: params, body: body))
+        if changes { changePlaces.signal() }
         let out = request.pointee.out
         let header = response.headerBlock
         // A failed write means nginx gave up on the request (client gone, timeout): nothing to do.
@@ -366,6 +404,7 @@ public final class FastCGIServer: Sendable {
                 _ = FCGX_PutStr($0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), out)
             }
         }
+        return changes
     }
 
     /// The NULL-terminated `NAME=value` array, copied out (libfcgi frees it at Finish). Split on

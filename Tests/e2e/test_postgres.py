@@ -121,6 +121,50 @@ def test_a_database_that_goes_away_is_a_503_naming_it_and_the_service_recovers(t
         own.stop()
 
 
+def test_a_change_waiting_on_the_database_leaves_reads_a_thread(tmp_path, tls_dir, cluster):
+    """One serving thread: a create that waits (here for the servers table, which psql holds in
+    SHARE mode: reads go on, inserts wait; as a create waits for its commit) hands its place to
+    another thread, so reads are answered meanwhile; the create finishes once the lock goes."""
+    import threading
+    database = Database(cluster)
+    service = Service(tmp_path / "host", tls_dir, database=database)
+    holder = None
+    try:
+        service.start_worker("--threads", "1")
+        service.start_nginx()
+        kept = service.create_server("kept").json["server"]
+        holder = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database.url],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        holder.stdin.write("BEGIN;\nLOCK TABLE servers IN SHARE MODE;\n")
+        holder.stdin.flush()
+        holding = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+                   " AND query LIKE 'LOCK TABLE servers%' AND datname = current_database()")
+        assert until(lambda: psql(database.url, holding).strip(), lambda n: n == "1", seconds=10)[0] == "1"
+        created = {}
+        body = {"server": {"name": "waiting", "flavor": "m1.small", "image": "cirros-0.3.4-x86_64-uec"}}
+        create = threading.Thread(target=lambda: created.update(reply=service.post("/servers", body, timeout=30)))
+        create.start()
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        assert until(lambda: psql(database.url, waiting).strip(), lambda n: n == "1", seconds=10)[0] == "1"
+        started = time.time()
+        for _ in range(3):
+            reply = service.get(f"/servers/{kept['id']}", timeout=5)
+            assert reply.status == 200, reply
+        assert time.time() - started < 2
+        assert create.is_alive(), "the create still waits for the lock"
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.close()
+        create.join(timeout=20)
+        assert created["reply"].status == 200, created
+        assert service.get("/servers?name=waiting").json["servers"][0]["name"] == "waiting"
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        service.close()
+        database.drop()
+
+
 def test_serve_refuses_a_schema_of_another_version(tmp_path, cluster):
     fresh = Database(cluster, upgrade=False)
     try:
