@@ -156,10 +156,12 @@ def assert_no_refusals(m):
     """Nothing the worker logged was a refusal, and systemd never killed it."""
     worker = m.run("journalctl", "--no-pager", "-o", "cat", "_SYSTEMD_UNIT=alliance-compute.service").stdout
     refused = [line for line in worker.splitlines() if any(word in line for word in REFUSALS)]
-    assert refused == [], "the sandbox refused the worker something:\n" + "\n".join(refused[:20])
     about = m.journal()
+    # What led up to it: the unit's journal (systemd's lines about the process, and the worker's).
+    context = "\n".join(line for line in about.splitlines() if "HTTP/" not in line and "GET " not in line)[-6000:]
+    assert refused == [], "the sandbox refused the worker something:\n" + "\n".join(refused[:20]) + "\n" + context
     killed = [line for line in about.splitlines() if any(word in line for word in KILLS)]
-    assert killed == [], "\n".join(killed)
+    assert killed == [], "\n".join(killed) + "\n" + context
     assert "serving FastCGI on" in worker, "the worker's own lines are there to check"
 
 
