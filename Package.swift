@@ -13,7 +13,7 @@ let strictSettings: [SwiftSetting] = [
 //   AllianceCompute (the command: flags, files, wiring)
 //     ├─▶ FastCGIBridge ─▶ FastCGI ─▶ CFastCGI (libfcgi)
 //     │        └────────▶ ComputeAPI ─▶ ComputeCore ─▶ CPCRE2, CLibCrypto
-//     ├─▶ JSONFileStore ─▶ InMemoryStore ─▶ ComputeCore
+//     ├─▶ JSONFileStore ─▶ InMemoryStore ─▶ ComputeCore  (and CGlibcExtras: renameat2)
 //     └─▶ ComputeAPI, InMemoryStore, ComputeCore
 //
 // ComputeCore holds the rules and the `InventoryStore` contract; each store implements it;
@@ -60,6 +60,8 @@ let package = Package(
             pkgConfig: "libpcre2-8",
             providers: [.apt(["libpcre2-dev"])]
         ),
+        // glibc's renameat2 (no package: glibc provides it), which Swift's Glibc module leaves out.
+        .systemLibrary(name: "CGlibcExtras"),
         // The transport: listening sockets, the accept threads, CGI params in, "Status:" responses out.
         .target(
             name: "FastCGI",
@@ -112,6 +114,7 @@ let package = Package(
         .target(
             name: "JSONFileStore",
             dependencies: [
+                "CGlibcExtras",
                 "ComputeCore",
                 "InMemoryStore",
                 .product(name: "Logging", package: "swift-log"),

@@ -115,14 +115,17 @@ extension JSONFileStore {
         return PersistenceFailure(Self.reason(error), changeIsOnDisk: changeIsOnDisk)
     }
 
-    /// One change: atomic by rename (or unlink), durable by a directory fsync that started after
-    /// it (shared with the other commits waiting for one).
+    /// One change: atomic by rename, exchange (a replace) or unlink, durable by a directory
+    /// fsync that started after it (shared with the other commits waiting for one).
     private func apply(_ change: FileChange) throws(PersistenceFailure) {
         let directoryFD = kindFDs[change.kind]!
         do {
             if let bytes = change.bytes {
-                try posix.writeFileDurably(
-                    directory: directoryFD, name: change.name, bytes: bytes, path: path(change), syncDirectory: false)
+                let spares = spares[change.kind]!
+                let spare = spares.take()
+                defer { spares.giveBack(spare) }
+                try posix.writeFileExchanging(
+                    directory: directoryFD, name: change.name, bytes: bytes, spare: spare, path: path(change))
             } else {
                 try posix.unlink(directoryFD, change.name, path: path(change))
             }
@@ -193,5 +196,28 @@ extension JSONFileStore {
             logger.error("could not undo a failed commit: \(error); the next start-up rolls it back (intents/\(intent))")
             return false
         }
+    }
+}
+
+/// The names of one directory's spare files, each used by one write at a time: as many exist as
+/// writes ever ran at once there.
+final class SpareFiles: Sendable {
+    private struct Names {
+        var free: [String] = []
+        var made = 0
+    }
+
+    private let names = Locked(Names())
+
+    func take() -> String {
+        names.withLock { n in
+            if let name = n.free.popLast() { return name }
+            n.made += 1
+            return POSIX.spareName(n.made)
+        }
+    }
+
+    func giveBack(_ name: String) {
+        names.withLock { $0.free.append(name) }
     }
 }

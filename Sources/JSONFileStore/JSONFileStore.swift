@@ -53,7 +53,9 @@ public struct DamagedFile: Sendable, Equatable {
 /// DIR/damaged/              files set aside at start-up, with the reason logged
 /// ```
 /// A write is a temporary file, fsync, rename, fsync of the directory: its cost does not
-/// depend on how many records exist, and a crash leaves every file old or new.
+/// depend on how many records exist, and a crash leaves every file old or new. A replace
+/// exchanges the names instead, keeping the old version's file as a spare (`.tmp-spare-<n>`)
+/// for the next write, which start-up removes like any temporary file.
 public final class JSONFileStore: RecordPersistence {
     public static let directoryFormat = 1
 
@@ -71,6 +73,9 @@ public final class JSONFileStore: RecordPersistence {
     let flavorFiles: Locked<[String: String]>
     /// The directory fsync of each kind's directory, shared by the commits waiting for it.
     let directorySyncs: [RecordKind: DirectorySync]
+    /// The spare files of each kind's directory: one per write in progress, each holding the
+    /// version its last write replaced (`POSIX.writeFileExchanging`).
+    let spares: [RecordKind: SpareFiles]
     /// Why the last commit failed; cleared by the next one that succeeds (or a passing probe).
     let lastFailure: Locked<PersistenceFailure.Reason?>
     /// When the last health probe ran (monotonic nanoseconds): at most one a second.
@@ -219,6 +224,7 @@ public final class JSONFileStore: RecordPersistence {
         directorySyncs = kindFDs.reduce(into: [:]) { syncs, entry in
             syncs[entry.key] = DirectorySync(fd: entry.value, path: "\(directory)/\(entry.key.rawValue)", posix: posix)
         }
+        spares = kindFDs.mapValues { _ in SpareFiles() }
     }
 
     deinit {

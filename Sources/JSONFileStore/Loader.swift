@@ -50,7 +50,8 @@ struct Loader {
     /// A leftover temporary file: deleted, or noted when inspecting.
     private mutating func leftover(_ name: String, in fd: Int32, kind: String) {
         if readOnly {
-            temporaryFiles.append("\(kind)/\(name)")
+            // A spare holds a replaced version for the next write: nothing unfinished.
+            if !POSIX.isSpare(name) { temporaryFiles.append("\(kind)/\(name)") }
         } else {
             _ = try? posix.unlink(fd, name, path: "\(directory)/\(kind)/\(name)")
         }

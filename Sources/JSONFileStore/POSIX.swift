@@ -1,3 +1,4 @@
+import CGlibcExtras
 import ComputeCore
 
 #if canImport(Glibc)
@@ -6,7 +7,7 @@ import ComputeCore
 
 /// The system calls the store makes, by name: for error messages and for failure injection.
 public enum SystemCall: String, Sendable, CaseIterable {
-    case open, read, write, fsync, rename, unlink, mkdir, fchown, fstat, flock, opendir
+    case open, read, write, fsync, rename, unlink, mkdir, fchown, fstat, flock, opendir, ftruncate
 }
 
 /// A failed system call: which call, on what, and errno.
@@ -222,6 +223,71 @@ struct POSIX: Sendable {
         if syncDirectory { try call(.fsync, path) { Glibc.fsync(directory) } }
     }
 
+    /// Writes a record durably through `spare`, a temporary name in the same directory that this
+    /// write alone uses: the bytes go into the file `spare` names (a new one if it names none
+    /// this process may reuse), fsync, then `spare` and `name` swap their files in one rename
+    /// (RENAME_EXCHANGE) and `spare` keeps the version replaced, for the next write to reuse.
+    /// A replace so allocates and frees no inode: on this machine's ext4 that was most of a
+    /// write's CPU (finding a free inode skips every recently deleted one; 1,900–4,300 raw
+    /// writes/s with a new file each, 5,200–5,900 reusing them). When `name` does not exist yet
+    /// (a new record) it is a plain rename and `spare` names nothing afterwards. The caller
+    /// makes the change durable with an fsync of the directory; a crash leaves `name` old or
+    /// new, and a spare is a temporary file that start-up removes.
+    func writeFileExchanging(directory: Int32, name: String, bytes: [UInt8], spare: String, path: String)
+        throws(SystemCallError)
+    {
+        let (fd, oldSize) = try openSpare(directory: directory, spare: spare, path: path)
+        do {
+            // Written over in place, then cut to length only if it was longer: truncating to
+            // zero first freed the file's block for the write to allocate again, and a
+            // truncation is a synchronous inode write here (8% of a PATCH's CPU).
+            try writeAll(fd, bytes, path: path)
+            if oldSize > bytes.count { try call(.ftruncate, path) { Glibc.ftruncate(fd, off_t(bytes.count)) } }
+            try call(.fsync, path) { Glibc.fsync(fd) }
+        } catch {
+            close(fd)
+            unlinkat(directory, spare, 0)
+            throw error
+        }
+        close(fd)
+        do {
+            try exchange(directory, spare, name, path: path)
+        } catch {
+            unlinkat(directory, spare, 0)
+            throw error
+        }
+    }
+
+    /// `spare`'s file takes `name`, and `name`'s file, if any, takes `spare`: one atomic
+    /// exchange, or a plain rename when there is nothing to exchange with (a new record) or the
+    /// filesystem cannot exchange.
+    private func exchange(_ directory: Int32, _ spare: String, _ name: String, path: String) throws(SystemCallError) {
+        do {
+            try call(.rename, path) { alliance_exchange_names(directory, spare, name) }
+        } catch {
+            guard [ENOENT, EINVAL, ENOSYS, EOPNOTSUPP].contains(error.errno) else { throw error }
+            try call(.rename, path) { renameat(directory, spare, directory, name) }
+        }
+    }
+
+    /// `spare` opened for writing at its start, and its size: the file it names when that is a
+    /// regular file of this user's, readable and writable by it, that no other name links to (a
+    /// hard-link copy of the data directory, `cp -al` or `rsync --link-dest`, is never written
+    /// through), else a new, empty file in its place.
+    private func openSpare(directory: Int32, spare: String, path: String) throws(SystemCallError) -> (Int32, Int) {
+        if let fd = try? open(directory, spare, O_WRONLY, path: path) {
+            var status = stat()
+            if fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1,
+                status.st_uid == geteuid(), status.st_mode & 0o600 == 0o600
+            {
+                return (fd, Int(status.st_size))
+            }
+            close(fd)
+        }
+        unlinkat(directory, spare, 0)
+        return (try open(directory, spare, O_WRONLY | O_CREAT | O_EXCL, mode: 0o640, path: path), 0)
+    }
+
     /// Writes a new file (one that must not exist) without an fsync: for writing many files
     /// and syncing once (an export).
     func writeNewFile(directory: Int32, name: String, bytes: [UInt8], path: String, mode: mode_t = 0o640)
@@ -238,6 +304,12 @@ struct POSIX: Sendable {
     }
 
     static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".tmp-") || name == ".probe" }
+
+    /// `.tmp-spare-<n>`: a temporary file that holds a replaced version of a record for the next
+    /// write to reuse (`writeFileExchanging`), not an unfinished write.
+    static func spareName(_ number: Int) -> String { ".tmp-spare-\(number)" }
+
+    static func isSpare(_ name: String) -> Bool { name.hasPrefix(".tmp-spare-") }
 
     /// Removes `name` from `directory`; false when it was not there.
     @discardableResult

@@ -81,14 +81,50 @@ func sampleServer(_ name: String, id: String = UUID().uuidString.lowercased(), a
 
     @Test func updatesReplaceTheFileWhole() throws {
         let dir = TemporaryDirectory()
-        let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet)
         var server = sampleServer("a")
+        do {
+            let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet)
+            try store.commit([.put(.server(server))])
+            #expect(dir.contents(of: "servers") == ["\(server.id).json"], "a new record leaves no temporary file")
+            server.name = "renamed"
+            server.metadata = [:]  // shorter: what was longer in the reused file is cut off
+            try store.commit([.put(.server(server))])
+            let text = try String(contentsOfFile: dir.file("servers/\(server.id).json"), encoding: .utf8)
+            #expect(text.contains("\"renamed\"") && !text.contains("\"a\""))
+            #expect(try JSONSerialization.jsonObject(with: Data(text.utf8)) is [String: Any])
+            // The replaced version is kept as the next write's spare, and reused by it.
+            let spare = ".tmp-spare-1"
+            #expect(dir.contents(of: "servers") == [spare, "\(server.id).json"])
+            #expect(try String(contentsOfFile: dir.file("servers/\(spare)"), encoding: .utf8).contains("\"a\""))
+            server.name = "again"
+            try store.commit([.put(.server(server))])
+            #expect(dir.contents(of: "servers") == [spare, "\(server.id).json"])
+            #expect(try String(contentsOfFile: dir.file("servers/\(spare)"), encoding: .utf8).contains("\"renamed\""))
+            let inspection = try JSONFileStore.inspect(directory: dir.path, logger: quiet)
+            #expect(inspection.temporaryFiles.isEmpty, "`check` reports no spare as an unfinished write")
+        }
+        let (_, records) = try JSONFileStore.open(directory: dir.path, logger: quiet)
+        #expect(records.servers.map(\.name) == ["again"])
+        #expect(dir.contents(of: "servers") == ["\(server.id).json"], "start-up removes the spare")
+    }
+
+    /// A copy of the data directory made with hard links (`cp -al`, `rsync --link-dest`) shares
+    /// the records' files: a replaced record's file, now a spare, must never be written into.
+    @Test func aFileLinkedFromAHardLinkCopyIsNeverWrittenThrough() throws {
+        let dir = TemporaryDirectory()
+        let copy = TemporaryDirectory(created: true)
+        let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet)
+        var server = sampleServer("original")
         try store.commit([.put(.server(server))])
-        server.name = "renamed"
-        try store.commit([.put(.server(server))])
-        #expect(dir.contents(of: "servers") == ["\(server.id).json"], "no temporary files left behind")
+        try FileManager.default.linkItem(atPath: dir.file("servers/\(server.id).json"), toPath: copy.file("backup.json"))
+        let backup = try Data(contentsOf: URL(fileURLWithPath: copy.file("backup.json")))
+        for name in ["second", "third", "fourth"] {
+            server.name = name
+            try store.commit([.put(.server(server))])
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy.file("backup.json"))) == backup)
         let text = try String(contentsOfFile: dir.file("servers/\(server.id).json"), encoding: .utf8)
-        #expect(text.contains("\"renamed\"") && !text.contains("\"a\""))
+        #expect(text.contains("\"fourth\""))
     }
 
     @Test func aSecondOpenIsRefusedWhileTheFirstHoldsTheLock() throws {

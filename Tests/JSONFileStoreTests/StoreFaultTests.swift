@@ -161,6 +161,26 @@ import Testing
         #expect(dir.contents(of: "servers").isEmpty, "the temporary file is removed")
     }
 
+    /// A replace writes into the spare left by an earlier one and cuts it to length: when that
+    /// fails, the record keeps its old version and the half-written spare is gone.
+    @Test func aFailedTruncationOfTheSpareLeavesTheRecordAsItWas() throws {
+        let dir = TemporaryDirectory()
+        let plan = FaultPlan()
+        let (store, _) = try JSONFileStore.open(directory: dir.path, logger: quiet, faults: plan)
+        var server = sampleServer("a-long-name-that-leaves-a-long-spare")
+        try store.commit([.put(.server(server))])
+        server.name = "b-long-name-that-leaves-a-long-spare"
+        try store.commit([.put(.server(server))])  // the first version is now the spare
+        let before = try String(contentsOfFile: dir.file("servers/\(server.id).json"), encoding: .utf8)
+        server.name = "c"
+        plan.arm(.ftruncate)
+        #expect(throws: PersistenceFailure(.ioError)) { try store.commit([.put(.server(server))]) }
+        #expect(plan.fired, "the shorter record cut the spare to length")
+        #expect(try String(contentsOfFile: dir.file("servers/\(server.id).json"), encoding: .utf8) == before)
+        #expect(dir.contents(of: "servers") == ["\(server.id).json"], "the spare is removed")
+        #expect(plan.badCloses.isEmpty)
+    }
+
     @Test func healthProbesAtMostOnceASecond() throws {
         let dir = TemporaryDirectory()
         let plan = FaultPlan()
