@@ -92,7 +92,7 @@ struct Serve: ParsableCommand {
 
     @Option(
         help:
-            "Threads serving requests at once; fsync-bound writes are why more than the core count helps. A change (POST, PUT, PATCH, DELETE) hands its place to one of as many more threads while it runs, so changes waiting on the disk never leave reads without a thread."
+            "Threads serving requests at once; fsync-bound writes are why more than the core count helps. A change (POST, PUT, PATCH, DELETE) hands its place to a spare thread while it runs, so changes waiting on the disk never leave reads without a thread; at most twice this many changes run at once (on PostgreSQL a host opens up to 3 x N connections)."
     )
     var threads = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
 

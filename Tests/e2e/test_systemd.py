@@ -353,7 +353,7 @@ def test_a_worker_host_takes_nginx_over_tcp_from_its_socket_unit(machine):
 def test_the_units_limits_and_exposure(machine):
     m = machine
     assert m.show("alliance-compute.service", "MemoryMax") == str(1 << 30)
-    assert m.show("alliance-compute.service", "TasksMax") == "64"
+    assert m.show("alliance-compute.service", "TasksMax") == "1024"
     # What could make the worker grow: many large bodies at once. nginx and the worker refuse
     # them (413) without the worker growing toward MemoryMax or being killed.
     restarts = m.show("alliance-compute.service", "NRestarts")
