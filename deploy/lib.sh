@@ -6,6 +6,16 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# The calling script's usage: its leading comment block, without the "# ".
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+# Answers -h or --help with the usage, before anything is installed, built or started.
+answer_help() {
+  local argument
+  for argument in "$@"; do
+    case $argument in -h | --help) usage; exit 0 ;; esac
+  done
+}
+
 # The Swift toolchain: on PATH, or where the machine image puts it.
 ensure_swift() {
   if ! command -v swift >/dev/null 2>&1; then

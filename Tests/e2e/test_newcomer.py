@@ -165,3 +165,21 @@ def test_a_subcommand_mistake_shows_that_subcommands_usage(tmp_path):
     assert result.returncode == 64, result
     assert "Missing expected argument '--project <project>'" in result.stderr, result.stderr
     assert "Usage: alliance-compute token create" in result.stderr, result.stderr
+
+
+DEPLOY_SCRIPTS = sorted(p.name for p in (REPO / "deploy").iterdir() if p.is_file() and os.access(p, os.X_OK))
+
+
+@pytest.mark.parametrize("script", DEPLOY_SCRIPTS)
+def test_every_deploy_script_answers_help_with_its_usage_and_does_nothing_else(script):
+    # deploy/test --help used to start the whole suite, and deploy/bench --help a release build.
+    assert len(DEPLOY_SCRIPTS) >= 10, DEPLOY_SCRIPTS
+    header = (REPO / "deploy" / script).read_text().splitlines()
+    usage_lines = [line.removeprefix("#").removeprefix(" ") for line in header[1:]]
+    usage_lines = usage_lines[:next(i for i, line in enumerate(header[1:]) if not line.startswith("#"))]
+    for flag in ("--help", "-h"):
+        answered = subprocess.run([str(REPO / "deploy" / script), flag], capture_output=True, text=True, timeout=10)
+        assert answered.returncode == 0, (script, flag, answered)
+        assert answered.stdout.splitlines() == usage_lines, (script, flag, answered.stdout)
+        assert answered.stderr == "", (script, flag, answered.stderr)
+    assert len(usage_lines) >= 3 and "set -e" not in answered.stdout, (script, answered.stdout)

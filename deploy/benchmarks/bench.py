@@ -521,7 +521,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell (default 5)")
     parser.add_argument("--scale", type=int, default=100_000, help="servers for the scaling run (default 100000)")
-    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--skip-scaling", action="store_true",
+                        help="only the table of requests: no run to --scale servers (start-up, RSS, latency at 100k)")
     parser.add_argument("--store", choices=["files", "postgres"], default="files",
                         help="the worker's store (postgres: a cluster the benchmark starts; default files)")
     parser.add_argument("--rounds", type=int, default=4,
