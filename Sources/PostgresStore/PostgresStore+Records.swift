@@ -53,6 +53,42 @@ extension PostgresStore {
         return servers
     }
 
+    /// The servers `listed` names (rows of id, version and change time, in the page's order):
+    /// those this host has decoded at that version from memory, the others' records read in one
+    /// statement by id. Nil when one of those is no longer at the version listed (changed or
+    /// deleted in between), so that a page never mixes two moments.
+    func servers(_ listed: Rows, readingMissingFrom table: String, _ c: PostgresConnection) throws(PostgresError)
+        -> [Server]?
+    {
+        func isListed(_ server: Server, _ row: Int) -> Bool {
+            "\(server.version)" == listed.string(row, 1) && "\(server.updated.microsecondsSinceEpoch)" == listed.string(row, 2)
+        }
+        let ids = (0..<listed.count).map { listed.string($0, 0) ?? "" }
+        var found = decoded.withLock { cache in ids.map { cache[$0] } }
+        for row in found.indices where found[row].map({ !isListed($0, row) }) ?? false { found[row] = nil }
+        let missing = found.indices.filter { found[$0] == nil }
+        if !missing.isEmpty {
+            let read = try servers(
+                try c.execute(
+                    "SELECT \(Self.serverColumns) FROM \(table) WHERE id = ANY($1::text[])",
+                    [Self.textArray(missing.map { ids[$0] })]))
+            let byID = Dictionary(read.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            for row in missing {
+                guard let server = byID[ids[row]], isListed(server, row) else { return nil }
+                found[row] = server
+            }
+        }
+        return found.compactMap { $0 }
+    }
+
+    /// `{"a","b"}`: strings as a `text[]` parameter.
+    static func textArray(_ items: [String]) -> String {
+        let quoted = items.map { item in
+            "\"" + item.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+        }
+        return "{" + quoted.joined(separator: ",") + "}"
+    }
+
     static func flavors(_ rows: Rows) throws(PostgresError) -> [Flavor] {
         var flavors: [Flavor] = []
         for row in 0..<rows.count {

