@@ -266,7 +266,7 @@ public final class PostgresStore: InventoryStore {
         let page = try run("list servers") { c throws(PostgresError) in
             let listed = try c.execute("SELECT id, version, updated_us " + rows, parameters)
             if let servers = try servers(listed, readingMissingFrom: table, c) { return servers }
-            // One of them changed or went between the two statements: the page in one statement.
+            // Most of it not decoded here, or one of them changed in between: the page whole.
             return try servers(try c.execute("SELECT \(Self.serverColumns) " + rows, parameters))
         }
         return ServerPage(servers: page, resumeAfter: page.count == limit ? page.last?.order : nil)

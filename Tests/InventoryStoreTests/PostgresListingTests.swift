@@ -33,33 +33,52 @@ import Testing
     }
 
     @Test(arguments: postgres)
-    func aPageWhoseServerChangedBetweenItsTwoStatementsIsNotMixed(kind: StoreKind) throws {
+    func aPageReadsByIdOnlyWhatItLacksAndIsNeverMixed(kind: StoreKind) throws {
         let f = try StoreFixture(kind)
-        try f.create("a")
-        let decoding = try #require(try f.restarted().inventory.store as? PostgresStore)
-        let fresh = try #require(try f.restarted().inventory.store as? PostgresStore)
+        var made: [Server] = []
+        for name in ["a", "b", "c"] {
+            made.append(try f.create(name))
+            f.clock.advance(seconds: 1)
+        }
+        let all = ServerFilter(projectID: "p1")
+        func host(decoding ids: [String]) throws -> PostgresStore {
+            let store = try #require(try f.restarted().inventory.store as? PostgresStore)
+            for id in ids { _ = try store.server(id: id) }
+            return store
+        }
+        let everything = try host(decoding: made.map(\.id))
+        let allButA = try host(decoding: [made[1].id, made[2].id])
+        let allButAAgain = try host(decoding: [made[1].id, made[2].id])
+        let onlyC = try host(decoding: [made[2].id])
         let names = { (page: [Server]?) in page?.map(\.name) }
-        let pages = try decoding.pool.withConnection { c throws(PostgresError) in
-            let listing = "SELECT id, version, updated_us FROM servers"
-            let first = try decoding.servers(try c.execute(listing), readingMissingFrom: "servers", c)
+        let pages = try everything.pool.withConnection { c throws(PostgresError) in
+            let listed = try c.execute("SELECT id, version, updated_us FROM servers ORDER BY created_us DESC")
+            let beforeTheRename = (
+                everything: try everything.servers(listed, readingMissingFrom: "servers", c),
+                allButA: try allButA.servers(listed, readingMissingFrom: "servers", c),
+                onlyC: try onlyC.servers(listed, readingMissingFrom: "servers", c)
+            )
             // Listed, then renamed before a host that has not decoded it reads its record.
-            let listed = try c.execute(listing)
             _ = try? f.inventory.updateServer("a", caller: f.caller, with: ServerUpdate(name: "a2"))
-            let renamed = (
-                decoded: try decoding.servers(listed, readingMissingFrom: "servers", c),
-                fresh: try fresh.servers(listed, readingMissingFrom: "servers", c)
+            let afterTheRename = (
+                everything: try everything.servers(listed, readingMissingFrom: "servers", c),
+                allButA: try allButAAgain.servers(listed, readingMissingFrom: "servers", c)
             )
             _ = try? f.inventory.deleteServer("a2", caller: f.caller)
-            let deleted = try fresh.servers(listed, readingMissingFrom: "servers", c)
-            return (first: first, renamed: renamed, deleted: deleted)
+            let afterTheDelete = try allButAAgain.servers(listed, readingMissingFrom: "servers", c)
+            return (beforeTheRename, afterTheRename, afterTheDelete)
         }
-        #expect(names(pages.first) == ["a"])
-        // A host that decoded the listed version serves it: the page is the moment it was listed.
-        #expect(names(pages.renamed.decoded) == ["a"])
-        // One that reads the record finds another version, and the caller reads the page again.
-        #expect(pages.renamed.fresh == nil)
-        #expect(pages.deleted == nil)
-        #expect(try fresh.servers(matching: ServerFilter(projectID: "p1"), after: nil, limit: 10).servers.isEmpty)
+        #expect(names(pages.0.everything) == ["c", "b", "a"])
+        #expect(names(pages.0.allButA) == ["c", "b", "a"], "a read by id")
+        #expect(pages.0.onlyC == nil, "most of the page is missing: read it whole")
+        // A host that decoded the listed versions serves them: the page is the moment it was listed.
+        #expect(names(pages.1.everything) == ["c", "b", "a"])
+        // One that reads a's record finds another version, and the page is read again whole.
+        #expect(pages.1.allButA == nil)
+        #expect(pages.2 == nil)
+        for store in [everything, allButA, onlyC] {
+            #expect(try store.servers(matching: all, after: nil, limit: 10).servers.map(\.name) == ["c", "b"])
+        }
     }
 
     @Test func textArraysQuoteWhatTheirItemsHold() throws {
