@@ -27,9 +27,7 @@ extension PostgresStore {
         }
         var fresh: [Server] = []
         for row in 0..<rows.count {
-            if let server = known[row], "\(server.version)" == rows.string(row, 1),
-                "\(server.updated.microsecondsSinceEpoch)" == rows.string(row, 2)
-            {
+            if let server = known[row], Self.isAt(server, rows, row) {
                 servers.append(server)
                 continue
             }
@@ -64,12 +62,9 @@ extension PostgresStore {
     func servers(_ listed: Rows, readingMissingFrom table: String, _ c: PostgresConnection) throws(PostgresError)
         -> [Server]?
     {
-        func isListed(_ server: Server, _ row: Int) -> Bool {
-            "\(server.version)" == listed.string(row, 1) && "\(server.updated.microsecondsSinceEpoch)" == listed.string(row, 2)
-        }
         let ids = (0..<listed.count).map { listed.string($0, 0) ?? "" }
         var found = decoded.withLock { cache in ids.map { cache[$0] } }
-        for row in found.indices where found[row].map({ !isListed($0, row) }) ?? false { found[row] = nil }
+        for row in found.indices where found[row].map({ !Self.isAt($0, listed, row) }) ?? false { found[row] = nil }
         let missing = found.indices.filter { found[$0] == nil }
         if missing.count * 2 > listed.count { return nil }
         if !missing.isEmpty {
@@ -79,11 +74,17 @@ extension PostgresStore {
                     [Self.textArray(missing.map { ids[$0] })]))
             let byID = Dictionary(read.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             for row in missing {
-                guard let server = byID[ids[row]], isListed(server, row) else { return nil }
+                guard let server = byID[ids[row]], Self.isAt(server, listed, row) else { return nil }
                 found[row] = server
             }
         }
         return found.compactMap { $0 }
+    }
+
+    /// Whether `server` is the version, and has the change time, that `row` of `rows` names in
+    /// its columns 1 and 2 (as `serverColumns` and a listing's first statement select them).
+    static func isAt(_ server: Server, _ rows: Rows, _ row: Int) -> Bool {
+        "\(server.version)" == rows.string(row, 1) && "\(server.updated.microsecondsSinceEpoch)" == rows.string(row, 2)
     }
 
     /// `{"a","b"}`: strings as a `text[]` parameter.
